@@ -1,0 +1,83 @@
+// The parser plugin contract. Built-in formats and third-party modules (`--format module:...`)
+// implement the same interface, so the pipeline never knows which one it is running.
+
+/** One access-log request, as the web server logged it. Strings keep the server's own escapes
+ *  (`\x22`, `\"`) byte for byte; `null` means the field is `-`, empty, or not in the format. */
+export interface RequestRecord {
+  /** Client address as logged (IPv4, IPv6, a host name, or `unix:`). */
+  ip: string | null
+  /** The request instant in epoch milliseconds (may carry a sub-millisecond fraction); the
+   *  logged zone offset is applied. `null` when the line has no readable time. */
+  time: number | null
+  /** `null` when no method could be read (`"-"`, `""`, TLS probe, junk): see `requestLine`. */
+  method: string | null
+  /** Request target up to the first `?` (`null` when there is no method). */
+  path: string | null
+  /** Text after the first `?`, `""` for a bare `?`, `null` when there is no `?`. */
+  query: string | null
+  /** Protocol as logged, e.g. `HTTP/1.1`, `HTTP/2.0`; `null` when absent. */
+  protocol: string | null
+  status: number | null
+  /** Response body bytes; `null` for `-`. */
+  bytes: number | null
+  referrer: string | null
+  userAgent: string | null
+  /** Authenticated user (`$remote_user`, `%u`); `null` for `-` or empty. */
+  user: string | null
+  /** Virtual host / server name without port; `null` if the format does not log it. */
+  host: string | null
+  port: number | null
+  /** The whole request text, set only when no method could be read. */
+  requestLine: string | null
+  /** Only where the format logs them. */
+  acceptLanguage?: string | null
+  xForwardedFor?: string | null
+  /** Seconds. */
+  requestTime?: number | null
+}
+
+/** A line that does not match the format. `reason` is a short, stable, machine-friendly
+ *  identifier (for counters), e.g. `no-match`, `bad-time`, `bad-json`, `not-access-record`. */
+export interface Rejection {
+  rejected: string
+}
+
+export type ParseResult = RequestRecord | Rejection
+
+export function isRejection(r: ParseResult): r is Rejection {
+  return (r as Rejection).rejected !== undefined
+}
+
+/** A log format. `parse` must never throw, whatever the bytes: every line becomes a record or a
+ *  rejection with a reason. */
+export interface LogParser {
+  /** The format's name, as `--format` takes it (e.g. `combined`). */
+  readonly name: string
+  /** One line for `--help`/docs. */
+  readonly description?: string
+  /** Scores how well sample lines fit this format: 0 (not at all) .. 1 (every line parses).
+   *  Usually the share of lines `parse` accepts; a more specific format should score a tie
+   *  higher than a more general one (vhost_combined over combined over common). */
+  detect(sample: readonly Buffer[]): number
+  /** `line` is the line's bytes without the `\n` and without a trailing `\r`. */
+  parse(line: Buffer): ParseResult
+}
+
+/** Options that shape how some parsers read a line. */
+export interface ParserOptions {
+  /** `record field -> JSON key` overrides for JSON formats (`--field userAgent=ua`). */
+  fieldMap?: Readonly<Record<string, string>>
+}
+
+/** What a third-party module exports: either a `LogParser` as `default`/`parser`, or a factory
+ *  `createParser(options)` returning one. */
+export interface ParserModule {
+  default?: LogParser | ((options: ParserOptions) => LogParser)
+  parser?: LogParser
+  createParser?: (options: ParserOptions) => LogParser
+}
+
+/** A bad `--format` value or format definition (a usage error: exit code 2). */
+export class FormatError extends Error {
+  override name = 'FormatError'
+}

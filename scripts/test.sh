@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite and ends with the plain line `N passed, N failed`
+# (vitest's own summary is coloured and not last; see README "Testing").
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p .vitest
+rm -f .vitest/report.json
+[ -f dist/src/cli.js ] || npm run build >&2 || true
+NO_COLOR=1 npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest/report.json "$@"
+rc=$?
+node scripts/test-summary.mjs .vitest/report.json "$rc"
