@@ -1,0 +1,217 @@
+// The mapper: one parsed access-log record -> exactly the Swetrix Events API request to send, or
+// the reason it is not sent. Pure (no I/O, no clock); everything is compiled once per mapper.
+import { STATUS_CODES } from 'node:http'
+import type { EventKind, MapResult, OutgoingEvent, RequestRecord, SkipReason } from '../types.js'
+import { createUserAgentCache, type UserAgentInfo } from './bots.js'
+import { createClientIpResolver } from './client-ip.js'
+import { parseConfig } from './config.js'
+import { createHostMatcher, createPathFilter, normaliseHost, urlHost } from './filters.js'
+import { ACCEPT, DEFAULT_ACCEPT_LANGUAGE, headerValue, localeFromAcceptLanguage, logText } from './headers.js'
+import { LIMITS, cut, limitMeta } from './limits.js'
+import { compileRule, type CompiledRule, type CustomEventRule } from './rules.js'
+import { isStaticPath } from './static.js'
+import { addUtm } from './utm.js'
+
+export { STATIC_EXTENSIONS, STATIC_PREFIXES, isStaticPath } from './static.js'
+export { ConfigError, loadConfig, parseConfig, configSchema, type IngestConfig } from './config.js'
+export { parseStatusSpec, type CustomEventRule, type StatusSpec } from './rules.js'
+export { compilePathPattern, createPathFilter, createHostMatcher, normaliseHost, urlHost } from './filters.js'
+export { normaliseIp, createClientIpResolver, createTrustedProxyList } from './client-ip.js'
+export { classifyUserAgent, createUserAgentCache, HEADLESS_PATTERN, type UserAgentInfo } from './bots.js'
+export { headerValue, logText, logTextToBytes, localeFromAcceptLanguage, ACCEPT, DEFAULT_ACCEPT_LANGUAGE } from './headers.js'
+export { LIMITS, cut, limitMeta } from './limits.js'
+export { utmFromQuery, type Utm } from './utm.js'
+
+export interface MapperOptions {
+  /** Project id (`pid`), already validated by the CLI. */
+  projectId: string
+  /** Keep `?query` in `pg` (default: path only, like the Swetrix tracker). */
+  keepQuery?: boolean
+  /** Which statuses become error events: `5xx` (default: status >= 500), `4xx,5xx` (>= 400), `none`. */
+  errors?: '5xx' | '4xx,5xx' | 'none'
+  /** Send static assets as pageviews too. */
+  includeStatic?: boolean
+  /** Send requests from bots too (the API drops most of them anyway). */
+  includeBots?: boolean
+  /** Globs (`/blog/*`, `/docs/**`) or regular expressions (`/^\/api\//i`) on the path. */
+  includePaths?: string[]
+  excludePaths?: string[]
+  /** Keep only records whose host matches (records without a host pass); also the site's own
+   *  hosts for dropping internal referrers. */
+  hosts?: string[]
+  /** Epoch ms: keep records with since <= time < until. */
+  since?: number
+  until?: number
+  /** `remote` (default): the logged client address. `xff`: walk X-Forwarded-For through `trustedProxies`. */
+  realIp?: 'remote' | 'xff'
+  trustedProxies?: string[]
+  /** Custom-event rules (the config file's `customEvents`); the first match wins. */
+  rules?: CustomEventRule[]
+  /** `Accept-Language` header when the log has none (default `en-US,en;q=0.9`). */
+  acceptLanguage?: string
+}
+
+export type Mapper = (record: RequestRecord) => MapResult
+
+/** Statuses that are pageviews: 2xx except 204 (nothing shown) and 206 (a later piece of a range
+ *  request, e.g. media or PDF), plus 304 (a revisit served from the browser cache). */
+export function isPageviewStatus(status: number): boolean {
+  return (status >= 200 && status <= 299 && status !== 204 && status !== 206) || status === 304
+}
+
+const skip = (reason: SkipReason): MapResult => Object.freeze({ skip: reason })
+const SKIP = {
+  malformed: skip('malformed'),
+  time: skip('time'),
+  filtered: skip('filtered'),
+  method: skip('method'),
+  status: skip('status'),
+  static: skip('static'),
+  bot: skip('bot'),
+  noClientIp: skip('no-client-ip'),
+}
+
+interface LanguageInfo {
+  header: string
+  lc: string | undefined
+}
+
+export function createMapper(options: MapperOptions): Mapper {
+  const pid = options.projectId
+  const keepQuery = options.keepQuery === true
+  const errors = options.errors ?? '5xx'
+  if (errors !== '5xx' && errors !== '4xx,5xx' && errors !== 'none') throw new Error(`errors: expected 5xx, 4xx,5xx or none, got "${String(errors)}"`)
+  const errorFrom = errors === '5xx' ? 500 : errors === '4xx,5xx' ? 400 : Infinity
+  const includeStatic = options.includeStatic === true
+  const includeBots = options.includeBots === true
+  const since = options.since ?? -Infinity
+  const until = options.until ?? Infinity
+  const timeFilter = options.since !== undefined || options.until !== undefined
+  const hostList = (options.hosts ?? []).filter((h) => h.trim() !== '')
+  const hostFilter = hostList.length > 0 ? createHostMatcher(hostList) : null
+  const pathFilter = createPathFilter(options.includePaths, options.excludePaths)
+  const clientIp = createClientIpResolver({ realIp: options.realIp ?? 'remote', trustedProxies: options.trustedProxies })
+  const rules: CompiledRule[] = options.rules && options.rules.length > 0 ? parseConfig({ customEvents: options.rules }, 'rules').customEvents.map(compileRule) : []
+  const defaultLanguage = headerValue(options.acceptLanguage ?? DEFAULT_ACCEPT_LANGUAGE) ?? DEFAULT_ACCEPT_LANGUAGE
+  const userAgent = createUserAgentCache()
+  const languages = new Map<string, LanguageInfo>()
+  const noLanguage: LanguageInfo = { header: defaultLanguage, lc: undefined }
+
+  function language(logged: string | null | undefined): LanguageInfo {
+    if (logged === null || logged === undefined) return noLanguage
+    let info = languages.get(logged)
+    if (info === undefined) {
+      const header = headerValue(logged)
+      info = header === null ? noLanguage : { header, lc: localeFromAcceptLanguage(header) }
+      if (languages.size >= 1000) languages.clear()
+      languages.set(logged, info)
+    }
+    return info
+  }
+
+  function headers(ua: UserAgentInfo, ip: string, lang: LanguageInfo): Record<string, string> {
+    const h: Record<string, string> = {}
+    if (ua.header !== null) h['User-Agent'] = ua.header
+    h['X-Client-IP-Address'] = ip
+    h['X-Forwarded-For'] = ip
+    h.Accept = ACCEPT
+    h['Accept-Language'] = lang.header
+    h['Accept-Encoding'] = 'identity'
+    h['Content-Type'] = 'application/json'
+    return h
+  }
+
+  /** `ref`, unless it is the site itself (same host as the record, or one of `hosts`). */
+  function referrer(record: RequestRecord): string | undefined {
+    const raw = record.referrer
+    if (raw === null || raw === '' || raw === '-') return undefined
+    const ref = logText(raw)
+    const host = urlHost(ref)
+    if (host !== null) {
+      if (record.host !== null && normaliseHost(record.host) === host) return undefined
+      if (hostFilter !== null && hostFilter(host)) return undefined
+    }
+    return cut(ref, LIMITS.ref)
+  }
+
+  /** Fields shared by pageviews and custom events, in the tracker's order. */
+  function visitFields(body: Record<string, unknown>, record: RequestRecord, query: string | null, lang: LanguageInfo): void {
+    const ref = referrer(record)
+    if (ref !== undefined) body.ref = ref
+    if (query !== null && query !== '') {
+      addUtm(body, query)
+      if (query.length <= LIMITS.qs) body.qs = query
+    }
+    if (lang.lc !== undefined) body.lc = lang.lc
+  }
+
+  function event(kind: EventKind, endpoint: OutgoingEvent['endpoint'], body: Record<string, unknown>, h: Record<string, string>, name?: string): MapResult {
+    const e: OutgoingEvent = name === undefined ? { kind, endpoint, headers: h, body } : { kind, name, endpoint, headers: h, body }
+    return { event: e }
+  }
+
+  return (record) => {
+    const method = record.method
+    const rawPath = record.path
+    if (method === null || rawPath === null) return SKIP.malformed
+    if (timeFilter) {
+      const t = record.time
+      if (t === null || t < since || t >= until) return SKIP.time
+    }
+    if (hostFilter !== null && record.host !== null && !hostFilter(record.host)) return SKIP.filtered
+    const path = logText(rawPath)
+    if (pathFilter !== null && !pathFilter(path)) return SKIP.filtered
+
+    const status = record.status
+    let rule: CompiledRule | undefined
+    for (const r of rules) {
+      if (r.matches(record, path)) {
+        rule = r
+        break
+      }
+    }
+    let kind: EventKind
+    if (rule !== undefined) kind = 'custom'
+    else if (status !== null && status >= errorFrom) kind = 'error'
+    else {
+      if (method !== 'GET') return SKIP.method
+      if (status === null || !isPageviewStatus(status)) return SKIP.status
+      if (!includeStatic && isStaticPath(path)) return SKIP.static
+      kind = 'pageview'
+    }
+    const ua = userAgent(record.userAgent)
+    if (ua.bot && !includeBots) return SKIP.bot
+    const ip = clientIp(record)
+    if (ip === null) return SKIP.noClientIp
+
+    const query = record.query === null ? null : logText(record.query)
+    const pg = cut(keepQuery && query !== null && query !== '' ? `${path}?${query}` : path, LIMITS.pg)
+    const lang = language(record.acceptLanguage)
+    const h = headers(ua, ip, lang)
+
+    if (kind === 'pageview') {
+      const body: Record<string, unknown> = { pid, pg }
+      visitFields(body, record, query, lang)
+      return event('pageview', '/log', body, h)
+    }
+    if (kind === 'error') {
+      const text = STATUS_CODES[status!]
+      const body: Record<string, unknown> = {
+        pid,
+        name: `HTTP ${status}`,
+        message: cut(`${method} ${pg} -> ${status}${text === undefined ? '' : ` ${text}`}`, LIMITS.errorMessage),
+        pg,
+      }
+      if (lang.lc !== undefined) body.lc = lang.lc
+      return event('error', '/log/error', body, h)
+    }
+    const body: Record<string, unknown> = { pid, ev: rule!.event, pg }
+    visitFields(body, record, query, lang)
+    const entries = rule!.meta({ record, pg, query, referrer: record.referrer === null ? null : logText(record.referrer) })
+    if (entries !== undefined) {
+      const meta = limitMeta(entries)
+      if (meta !== undefined) body.meta = meta
+    }
+    return event('custom', '/log/custom', body, h, rule!.event)
+  }
+}
