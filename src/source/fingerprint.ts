@@ -1,0 +1,111 @@
+// File identity by content (lessons R5, R8): the first line, hashed over the DECOMPRESSED bytes, so
+// access.log -> access.log.1 -> access.log.2.gz keeps one id. (dev, ino) are stored only as hints.
+import { createHash } from 'node:crypto'
+import { open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { pipeline } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+import { IncompleteGzipError, isGzipHandle } from './reader.js'
+
+export interface FileIdentity {
+  /** null: too short to identify yet (no complete first line and < 1 KiB), or empty. */
+  id: string | null
+  gzip: boolean
+  dev: number
+  ino: number
+  /** On-disk size. */
+  size: number
+  mtimeMs: number
+}
+
+/** Bytes of the head that make up the id at most. */
+export const ID_HEAD_BYTES = 1024
+
+/** The id of a file whose content starts with `head`: the first line including its '\n', capped at
+ *  ID_HEAD_BYTES. `head` must hold the file's first min(size, ID_HEAD_BYTES) bytes (more is fine). */
+export function idOfHead(head: Buffer): string | null {
+  const nl = head.indexOf(0x0a)
+  let end: number
+  if (nl !== -1 && nl < ID_HEAD_BYTES) end = nl + 1
+  else if (head.length >= ID_HEAD_BYTES) end = ID_HEAD_BYTES
+  else return null
+  return sha(head.subarray(0, end))
+}
+
+function sha(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 32)
+}
+
+export async function identify(path: string): Promise<FileIdentity> {
+  const fh = await open(path, 'r')
+  let closeFh = true
+  try {
+    const st = await fh.stat()
+    const gzip = await isGzipHandle(fh)
+    let head: Buffer
+    if (gzip) {
+      closeFh = false
+      head = await gunzipRange(fh, 0, ID_HEAD_BYTES, (b) => b.indexOf(0x0a) !== -1, true)
+    } else {
+      const buf = Buffer.alloc(ID_HEAD_BYTES)
+      const { bytesRead } = await fh.read(buf, 0, ID_HEAD_BYTES, 0)
+      head = buf.subarray(0, bytesRead)
+    }
+    return { id: idOfHead(head), gzip, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }
+  } finally {
+    if (closeFh) await fh.close()
+  }
+}
+
+/** Hash of the `length` bytes just before `end` (fewer at the start of the file; decompressed for
+ *  gzip). Compare with the hash stored with a checkpoint before resuming at `end`: a file that was
+ *  truncated or replaced gives a different hash, also when it is now shorter than `end`. */
+export async function hashRange(path: string, gzip: boolean, end: number, length = 64): Promise<string> {
+  const start = Math.max(0, end - length)
+  const fh = await open(path, 'r')
+  if (gzip) return sha(await gunzipRange(fh, start, end - start, () => false, false, path))
+  try {
+    const buf = Buffer.alloc(end - start)
+    let got = 0
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got)
+      if (bytesRead === 0) break
+      got += bytesRead
+    }
+    return sha(buf.subarray(0, got))
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Decompresses fh (closed when done) and returns the bytes [start, start+length), or fewer when the
+ *  data ends first, or as soon as `enough(collected)` says so. A truncated gzip (still being
+ *  written) counts as ending early when `tolerateTruncation`; otherwise the error is thrown. */
+async function gunzipRange(fh: FileHandle, start: number, length: number, enough: (b: Buffer) => boolean, tolerateTruncation: boolean, name = ''): Promise<Buffer> {
+  const raw = fh.createReadStream({ start: 0, highWaterMark: 64 * 1024 })
+  const gunzip = createGunzip()
+  pipeline(raw, gunzip, () => {})
+  const parts: Buffer[] = []
+  let collected = 0
+  let pos = 0
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      const from = Math.max(0, start - pos)
+      pos += chunk.length
+      if (from >= chunk.length) continue
+      const part = chunk.subarray(from, from + (length - collected))
+      parts.push(part)
+      collected += part.length
+      if (collected >= length) break
+      if (enough(Buffer.concat(parts))) break
+    }
+  } catch (err) {
+    const e = err as { code?: string } | null
+    if (e?.code !== 'Z_BUF_ERROR') throw err
+    if (!tolerateTruncation) throw new IncompleteGzipError(name, { cause: err })
+  } finally {
+    gunzip.destroy()
+    raw.destroy()
+  }
+  return Buffer.concat(parts, collected)
+}

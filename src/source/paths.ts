@@ -1,0 +1,212 @@
+// Which files to read, in which order: shell-style globs for quoted patterns, rotated siblings of a
+// live log (lessons R7), and oldest-first natural order (R9: `.10` after `.9`).
+import { readdir, stat } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
+
+/** A command-line input that can't be used; the message is one line naming the input. */
+export class InputError extends Error {
+  readonly exitCode = 66 // EX_NOINPUT
+}
+
+/** Rotation suffix of a file name relative to its live name. */
+type Rotation =
+  | { kind: 'numbered'; n: number } // access.log.3, access.log.3.gz
+  | { kind: 'dated'; stamp: string; n: number } // access.log-20240131, -2024013114, -20240131-2[.gz]
+  | { kind: 'live' }
+
+const ROTATED = /^(.+?)(?:\.(\d+)|-(\d{8}|\d{10})(?:-(\d+))?)(?:\.gz)?$/
+
+/** Splits a file name into its live log name and rotation generation. */
+export function parseRotation(name: string): { base: string; rotation: Rotation } {
+  const m = ROTATED.exec(name)
+  if (!m) return { base: name, rotation: { kind: 'live' } }
+  const base = m[1] as string
+  if (m[2] !== undefined) return { base, rotation: { kind: 'numbered', n: Number(m[2]) } }
+  // Hourly stamps (10 digits) sort with daily ones (8 digits, hour 00).
+  const stamp = (m[3] as string).padEnd(10, '0')
+  return { base, rotation: { kind: 'dated', stamp, n: m[4] === undefined ? -1 : Number(m[4]) } }
+}
+
+/** Oldest first: numbered generations (highest number first), then dated ones (oldest date first),
+ *  then the live file. */
+function compareRotation(a: Rotation, b: Rotation): number {
+  const rank = (r: Rotation): number => (r.kind === 'numbered' ? 0 : r.kind === 'dated' ? 1 : 2)
+  if (a.kind !== b.kind) return rank(a) - rank(b)
+  if (a.kind === 'numbered' && b.kind === 'numbered') return b.n - a.n
+  if (a.kind === 'dated' && b.kind === 'dated') return a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n
+  return 0
+}
+
+/** Natural order: digit runs compare by value, so `x.9` < `x.10`. */
+export function naturalCompare(a: string, b: string): number {
+  const ta = a.match(/\d+|\D+/g) ?? []
+  const tb = b.match(/\d+|\D+/g) ?? []
+  const n = Math.min(ta.length, tb.length)
+  for (let i = 0; i < n; i++) {
+    const x = ta[i] as string
+    const y = tb[i] as string
+    if (x === y) continue
+    const dx = x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57
+    const dy = y.charCodeAt(0) >= 48 && y.charCodeAt(0) <= 57
+    if (dx && dy) {
+      const sx = x.replace(/^0+(?=\d)/, '')
+      const sy = y.replace(/^0+(?=\d)/, '')
+      if (sx.length !== sy.length) return sx.length - sy.length
+      if (sx !== sy) return sx < sy ? -1 : 1
+      if (x.length !== y.length) return x.length - y.length
+      continue
+    }
+    return x < y ? -1 : 1
+  }
+  return ta.length - tb.length
+}
+
+/** Existing rotated generations of `path` in its directory, oldest first; `path` itself excluded. */
+export async function rotatedSiblings(path: string): Promise<string[]> {
+  const dir = dirname(path)
+  const live = basename(path)
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return []
+  }
+  const found: { path: string; rotation: Rotation }[] = []
+  for (const name of names) {
+    if (name === live || !name.startsWith(live)) continue
+    const { base, rotation } = parseRotation(name)
+    if (base !== live || rotation.kind === 'live') continue
+    const full = join(dir, name)
+    if (!(await isFile(full))) continue
+    found.push({ path: full, rotation })
+  }
+  found.sort((a, b) => compareRotation(a.rotation, b.rotation) || naturalCompare(a.path, b.path))
+  return found.map((f) => f.path)
+}
+
+/** Files named by command-line inputs: plain paths and shell-style globs (`*`, `?`, `[...]`, also
+ *  quoted ones the shell did not expand). Deduplicated; ordered oldest first: grouped by live log
+ *  name (natural order), rotated generations oldest first, then the live file. Stdin (`-`) is the
+ *  caller's business. Throws InputError for a missing file, a pattern without matches, a directory. */
+export async function expandInputs(patterns: string[]): Promise<string[]> {
+  const seen = new Set<string>()
+  const files: { path: string; group: string; rotation: Rotation }[] = []
+  const add = (p: string): void => {
+    const abs = resolve(p)
+    if (seen.has(abs)) return
+    seen.add(abs)
+    const { base, rotation } = parseRotation(basename(abs))
+    files.push({ path: p, group: join(dirname(abs), base), rotation })
+  }
+  for (const pattern of patterns) {
+    let literal: Awaited<ReturnType<typeof stat>> | undefined
+    try {
+      literal = await stat(pattern)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new InputError(`${pattern}: cannot read (${code ?? String(err)})`)
+    }
+    if (literal) {
+      if (literal.isDirectory()) throw new InputError(`${pattern}: is a directory (name the log files, e.g. '${join(pattern, '*.log')}')`)
+      add(pattern)
+      continue
+    }
+    if (!hasMagic(pattern)) throw new InputError(`${pattern}: no such file`)
+    const matches = await glob(pattern)
+    if (matches.length === 0) throw new InputError(`${pattern}: no file matches this pattern`)
+    for (const m of matches) add(m)
+  }
+  files.sort((a, b) => naturalCompare(a.group, b.group) || compareRotation(a.rotation, b.rotation) || naturalCompare(a.path, b.path))
+  return files.map((f) => f.path)
+}
+
+function hasMagic(pattern: string): boolean {
+  return /[*?[]/.test(pattern)
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** Regular files matching a '/'-separated glob; magic may appear in any segment. Like the shell,
+ *  a wildcard does not match a leading '.'. */
+async function glob(pattern: string): Promise<string[]> {
+  const segments = pattern.split('/')
+  let prefixes = [isAbsolute(pattern) ? '/' : '']
+  for (const seg of segments) {
+    if (seg === '') continue
+    if (!hasMagic(seg)) {
+      const literal = seg.replace(/\\(.)/g, '$1')
+      prefixes = prefixes.map((p) => joinSeg(p, literal))
+      continue
+    }
+    const re = segmentRegExp(seg)
+    const next: string[] = []
+    for (const p of prefixes) {
+      let names: string[]
+      try {
+        names = await readdir(p === '' ? '.' : p)
+      } catch {
+        continue
+      }
+      names.sort(naturalCompare)
+      for (const name of names) {
+        if (name.startsWith('.') && !seg.startsWith('.')) continue
+        if (re.test(name)) next.push(joinSeg(p, name))
+      }
+    }
+    prefixes = next
+    if (prefixes.length === 0) return []
+  }
+  const out: string[] = []
+  for (const p of prefixes) if (await isFile(p)) out.push(p)
+  return out
+}
+
+function joinSeg(prefix: string, seg: string): string {
+  return prefix === '' ? seg : prefix.endsWith('/') ? prefix + seg : `${prefix}/${seg}`
+}
+
+/** One path segment of a glob as an anchored RegExp. */
+export function segmentRegExp(seg: string): RegExp {
+  let src = ''
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i] as string
+    if (c === '\\' && i + 1 < seg.length) {
+      src += escapeRe(seg[++i] as string)
+    } else if (c === '*') {
+      src += '.*'
+    } else if (c === '?') {
+      src += '.'
+    } else if (c === '[') {
+      // ']' right after '[' (or '[!') is a member, as in the shell.
+      let j = i + 1
+      if (seg[j] === '!' || seg[j] === '^') j++
+      if (seg[j] === ']') j++
+      const close = seg.indexOf(']', j)
+      if (close === -1) {
+        src += '\\['
+        continue
+      }
+      let body = seg.slice(i + 1, close)
+      let negate = false
+      if (body.startsWith('!') || body.startsWith('^')) {
+        negate = true
+        body = body.slice(1)
+      }
+      src += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`
+      i = close
+    } else {
+      src += escapeRe(c)
+    }
+  }
+  return new RegExp(`^${src}$`, 's')
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+}
