@@ -1,5 +1,197 @@
-// STUB — the commander CLI lands here.
-export async function main(argv: string[]): Promise<number> {
-  process.stderr.write(`swetrix-ingest: not implemented yet (${argv.join(' ')})\n`)
-  return 2
+// The command line: check, run, backfill. Parsing and help live here; the work lives in commands/.
+import { Command, CommanderError, Option } from '@commander-js/extra-typings'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { Writable } from 'node:stream'
+import { runCheck } from './commands/check.js'
+import { runDelivery } from './commands/run.js'
+import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError } from './errors.js'
+import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from './options.js'
+import { BUILTIN_FORMAT_NAMES } from '../parsers/registry.js'
+
+export interface CliIO {
+  stdout: Writable
+  stderr: Writable
+  stdin: NodeJS.ReadableStream
+  env: NodeJS.ProcessEnv
+  now: () => number
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value]
+
+/** `$SWETRIX_INGEST_STATE_DIR`, else `$XDG_STATE_HOME/swetrix-ingest`, else `~/.local/state/swetrix-ingest`. */
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
+  return join(base, 'swetrix-ingest')
+}
+
+function addPipelineOptions<C extends Command<any, any, any>>(cmd: C) {
+  return cmd
+    .addOption(new Option('-f, --format <format>', `log format: auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, 'nginx:<log_format>', 'apache:<LogFormat>' or module:<path|package>`).default('auto'))
+    .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').default([] as string[]).argParser(collect))
+    .addOption(new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)').choices(['remote', 'xff'] as const).default('remote' as const))
+    .addOption(new Option('--trusted-proxy <cidr>', 'a proxy address or CIDR whose X-Forwarded-For is trusted (repeatable)').default([] as string[]).argParser(collect))
+    .addOption(new Option('--keep-query', 'keep the query string in the page path (pg)'))
+    .addOption(new Option('--errors <statuses>', 'which responses become error events: 5xx, 4xx,5xx or none').default('5xx'))
+    .addOption(new Option('--include-static', 'count static assets (css, js, images, fonts...) as pageviews'))
+    .addOption(new Option('--include-bots', 'do not skip requests whose User-Agent is a known bot'))
+    .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').default([] as string[]).argParser(collect))
+    .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').default([] as string[]).argParser(collect))
+    .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').default([] as string[]).argParser(collect))
+    .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
+    .addOption(new Option('--until <time>', 'skip requests at or after this time'))
+    .addOption(new Option('--config <file>', 'JSON config with custom event rules'))
+    .addOption(new Option('-p, --project <id>', 'Swetrix project id').env('SWETRIX_PROJECT_ID'))
+    .addOption(new Option('-v, --verbose', 'print more detail, including visitor data from log lines'))
+}
+
+function addDeliveryOptions<C extends Command<any, any, any>>(cmd: C, env: NodeJS.ProcessEnv) {
+  return cmd
+    .addOption(new Option('--api-url <url>', 'Events API base (self-hosted: https://HOST/backend/v1/log)').env('SWETRIX_API_URL').default('https://api.swetrix.com/log'))
+    .addOption(new Option('--state-dir <dir>', 'where checkpoints, dead letters and uncertain events are kept').env('SWETRIX_INGEST_STATE_DIR').default(defaultStateDir(env)))
+    .addOption(new Option('--concurrency <n>', 'requests in flight at once').default('16'))
+    .addOption(new Option('--rate <n>', 'at most this many requests per second'))
+    .addOption(new Option('--max-retry-time <duration>', 'keep retrying a failing event this long, then exit 1 (e.g. 90s, 10m, 1h)').default('10m'))
+    .addOption(new Option('--resend-uncertain', 'after a crash, also send events that may have been sent already'))
+    .addOption(new Option('--dry-run', 'print the requests as NDJSON instead of sending them; no state is changed'))
+    .addOption(new Option('--json', 'print the summary as JSON'))
+}
+
+export function buildProgram(io: CliIO, setExit: (code: number) => void) {
+  const program = new Command('swetrix-ingest')
+    .description('Send web server access-log requests to Swetrix as pageviews, errors and custom events.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  swetrix-ingest check /var/log/nginx/access.log
+  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log            # from cron
+  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'
+
+Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR.
+Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration error,
+            75 another swetrix-ingest holds the state directory.`,
+    )
+
+  addPipelineOptions(
+    program
+      .command('check')
+      .description('parse and map log files without sending anything; report formats, counts and reasons')
+      .argument('<file...>', 'log files (plain or gzip), or - for stdin'),
+  )
+    .addOption(new Option('--json', 'one JSON document with per-file counters and totals'))
+    .addOption(new Option('--records', 'NDJSON: one parsed record per input line'))
+    .addOption(new Option('--events', 'NDJSON: the exact requests that would be sent'))
+    .addHelpText('after', `
+Examples:
+  swetrix-ingest check access.log
+  swetrix-ingest check --json access.log access.log.1 access.log.2.gz
+  zcat access.log.3.gz | swetrix-ingest check -
+  swetrix-ingest check --events --format 'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' access.log`)
+    .action(async (files, opts) => {
+      const modes = [opts.json, opts.records, opts.events].filter(Boolean).length
+      if (modes > 1) throw new UsageError('choose one of --json, --records, --events')
+      const pid = validateProjectId(opts.project, false)
+      const parts = await buildPipeline(opts as PipelineFlags, pid, io.now())
+      const output = opts.json ? 'json' : opts.records ? 'records' : opts.events ? 'events' : 'human'
+      setExit(await runCheck(files, { ...parts, output, stdout: io.stdout, stderr: io.stderr, stdin: io.stdin }))
+    })
+
+  addDeliveryOptions(
+    addPipelineOptions(
+      program
+        .command('run')
+        .description('send what is new since the last run (for cron), then exit')
+        .argument('<file...>', 'live log files; rotated siblings (name.1, name.2.gz, name-YYYYMMDD) are finished first'),
+    ),
+    io.env,
+  )
+    .addOption(new Option('--from-beginning', 'on the first run, send the whole file instead of starting at its end'))
+    .addHelpText('after', `
+Examples:
+  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log
+  */5 * * * *  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log   # crontab
+  swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head`)
+    .action(async (files, opts) => {
+      setExit(await runDelivery('run', files, opts, io))
+    })
+
+  addDeliveryOptions(
+    addPipelineOptions(
+      program
+        .command('backfill')
+        .description('import historical (rotated, gzipped) logs, oldest first, resumable')
+        .argument('<file...>', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
+    ),
+    io.env,
+  )
+    .addOption(new Option('--via <sink>', 'api: the Events API (events are stamped with the time they arrive)').choices(['api'] as const).makeOptionMandatory())
+    .addOption(new Option('--no-progress', 'no progress bar or progress lines on stderr'))
+    .addHelpText('after', `
+Examples:
+  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'`)
+    .action(async (files, opts) => {
+      setExit(await runDelivery('backfill', files, { ...opts, fromBeginning: true }, io))
+    })
+
+  return program
+}
+
+export const VERSION = '0.1.0'
+
+export { parseDuration, parsePositiveInt }
+
+/** Runs the CLI; resolves to the process exit code. Errors a user can act on are one line. */
+export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
+  const full: CliIO = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    stdin: io.stdin ?? process.stdin,
+    env: io.env ?? process.env,
+    now: io.now ?? Date.now,
+  }
+  let code = 0
+  const program = buildProgram(full, (c) => (code = c))
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return code
+  } catch (err) {
+    return exitCodeFor(err, full.stderr)
+  }
+}
+
+function exitCodeFor(err: unknown, stderr: Writable): number {
+  if (err instanceof CommanderError) {
+    // help and version exit 0; commander already printed parse errors
+    return err.exitCode === 0 ? 0 : EXIT_USAGE
+  }
+  const e = err as Error & { exitCode?: number }
+  const line = (msg: string) => stderr.write(`swetrix-ingest: ${msg.split('\n')[0]}\n`)
+  switch (e?.name) {
+    case 'UsageError':
+    case 'FormatError':
+    case 'ConfigError':
+    case 'InputError':
+    case 'StateError':
+    case 'FatalApiError':
+      line(e.message)
+      return EXIT_USAGE
+    case 'LockedError':
+      line(e.message)
+      return EXIT_LOCKED
+    case 'DeliveryError':
+      line(e.message)
+      return EXIT_DELIVERY_FAILED
+  }
+  if (typeof e?.exitCode === 'number') {
+    line(e.message)
+    return e.exitCode
+  }
+  line(`unexpected error: ${e?.message ?? String(err)}`)
+  if (process.env.SWETRIX_INGEST_DEBUG) stderr.write(`${e?.stack}\n`)
+  return EXIT_DELIVERY_FAILED
 }

@@ -1,0 +1,430 @@
+// `run` (cron) and `backfill --via api`: read each file from its checkpoint, send its events,
+// and record exact positions so that a restart never sends an event twice.
+//
+// Order of a file's life: identify (fingerprint) -> pick the start offset (checkpoint, verified,
+// or the first-run policy) -> read lines -> classify -> deliver (bounded window, ordered acks,
+// durable dispatch reservations) -> final checkpoint.
+import { mkdir, open, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SingleBar, Presets } from 'cli-progress'
+import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
+import { acquireLock } from '../checkpoint/lock.js'
+import { deliver, type DeliveryItem, type DeliveryStats, type Progress } from '../delivery/engine.js'
+import { createHttpSink, type EventSink } from '../sink/http.js'
+import { createStdoutSink } from '../sink/stdout.js'
+import { openNdjsonAppender } from '../sink/ndjson.js'
+import { expandInputs, rotatedSiblings } from '../source/paths.js'
+import { hashRange, identify, type FileIdentity } from '../source/fingerprint.js'
+import { readLines } from '../source/reader.js'
+import { detectFormat } from '../../parsers/detect.js'
+import type { LogParser } from '../../parsers/types.js'
+import { classifyLine, countOutcome, type Mapper } from '../pipeline/classify.js'
+import { assertReadableFile } from '../pipeline/open-input.js'
+import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from '../options.js'
+import { UsageError } from '../errors.js'
+import { addCounters, emptyCounters, type LineCounters } from '../types.js'
+import { formatDelivery, formatFileReport, type FileReport } from '../output/report.js'
+import { safeJson, safeText } from '../output/safe-text.js'
+import type { CliIO } from '../cli.js'
+
+export interface DeliveryFlags extends PipelineFlags {
+  project?: string
+  apiUrl: string
+  stateDir: string
+  concurrency: string
+  rate?: string
+  maxRetryTime: string
+  resendUncertain?: boolean
+  dryRun?: boolean
+  json?: boolean
+  fromBeginning?: boolean
+  progress?: boolean
+  verbose?: boolean
+}
+
+interface FilePlan {
+  path: string
+  /** A rotated predecessor of a live file: read to its end, then marked complete. */
+  finished: boolean
+  /** A checkpoint already names this path: a new file here is the next generation of a log we
+   *  follow (rotation), so it is read from its start, not from its end. */
+  successor?: boolean
+}
+
+interface Context {
+  mode: 'run' | 'backfill'
+  flags: DeliveryFlags
+  io: CliIO
+  parts: { format: LogParser | 'auto'; candidates: LogParser[]; mapper: Mapper }
+  store: CheckpointStore | null
+  sink: EventSink
+  concurrency: number
+  signal: AbortSignal
+  totals: DeliveryStats
+  reports: FileReport[]
+  deadLetter: ReturnType<typeof lazyAppender>
+  uncertain: ReturnType<typeof lazyAppender>
+  progress: ProgressView | null
+  note(msg: string): void
+}
+
+const SAMPLE_LINES = 200
+
+export async function runDelivery(mode: 'run' | 'backfill', files: string[], flags: DeliveryFlags, io: CliIO): Promise<number> {
+  const pid = validateProjectId(flags.project, true)
+  const concurrency = parsePositiveInt(flags.concurrency, '--concurrency')
+  const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
+  const maxRetryTimeMs = parseDuration(flags.maxRetryTime, '--max-retry-time')
+  const apiUrl = validateApiUrl(flags.apiUrl)
+  const parts = await buildPipeline(flags, pid, io.now())
+  const paths = mode === 'backfill' ? await expandInputs(files).catch(asUsage) : files
+  if (mode === 'run') for (const f of paths) await assertReadableFile(f)
+
+  const dryRun = flags.dryRun === true
+  const stateDir = flags.stateDir
+  let store: CheckpointStore | null = null
+  let lock: { release(): Promise<void> } | null = null
+  if (dryRun) {
+    // A dry run reads checkpoints (to show what a real run would send) but never writes them.
+    if (await exists(join(stateDir, 'state.json'))) store = await CheckpointStore.open(stateDir)
+  } else {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 })
+    lock = await acquireLock(stateDir)
+  }
+  const stopper = new AbortController()
+  const onSignal = () => stopper.abort()
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
+  const sink = dryRun
+    ? createStdoutSink(io.stdout)
+    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++ })
+  const ctx: Context = {
+    mode,
+    flags,
+    io,
+    parts,
+    store,
+    sink,
+    concurrency,
+    signal: stopper.signal,
+    totals,
+    reports: [],
+    deadLetter: lazyAppender(join(stateDir, 'dead-letter.ndjson')),
+    uncertain: lazyAppender(join(stateDir, 'uncertain.ndjson')),
+    progress: null,
+    note: (msg) => io.stderr.write(`swetrix-ingest: ${safeText(msg)}\n`),
+  }
+  try {
+    if (!dryRun) store = ctx.store = await CheckpointStore.open(stateDir)
+    if (mode === 'backfill')
+      ctx.note('backfill --via api: the Events API stamps every event with the time it arrives, not the time in the log')
+    const plan = mode === 'run' ? await planRun(paths, store) : paths.map((path) => ({ path, finished: false }))
+    if (mode === 'backfill' && flags.progress !== false && !dryRun) ctx.progress = await ProgressView.start(plan, io.stderr)
+    for (const item of plan) {
+      if (stopper.signal.aborted) break
+      await processFile(ctx, item)
+    }
+  } finally {
+    ctx.progress?.stop()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await sink.close().catch(() => {})
+    await ctx.deadLetter.close()
+    await ctx.uncertain.close()
+    await lock?.release()
+    printSummary(ctx, dryRun)
+  }
+  return 0
+}
+
+/** For each live file: rotated siblings that still hold unread lines of a known file, oldest first, then the file. */
+async function planRun(paths: string[], store: CheckpointStore | null): Promise<FilePlan[]> {
+  const plan: FilePlan[] = []
+  for (const path of paths) {
+    for (const sibling of await rotatedSiblings(path)) {
+      const id = await identify(sibling).catch(() => null)
+      const cp = id?.id ? store?.get(id.id) : undefined
+      if (cp && !cp.complete) plan.push({ path: sibling, finished: true })
+    }
+    plan.push({ path, finished: false, successor: store?.all().some((c) => c.path === path) ?? false })
+  }
+  return plan
+}
+
+async function processFile(ctx: Context, item: FilePlan): Promise<void> {
+  const { io, store } = ctx
+  let ident: FileIdentity
+  try {
+    ident = await identify(item.path)
+  } catch (err) {
+    throw asUsage(err)
+  }
+  if (ident.id === null) {
+    ctx.note(`${item.path}: empty or no complete first line yet; nothing to send`)
+    return
+  }
+  const known = store?.get(ident.id)
+  if (known?.complete) return
+  const start = await chooseStart(ctx, item, ident, known)
+  const cp: FileCheckpoint = known && known.acked === start.offset
+    ? { ...known, path: item.path, dev: ident.dev, ino: ident.ino }
+    : {
+        id: ident.id, path: item.path, dev: ident.dev, ino: ident.ino, gzip: ident.gzip, size: ident.size,
+        acked: start.offset, ackedLine: start.line, dispatched: start.offset, doneAhead: [], updatedAt: new Date(io.now()).toISOString(),
+      }
+  const resumeEnd = cp.dispatched
+  const doneAhead = new Set(cp.doneAhead)
+  const counters = emptyCounters()
+  let parser: LogParser | null = ctx.parts.format === 'auto' ? null : ctx.parts.format
+  let lastHashed = -1
+  let lastHash: string | undefined = cp.ackedTailHash
+
+  const persist = async (p: Progress) => {
+    if (!store || ctx.flags.dryRun) return
+    if (!cp.gzip && p.acked !== lastHashed) {
+      lastHash = p.acked > 0 ? await hashRange(item.path, false, p.acked) : undefined
+      lastHashed = p.acked
+    }
+    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, ackedTailHash: lastHash, updatedAt: new Date(io.now()).toISOString() })
+    store.set({ ...cp })
+    await store.save()
+  }
+
+  const finalRead = item.finished || ident.gzip
+  async function* items(): AsyncGenerator<DeliveryItem> {
+    let lineNo = cp.ackedLine
+    for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal })) {
+      const { buf, base, starts, contentEnds, ends, truncated } = batch
+      if (parser === null) parser = detectParser(ctx, item.path, batch)
+      for (let i = 0; i < starts.length; i++) {
+        lineNo++
+        const start = base + starts[i]!
+        const end = base + ends[i]!
+        const outcome = classifyLine(parser, ctx.parts.mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
+        countOutcome(counters, outcome)
+        if (outcome.kind !== 'event') {
+          yield { start, end, line: lineNo }
+          continue
+        }
+        if (start < resumeEnd) {
+          // Between the acknowledged and the dispatched offset of an interrupted run.
+          if (doneAhead.has(start)) {
+            yield { start, end, line: lineNo }
+            continue
+          }
+          ctx.totals.uncertain++
+          await ctx.uncertain.write({ file: item.path, offset: start, line: lineNo, endpoint: outcome.event.endpoint, body: outcome.event.body, headers: outcome.event.headers })
+          if (!ctx.flags.resendUncertain) {
+            yield { start, end, line: lineNo }
+            continue
+          }
+        }
+        yield { start, end, line: lineNo, event: outcome.event }
+      }
+      ctx.progress?.file(item.path, base + (ends.at(-1) ?? 0))
+    }
+  }
+
+  if (ctx.totals.uncertain === 0 && resumeEnd > cp.acked && !ctx.flags.dryRun) {
+    ctx.note(`${item.path}: the previous run stopped without a clean shutdown; checking ${resumeEnd - cp.acked} bytes that were in flight`)
+  }
+  const uncertainBefore = ctx.totals.uncertain
+  let result
+  try {
+    result = await deliver(items(), {
+      concurrency: ctx.concurrency,
+      sink: ctx.sink,
+      persist,
+      onDeadLetter: async (it, outcome) => {
+        await ctx.deadLetter.write({ file: item.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, body: it.event?.body, headers: it.event?.headers, status: outcome.status, response: outcome.body })
+      },
+      initial: { acked: cp.acked, ackedLine: cp.ackedLine },
+      signal: ctx.signal,
+      onProgress: ctx.progress ? (p, s) => ctx.progress?.update(item.path, p.acked, s) : undefined,
+    })
+  } finally {
+    ctx.reports.push({ path: item.path, format: (parser as LogParser | null)?.name ?? null, ...counters, firstRejected: {} })
+  }
+  addStats(ctx.totals, result.stats)
+  const uncertainHere = ctx.totals.uncertain - uncertainBefore
+  if (uncertainHere > 0) {
+    ctx.note(`${item.path}: ${uncertainHere} event(s) were in flight when the previous run was killed; ${ctx.flags.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'}: see ${join(ctx.flags.stateDir, 'uncertain.ndjson')}`)
+  }
+  if (!result.stopped && finalRead && store && !ctx.flags.dryRun) {
+    store.set({ ...cp, complete: true, updatedAt: new Date(io.now()).toISOString() })
+    await store.save()
+  }
+}
+
+interface StartPoint { offset: number; line: number }
+
+async function chooseStart(ctx: Context, item: FilePlan, ident: FileIdentity, known: FileCheckpoint | undefined): Promise<StartPoint> {
+  if (known) {
+    if (!ident.gzip && ident.size < known.acked) {
+      ctx.note(`${item.path}: the file is shorter than its checkpoint (truncated, e.g. copytruncate); reading it again from the start`)
+      return { offset: 0, line: 0 }
+    }
+    if (!ident.gzip && known.ackedTailHash && known.acked > 0) {
+      const now = await hashRange(item.path, false, known.acked)
+      if (now !== known.ackedTailHash) {
+        ctx.note(`${item.path}: the bytes before the checkpoint changed (file replaced); reading it again from the start`)
+        return { offset: 0, line: 0 }
+      }
+    }
+    return { offset: known.acked, line: known.ackedLine ?? 0 }
+  }
+  if (ctx.mode === 'backfill' || ctx.flags.fromBeginning || item.finished || item.successor) return { offset: 0, line: 0 }
+  const offset = await endOfLastCompleteLine(item.path, ident.size)
+  if (offset > 0) ctx.note(`${item.path}: first run, starting at its end; passing over ${offset.toLocaleString('en-US')} bytes already in it (use --from-beginning to send them, or backfill)`)
+  return { offset, line: 0 }
+}
+
+/** The offset just after the last `\n` in the file (the first run starts there). */
+async function endOfLastCompleteLine(path: string, size: number): Promise<number> {
+  if (size === 0) return 0
+  const fh = await open(path, 'r')
+  try {
+    const window = 1 << 16
+    let end = size
+    const buf = Buffer.alloc(window)
+    while (end > 0) {
+      const from = Math.max(0, end - window)
+      const { bytesRead } = await fh.read(buf, 0, end - from, from)
+      const nl = buf.subarray(0, bytesRead).lastIndexOf(10)
+      if (nl >= 0) return from + nl + 1
+      end = from
+    }
+    return 0
+  } finally {
+    await fh.close()
+  }
+}
+
+function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }): LogParser {
+  const sample: Buffer[] = []
+  for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
+    if (batch.contentEnds[i]! > batch.starts[i]!) sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+  }
+  const detected = detectFormat(sample, ctx.parts.candidates)
+  if (!detected.ok)
+    throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); name it with --format`)
+  return detected.parser
+}
+
+function addStats(into: DeliveryStats, from: DeliveryStats): void {
+  into.sent += from.sent
+  into.accepted += from.accepted
+  into.botIgnored += from.botIgnored
+  into.deadLettered += from.deadLettered
+  // retries are counted by the sink's callback, uncertain by the reader
+}
+
+function printSummary(ctx: Context, dryRun: boolean): void {
+  const totals: LineCounters = emptyCounters()
+  for (const r of ctx.reports) addCounters(totals, r)
+  // NDJSON requests own stdout in a dry run; the summary then goes to stderr.
+  const out = dryRun ? ctx.io.stderr : ctx.io.stdout
+  if (ctx.flags.json) {
+    const files = ctx.reports.map(({ firstRejected: _f, ...r }) => r)
+    out.write(safeJson({ files, totals: { ...totals, delivery: ctx.totals } }) + '\n')
+    return
+  }
+  if (ctx.reports.length === 0) return
+  out.write(ctx.reports.map(formatFileReport).join('\n') + '\n')
+  if (ctx.reports.length > 1) out.write(formatFileReport({ path: 'TOTAL', format: null, ...totals, firstRejected: {} }) + '\n')
+  if (!dryRun) out.write(formatDelivery(ctx.totals) + '\n')
+}
+
+function validateApiUrl(text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new UsageError(`--api-url ${text}: not a URL (expected e.g. https://api.swetrix.com/log)`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--api-url ${text}: expected an http or https URL`)
+  return text.replace(/\/+$/, '')
+}
+
+function asUsage(err: unknown): never {
+  const e = err as NodeJS.ErrnoException
+  if (e?.name === 'InputError' || e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') throw new UsageError(e.message)
+  throw err
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false)
+}
+
+/** An NDJSON file in the state dir, created (0600) only when the first entry is written. */
+function lazyAppender(path: string) {
+  let appender: ReturnType<typeof openNdjsonAppender> | null = null
+  return {
+    path,
+    write(obj: unknown) {
+      appender ??= openNdjsonAppender(path)
+      return appender.write(obj)
+    },
+    async close() {
+      await appender?.close()
+    },
+  }
+}
+
+/** Backfill progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. */
+class ProgressView {
+  private done = new Map<string, number>()
+  private started = Date.now()
+  private constructor(private bar: SingleBar, private sizes: Map<string, number>) {}
+
+  static async start(plan: FilePlan[], stderr: NodeJS.WritableStream): Promise<ProgressView> {
+    const sizes = new Map<string, number>()
+    for (const p of plan) sizes.set(p.path, await contentSize(p.path))
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+    const bar = new SingleBar(
+      {
+        stream: stderr as NodeJS.WriteStream,
+        format: 'backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} events/s | ETA {eta_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 2000,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      Presets.legacy,
+    )
+    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: 0 })
+    return new ProgressView(bar, sizes)
+  }
+
+  file(path: string, offset: number): void {
+    this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
+  }
+
+  update(path: string, acked: number, stats: DeliveryStats): void {
+    this.file(path, acked)
+    const value = [...this.done.values()].reduce((a, b) => a + b, 0)
+    const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(stats.sent / secs) })
+  }
+
+  stop(): void {
+    this.bar.stop()
+  }
+}
+
+/** Bytes of log content: the file size, or for gzip the ISIZE trailer (decompressed size mod 2^32). */
+async function contentSize(path: string): Promise<number> {
+  const fh = await open(path, 'r')
+  try {
+    const { size } = await fh.stat()
+    const head = Buffer.alloc(2)
+    await fh.read(head, 0, 2, 0)
+    if (head[0] !== 0x1f || head[1] !== 0x8b || size < 18) return size
+    const tail = Buffer.alloc(4)
+    await fh.read(tail, 0, 4, size - 4)
+    return tail.readUInt32LE(0)
+  } finally {
+    await fh.close()
+  }
+}

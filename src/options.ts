@@ -1,0 +1,113 @@
+// Turns parsed command-line options into the pipeline's parts (parser, mapper) and checks the
+// values a user types (project id, durations, times), with one-line messages.
+import { builtinParsers, resolveFormat } from '../parsers/registry.js'
+import { FormatError, type LogParser, type ParserOptions } from '../parsers/types.js'
+import { createMapper, loadConfig, type MapperOptions } from './mapper/index.js'
+import type { Mapper } from './pipeline/classify.js'
+import { UsageError } from './errors.js'
+
+export const PID_PATTERN = /^(?!.*--)[a-zA-Z0-9-]{12}$/
+/** Shown in `check --events` when no project id is given (a well-formed id, so the output is a real request). */
+export const PLACEHOLDER_PID = 'XXXXXXXXXXXX'
+
+export interface PipelineFlags {
+  format: string
+  field: string[]
+  realIp: 'remote' | 'xff'
+  trustedProxy: string[]
+  keepQuery?: boolean
+  errors: string
+  includeStatic?: boolean
+  includeBots?: boolean
+  includePath: string[]
+  excludePath: string[]
+  host: string[]
+  since?: string
+  until?: string
+  config?: string
+}
+
+export function validateProjectId(pid: string | undefined, required: boolean): string {
+  if (pid === undefined || pid === '') {
+    if (required) throw new UsageError('a project id is required: pass -p/--project or set SWETRIX_PROJECT_ID')
+    return PLACEHOLDER_PID
+  }
+  if (!PID_PATTERN.test(pid)) throw new UsageError(`project id "${pid}" is not valid: Swetrix ids are 12 letters, digits or dashes (no "--")`)
+  return pid
+}
+
+export function parseFieldMap(fields: string[]): Record<string, string> {
+  const map: Record<string, string> = {}
+  for (const f of fields) {
+    const eq = f.indexOf('=')
+    if (eq <= 0 || eq === f.length - 1) throw new UsageError(`--field ${f}: expected record=jsonkey, e.g. --field userAgent=ua`)
+    map[f.slice(0, eq)] = f.slice(eq + 1)
+  }
+  return map
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `90`, `90s`, `10m`, `1h`, `500ms` -> milliseconds (a bare number is seconds). */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())
+  if (!m) throw new UsageError(`${flag} ${text}: expected a duration such as 90s, 10m or 1h`)
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!)
+}
+
+/** An ISO 8601 date or time (`2026-11-01`, `2026-11-01T12:00:00+01:00`) or an age (`24h`, `7d`) before `now`. */
+export function parseTimeBound(text: string, flag: string, now: number): number {
+  if (/^\d+(?:\.\d+)?(ms|s|m|h|d)$/.test(text.trim())) return now - parseDuration(text, flag)
+  const t = Date.parse(text)
+  if (Number.isNaN(t)) throw new UsageError(`${flag} ${text}: expected an ISO 8601 date/time (2026-11-01, 2026-11-01T12:00:00Z) or an age (24h, 7d)`)
+  return t
+}
+
+export function parsePositiveInt(text: string, flag: string): number {
+  const v = Number(text)
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} ${text}: expected a whole number >= 1`)
+  return v
+}
+
+export interface PipelineParts {
+  format: LogParser | 'auto'
+  candidates: LogParser[]
+  mapper: Mapper
+}
+
+export async function buildPipeline(flags: PipelineFlags, projectId: string, now: number): Promise<PipelineParts> {
+  const parserOptions: ParserOptions = { fieldMap: parseFieldMap(flags.field) }
+  let format: LogParser | 'auto'
+  try {
+    format = await resolveFormat(flags.format, parserOptions)
+  } catch (err) {
+    if (err instanceof FormatError) throw new UsageError(`--format: ${err.message}`)
+    throw err
+  }
+  if (!['5xx', '4xx,5xx', 'none'].includes(flags.errors)) throw new UsageError(`--errors ${flags.errors}: expected 5xx, 4xx,5xx or none`)
+  if (flags.realIp === 'xff' && flags.trustedProxy.length === 0)
+    throw new UsageError('--real-ip xff needs at least one --trusted-proxy <cidr> (the proxies whose X-Forwarded-For you trust)')
+  const config = flags.config ? await loadConfig(flags.config).catch((err: Error) => { throw new UsageError(err.message) }) : undefined
+  const mapperOptions: MapperOptions = {
+    projectId,
+    keepQuery: flags.keepQuery === true,
+    errors: flags.errors as MapperOptions['errors'],
+    includeStatic: flags.includeStatic === true,
+    includeBots: flags.includeBots === true,
+    includePaths: flags.includePath,
+    excludePaths: flags.excludePath,
+    hosts: flags.host,
+    since: flags.since ? parseTimeBound(flags.since, '--since', now) : undefined,
+    until: flags.until ? parseTimeBound(flags.until, '--until', now) : undefined,
+    realIp: flags.realIp,
+    trustedProxies: flags.trustedProxy,
+    rules: config?.customEvents ?? [],
+  }
+  let mapper: Mapper
+  try {
+    mapper = createMapper(mapperOptions)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  return { format, candidates: builtinParsers(parserOptions), mapper }
+}

@@ -1,0 +1,39 @@
+// The pure per-line core shared by check, run and backfill: bytes -> record -> event or skip.
+import { isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
+import type { LineCounters, MapResult, OutgoingEvent } from '../types.js'
+
+export type Mapper = (record: RequestRecord) => MapResult
+
+export type LineOutcome =
+  | { kind: 'rejected'; reason: string; record?: undefined; event?: undefined }
+  | { kind: 'skipped'; reason: string; record: RequestRecord; event?: undefined }
+  | { kind: 'event'; event: OutgoingEvent; record: RequestRecord; reason?: undefined }
+
+/** Classifies one line. `truncated` lines (longer than the reader's limit) are rejected unseen. */
+export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, truncated = false): LineOutcome {
+  if (truncated) return { kind: 'rejected', reason: 'line-too-long' }
+  const parsed = parser.parse(line)
+  if (isRejection(parsed)) return { kind: 'rejected', reason: parsed.rejected || 'no-match' }
+  const mapped = mapper(parsed)
+  if ('skip' in mapped) return { kind: 'skipped', reason: mapped.skip, record: parsed }
+  return { kind: 'event', event: mapped.event, record: parsed }
+}
+
+export function countOutcome(c: LineCounters, o: LineOutcome): void {
+  c.lines++
+  if (o.kind === 'rejected') {
+    c.rejected++
+    c.rejectedReasons[o.reason] = (c.rejectedReasons[o.reason] ?? 0) + 1
+    return
+  }
+  c.parsed++
+  if (o.kind === 'skipped') c.skipped[o.reason] = (c.skipped[o.reason] ?? 0) + 1
+  else c.events[o.event.kind]++
+}
+
+/** The `outcome` value of a `--records` line. */
+export function outcomeLabel(o: LineOutcome): string | undefined {
+  if (o.kind === 'rejected') return undefined
+  if (o.kind === 'skipped') return `skip:${o.reason}`
+  return o.event.kind === 'custom' ? `custom:${o.event.name ?? ''}` : o.event.kind
+}

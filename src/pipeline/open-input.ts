@@ -1,0 +1,97 @@
+// Opens one input (a file, a gzip file or `-` for stdin) and settles its format from a sample of
+// its first lines. Errors a user can fix become one-line UsageErrors (exit 2).
+import { stat } from 'node:fs/promises'
+import type { LogParser } from '../../parsers/types.js'
+import { detectFormat } from '../../parsers/detect.js'
+import { readLines, type LineBatch, type ReadOptions } from '../source/reader.js'
+import { UsageError } from '../errors.js'
+
+const SAMPLE_LINES = 200
+
+export interface OpenedInput {
+  label: string
+  /** null: the input has no lines at all (nothing to detect, nothing to do). */
+  parser: LogParser | null
+  batches: AsyncGenerator<LineBatch>
+}
+
+export interface OpenInputOptions extends ReadOptions {
+  /** A fixed parser, or 'auto' to pick one of `candidates` from the sample. */
+  format: LogParser | 'auto'
+  candidates: readonly LogParser[]
+  stdin?: NodeJS.ReadableStream
+}
+
+/** Checks that `path` is a readable regular file, with the one-line message a user needs. */
+export async function assertReadableFile(path: string): Promise<void> {
+  let st
+  try {
+    st = await stat(path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file`)
+    if (code === 'EACCES') throw new UsageError(`${path}: permission denied`)
+    throw new UsageError(`${path}: cannot read (${code ?? (err as Error).message})`)
+  }
+  if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not a log file`)
+}
+
+export async function openInput(path: string, o: OpenInputOptions): Promise<OpenedInput> {
+  const isStdin = path === '-'
+  if (!isStdin) await assertReadableFile(path)
+  const label = isStdin ? '(stdin)' : path
+  const source = isStdin ? { stream: o.stdin ?? process.stdin } : { path }
+  let it: AsyncGenerator<LineBatch>
+  let first: IteratorResult<LineBatch>
+  try {
+    it = readLines(source, o)
+    first = await it.next()
+  } catch (err) {
+    throw asInputError(label, err)
+  }
+  if (first.done || first.value.starts.length === 0) {
+    return { label, parser: o.format === 'auto' ? null : o.format, batches: empty() }
+  }
+  const batch = first.value
+  let parser: LogParser
+  if (o.format !== 'auto') parser = o.format
+  else {
+    const sample: Buffer[] = []
+    for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
+      if (batch.contentEnds[i]! > batch.starts[i]!) sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+    }
+    const detected = detectFormat(sample, o.candidates)
+    if (!detected.ok) {
+      if (detected.reason === 'empty') return { label, parser: null, batches: rest(batch, it, label) }
+      throw new UsageError(
+        `${label}: no known log format matches (tried ${detected.tried.join(', ')}); ` +
+          `line ${detected.firstFailedLine} of the sample fails (${detected.reason}). ` +
+          `Name the format with --format, e.g. --format 'nginx:<your log_format>'`,
+      )
+    }
+    parser = detected.parser
+  }
+  return { label, parser, batches: rest(batch, it, label) }
+}
+
+async function* empty(): AsyncGenerator<LineBatch> {}
+
+async function* rest(first: LineBatch, it: AsyncGenerator<LineBatch>, label: string): AsyncGenerator<LineBatch> {
+  yield first
+  try {
+    yield* it
+  } catch (err) {
+    throw asInputError(label, err)
+  }
+}
+
+function asInputError(label: string, err: unknown): Error {
+  if (err instanceof UsageError) return err
+  const e = err as NodeJS.ErrnoException
+  if (e.code === 'EISDIR') return new UsageError(`${label}: is a directory, not a log file`)
+  if (e.code === 'ENOENT') return new UsageError(`${label}: no such file`)
+  if (e.code === 'EACCES') return new UsageError(`${label}: permission denied`)
+  if (e.name === 'IncompleteGzipError' || e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR')
+    return new UsageError(`${label}: damaged or incomplete gzip data (${e.message})`)
+  return err as Error
+}
