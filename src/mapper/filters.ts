@@ -27,7 +27,7 @@ function globToRegExp(glob: string): RegExp {
         }
       } else src += '[^/]*'
     } else if (c === '?') src += '[^/]'
-    else src += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+    else src += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   }
   return new RegExp(src + '$')
 }
