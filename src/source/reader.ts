@@ -167,7 +167,9 @@ class StreamFill {
 
   async close(destroy: boolean): Promise<void> {
     if (destroy) (this.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
-    else await this.it.return?.()
+    // Not awaited: after an abort a read may still be pending on a silent pipe, and return() would
+    // wait for it.
+    else this.it.return?.().catch(() => {})
   }
 }
 
