@@ -1,0 +1,450 @@
+// Delivery engine: sends a file's events concurrently while keeping the checkpoint exact.
+//
+// Three numbers describe progress (all byte offsets in the file being read):
+//   acked       end of the longest prefix of items that are done (watermark; never past an undone item)
+//   dispatched  persisted BEFORE any event ending beyond it is sent, so after a crash every event in
+//               [acked, dispatched) whose start is not in doneAhead is "uncertain" (maybe sent, maybe not)
+//               and every event at or beyond dispatched was certainly never sent
+//   doneAhead   starts of events in [acked, dispatched) that are already done, so a restart skips them
+// Reservations are made in blocks (one durable write for up to half the window) and pipelined with
+// the sends, so the persist latency is hidden while the window still has work in flight.
+import type { OutgoingEvent } from '../types.js'
+import { FatalApiError } from '../sink/http.js'
+import type { EventSink, SendOutcome } from '../sink/http.js'
+
+export interface DeliveryItem {
+  start: number
+  end: number
+  line: number
+  /** Absent: the line is done at once (skipped, rejected or already delivered). */
+  event?: OutgoingEvent
+}
+export interface Progress { acked: number; ackedLine: number; dispatched: number; doneAhead: number[] }
+export interface DeliveryStats {
+  sent: number
+  accepted: number
+  botIgnored: number
+  deadLettered: number
+  retries: number
+  /** Events sent whose outcome is unknown when the run ended (failure or aborted after the grace). */
+  uncertain: number
+}
+export type DeadOutcome = Extract<SendOutcome, { kind: 'dead' }>
+export interface DeliveryOptions {
+  /** Max events in flight, and max events in [acked, dispatched) that are not known done. */
+  concurrency: number
+  sink: EventSink
+  /** Durable checkpoint write. Called one at a time, in order. */
+  persist(p: Progress): Promise<void>
+  onDeadLetter(item: DeliveryItem, outcome: DeadOutcome): Promise<void>
+  initial: { acked: number; ackedLine: number }
+  /** Persist acked progress at least this often while running (default 1000 ms). */
+  flushIntervalMs?: number
+  /** Graceful stop: stop pulling, let in-flight sends finish within graceMs, persist, resolve stopped. */
+  signal?: AbortSignal
+  /** Default 10 s; sends still running then are aborted and stay uncertain. */
+  graceMs?: number
+  onProgress?(p: Progress, stats: DeliveryStats): void
+}
+export interface DeliveryResult { progress: Progress; stats: DeliveryStats; stopped: boolean }
+
+/** Non-event items held behind an undone event before reading pauses. */
+const NON_EVENT_CAP = 10_000
+/** Done events kept beyond the watermark, as a multiple of the concurrency (bounds doneAhead). */
+const DONE_AHEAD_FACTOR = 4
+
+// Window entry states.
+const SKIP = 0 // non-event item: done at once
+const HELD = 1 // event pulled, not yet covered by a reservation
+const RESERVED = 2 // covered by a reservation being persisted (or persisted), not yet sent
+const INFLIGHT = 3 // sent (includes writing its dead-letter record)
+const DONE = 4 // accepted, bot-ignored or dead-lettered
+const UNKNOWN = 5 // send failed or was aborted: maybe stored
+const REFUSED = 6 // the API refused it for good (fatal answer on a first attempt): not stored, not done
+
+export async function deliver(items: AsyncIterable<DeliveryItem>, o: DeliveryOptions): Promise<DeliveryResult> {
+  return new Engine(items[Symbol.asyncIterator](), o).run()
+}
+
+class Engine {
+  private readonly concurrency: number
+  private readonly halfWindow: number
+  private readonly maxEventsInWindow: number
+  private readonly sendAbort = new AbortController()
+  private readonly stats: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
+
+  // Window of items not yet acked, in file order. Index = seq - base; entries before `head` are acked.
+  private entries: DeliveryItem[] = []
+  private states: number[] = []
+  private base = 0
+  private head = 0
+  private nextSeq = 0
+
+  private acked: number
+  private ackedLine: number
+  /** End of the last reserved event (persisted or being persisted). */
+  private reservedDispatched: number
+  /** Seq after the last reserved event; events from here on are HELD. */
+  private reserveEndSeq = 0
+  /** Seq after the last event whose reservation is durable; RESERVED entries before it may be sent. */
+  private sendableEndSeq = 0
+  private sendCursor = 0
+  private lastHeldSeq = -1
+
+  private held = 0
+  private reserved = 0
+  private inflight = 0
+  private undoneEvents = 0
+  private eventsInWindow = 0
+  private doneInWindow = 0
+
+  private persistRunning = false
+  private dirty = false
+  private flushWanted = false
+  private exhausted = false
+  private stopping = false
+  private aborted = false
+  private finishing = false
+  private failure: { error: unknown } | undefined
+  private roomWaiter: (() => void) | undefined
+  private graceTimer: NodeJS.Timeout | undefined
+  private flushTimer: NodeJS.Timeout | undefined
+  /** Pending "reserve what is held now" tick; see schedule(). */
+  private reserveTick: NodeJS.Immediate | undefined
+  private reserveDue = false
+  private resolve!: (r: DeliveryResult) => void
+  private reject!: (e: unknown) => void
+
+  constructor(private readonly it: AsyncIterator<DeliveryItem>, private readonly o: DeliveryOptions) {
+    if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${o.concurrency}`)
+    this.concurrency = o.concurrency
+    this.halfWindow = Math.max(1, Math.floor(o.concurrency / 2))
+    this.maxEventsInWindow = o.concurrency * DONE_AHEAD_FACTOR
+    this.acked = o.initial.acked
+    this.ackedLine = o.initial.ackedLine
+    this.reservedDispatched = o.initial.acked
+  }
+
+  run(): Promise<DeliveryResult> {
+    const done = new Promise<DeliveryResult>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    const signal = this.o.signal
+    if (signal) {
+      if (signal.aborted) this.onAbort()
+      else signal.addEventListener('abort', this.onAbort, { once: true })
+    }
+    const flushMs = this.o.flushIntervalMs ?? 1000
+    this.flushTimer = setInterval(this.onFlushTick, flushMs)
+    this.flushTimer.unref()
+    if (!this.stopping) void this.pump()
+    this.schedule()
+    return done
+  }
+
+  // ---- reading ----
+
+  private hasRoom(): boolean {
+    return this.undoneEvents < this.concurrency &&
+      this.eventsInWindow < this.maxEventsInWindow &&
+      this.entries.length - this.head < this.maxEventsInWindow + NON_EVENT_CAP
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (!this.stopping) {
+        if (!this.hasRoom()) {
+          await new Promise<void>((wake) => {
+            this.roomWaiter = wake
+          })
+          continue
+        }
+        const r = await this.it.next()
+        if (r.done) {
+          this.exhausted = true
+          break
+        }
+        // An item read after a stop is dropped: it is not acked, so the next run reads it again.
+        if (this.stopping) break
+        this.add(r.value)
+        this.schedule()
+      }
+    } catch (err) {
+      this.fail(err)
+      this.schedule()
+      return
+    }
+    if (!this.exhausted) Promise.resolve(this.it.return?.()).catch(() => {})
+    this.schedule()
+  }
+
+  private wakePump(): void {
+    const wake = this.roomWaiter
+    if (wake) {
+      this.roomWaiter = undefined
+      wake()
+    }
+  }
+
+  private add(item: DeliveryItem): void {
+    const seq = this.nextSeq++
+    this.entries.push(item)
+    if (item.event === undefined) {
+      this.states.push(SKIP)
+      if (seq === this.base + this.head) this.advanceWatermark()
+      return
+    }
+    this.states.push(HELD)
+    this.held++
+    this.undoneEvents++
+    this.eventsInWindow++
+    this.lastHeldSeq = seq
+  }
+
+  // ---- the watermark ----
+
+  private advanceWatermark(): void {
+    const states = this.states
+    const entries = this.entries
+    let head = this.head
+    const len = entries.length
+    while (head < len) {
+      const s = states[head]!
+      if (s !== SKIP && s !== DONE) break
+      const item = entries[head]!
+      this.acked = item.end
+      this.ackedLine = item.line
+      if (s === DONE) {
+        this.doneInWindow--
+        this.eventsInWindow--
+      }
+      head++
+    }
+    if (head === this.head) return
+    this.dirty = true
+    // Drop acked entries in bulk so the arrays stay small without shifting on every item.
+    if (head >= 1024 && head * 2 >= len) {
+      entries.splice(0, head)
+      states.splice(0, head)
+      this.base += head
+      head = 0
+    }
+    this.head = head
+    this.wakePump()
+  }
+
+  // ---- reservations and sends ----
+
+  private reserve(): void {
+    const from = this.reserveEndSeq - this.base
+    const to = this.lastHeldSeq - this.base
+    for (let i = Math.max(from, this.head); i <= to; i++) if (this.states[i] === HELD) this.states[i] = RESERVED
+    this.reserved += this.held
+    this.held = 0
+    this.reserveEndSeq = this.lastHeldSeq + 1
+    this.reservedDispatched = this.entries[to]!.end
+    const snapshot = this.snapshot()
+    const sendableEnd = this.reserveEndSeq
+    this.startPersist(snapshot, () => {
+      this.sendableEndSeq = sendableEnd
+      this.sendReserved()
+    })
+  }
+
+  private sendReserved(): void {
+    if (this.stopping) return
+    const end = this.sendableEndSeq - this.base
+    const signal = this.sendAbort.signal
+    for (let i = Math.max(this.sendCursor - this.base, this.head); i < end; i++) {
+      if (this.states[i] !== RESERVED) continue
+      this.states[i] = INFLIGHT
+      this.reserved--
+      this.inflight++
+      this.stats.sent++
+      const seq = this.base + i
+      let pending: Promise<SendOutcome>
+      try {
+        pending = this.o.sink.send(this.entries[i]!.event!, signal)
+      } catch (err) {
+        pending = Promise.reject(err)
+      }
+      pending.then((outcome) => this.onOutcome(seq, outcome), (err: unknown) => this.onSendError(seq, err))
+    }
+    this.sendCursor = this.sendableEndSeq
+  }
+
+  private onOutcome(seq: number, outcome: SendOutcome): void {
+    if (outcome.attempts > 1) this.stats.retries += outcome.attempts - 1
+    if (outcome.kind === 'dead') {
+      const item = this.entries[seq - this.base]!
+      this.o.onDeadLetter(item, outcome).then(() => {
+        this.stats.deadLettered++
+        this.markDone(seq)
+      }, (err: unknown) => this.onSendError(seq, err))
+      return
+    }
+    if (outcome.kind === 'accepted') this.stats.accepted++
+    else this.stats.botIgnored++
+    this.markDone(seq)
+  }
+
+  private markDone(seq: number): void {
+    const i = seq - this.base
+    this.states[i] = DONE
+    this.inflight--
+    this.undoneEvents--
+    this.doneInWindow++
+    this.dirty = true
+    if (i === this.head) this.advanceWatermark()
+    else this.wakePump()
+    this.schedule()
+  }
+
+  private onSendError(seq: number, err: unknown): void {
+    const i = seq - this.base
+    this.states[i] = err instanceof FatalApiError && !err.maybeDelivered ? REFUSED : UNKNOWN
+    this.inflight--
+    // Errors caused by our own abort after the grace are expected; anything else ends the run.
+    if (!this.sendAbort.signal.aborted) this.fail(err)
+    this.schedule()
+  }
+
+  // ---- persistence ----
+
+  private snapshot(): Progress {
+    const doneAhead: number[] = []
+    if (this.doneInWindow > 0) {
+      for (let i = this.head; i < this.entries.length; i++) if (this.states[i] === DONE) doneAhead.push(this.entries[i]!.start)
+    }
+    this.dirty = false
+    return {
+      acked: this.acked,
+      ackedLine: this.ackedLine,
+      dispatched: Math.max(this.acked, this.reservedDispatched),
+      doneAhead,
+    }
+  }
+
+  /** After a failure or stop: only what was actually sent and is done or unknown stays in range. */
+  private stoppedSnapshot(): Progress {
+    const doneAhead: number[] = []
+    let dispatched = this.acked
+    for (let i = this.head; i < this.entries.length; i++) {
+      const s = this.states[i]
+      if (s === DONE) doneAhead.push(this.entries[i]!.start)
+      if (s === DONE || s === UNKNOWN) {
+        if (this.entries[i]!.end > dispatched) dispatched = this.entries[i]!.end
+        if (s === UNKNOWN) this.stats.uncertain++
+      }
+    }
+    return { acked: this.acked, ackedLine: this.ackedLine, dispatched, doneAhead }
+  }
+
+  private startPersist(p: Progress, after?: () => void): void {
+    this.persistRunning = true
+    this.flushWanted = false
+    let pending: Promise<void>
+    try {
+      pending = this.o.persist(p)
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    pending.then(() => {
+      this.persistRunning = false
+      after?.()
+      this.o.onProgress?.(p, this.stats)
+      this.schedule()
+    }, (err: unknown) => {
+      // A reservation that did not become durable is never sent (`after` is not called).
+      this.persistRunning = false
+      this.fail(err)
+      this.schedule()
+    })
+  }
+
+  private readonly onReserveTick = (): void => {
+    this.reserveTick = undefined
+    this.reserveDue = true
+    this.schedule()
+  }
+
+  private readonly onFlushTick = (): void => {
+    if (!this.dirty || this.finishing) return
+    this.flushWanted = true
+    this.schedule()
+  }
+
+  // ---- control ----
+
+  private readonly onAbort = (): void => {
+    this.aborted = true
+    this.stopping = true
+    this.wakePump()
+    this.schedule()
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= { error: err }
+    this.stopping = true
+    this.wakePump()
+  }
+
+  /** Decides the next step after any change. Synchronous; every async completion calls it again. */
+  private schedule(): void {
+    if (this.finishing) return
+    if (this.stopping) {
+      if (this.inflight > 0) {
+        if (this.aborted && this.graceTimer === undefined) {
+          this.graceTimer = setTimeout(() => this.sendAbort.abort(new Error('delivery stopped: grace period over')), this.o.graceMs ?? 10_000)
+        }
+        return
+      }
+      if (this.persistRunning) return
+      this.finish(this.stoppedSnapshot())
+      return
+    }
+    if (this.persistRunning) return
+    if (this.exhausted && this.head === this.entries.length) {
+      this.finish({ acked: this.acked, ackedLine: this.ackedLine, dispatched: this.acked, doneAhead: [] })
+      return
+    }
+    if (this.held > 0 && this.inflight + this.reserved <= this.halfWindow) {
+      // Bigger blocks mean fewer durable writes: while the reader can still fill the window, give it
+      // until the next event-loop turn (a buffered reader yields on microtasks, a tailing one won't).
+      if (this.reserveDue || this.exhausted || !this.hasRoom()) {
+        this.reserveDue = false
+        this.reserve()
+        return
+      }
+      this.reserveTick ??= setImmediate(this.onReserveTick)
+    }
+    if (this.flushWanted && this.dirty) this.startPersist(this.snapshot())
+  }
+
+  private finish(p: Progress): void {
+    this.finishing = true
+    clearInterval(this.flushTimer)
+    clearTimeout(this.graceTimer)
+    if (this.reserveTick) clearImmediate(this.reserveTick)
+    this.o.signal?.removeEventListener('abort', this.onAbort)
+    this.wakePump()
+    const settle = (): void => {
+      if (this.failure) this.reject(this.failure.error)
+      else this.resolve({ progress: p, stats: this.stats, stopped: this.aborted })
+    }
+    let pending: Promise<void>
+    try {
+      pending = this.o.persist(p)
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    pending.then(() => {
+      this.o.onProgress?.(p, this.stats)
+      settle()
+    }, (err: unknown) => {
+      this.failure ??= { error: err }
+      settle()
+    })
+  }
+}
