@@ -42,13 +42,14 @@ const INTERNAL = Object.freeze({ rejected: 'parser-error' })
 
 /** Detection weights: how far a parsed line is from this format's exact layout. A format that
  *  needs a tolerance to read a line scores it lower than the format the line was written in. */
-const FIT_HOST_GUESSED = 0.9
+const FIT_HOST_GUESSED = 0.85
 const FIT_NO_IDENT = 0.9
 const FIT_EXTRA_AFTER_BYTES = 0.9
 const FIT_NO_REFERRER_UA = 0.9
 const FIT_JUNK_AFTER_BYTES = 0.8
 const FIT_EXTRA_AFTER_UA = 0.95
 const FIT_NOT_TRAEFIK = 0.5
+const FIT_UNTERMINATED = 0.9
 
 interface PrefixGroup {
   text: string
@@ -230,7 +231,6 @@ class ClfParser implements LogParser {
     }
     // referrer
     p = this.readQuotedOrDash(s, p + 1)
-    if (p === -1) return NO_MATCH
     if (p === -2) {
       this.fit *= FIT_JUNK_AFTER_BYTES
       return rec
@@ -242,7 +242,6 @@ class ClfParser implements LogParser {
     }
     // user agent
     p = this.readQuotedOrDash(s, p + 1)
-    if (p === -1) return NO_MATCH
     if (p === -2) {
       this.fit *= FIT_JUNK_AFTER_BYTES
       return rec
@@ -268,12 +267,17 @@ class ClfParser implements LogParser {
   private value: string | null = null
 
   /** Reads a `"quoted"` field or a bare `-` at `p`; sets `this.value` and returns the index after
-   *  it, -1 for an unterminated quote, -2 when the text is neither. */
+   *  it, or -2 when the text is neither. */
   private readQuotedOrDash(s: string, p: number): number {
     const c = s.charCodeAt(p)
     if (c === QUOTE) {
       const end = closingQuote(s, p + 1)
-      if (end === -1) return -1
+      if (end === -1) {
+        // A cut-off line (seen in real logs): the field runs to the end of the line.
+        this.fit *= FIT_UNTERMINATED
+        this.value = dashToNull(s, p + 1, s.length)
+        return s.length
+      }
       this.value = dashToNull(s, p + 1, end)
       return end + 1
     }

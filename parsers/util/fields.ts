@@ -90,7 +90,7 @@ export function pickClientAddress(list: string): string {
 
 /** True when the text looks like an X-Forwarded-For value: comma-separated IPs (or `unknown`). */
 export function looksLikeAddressList(s: string, start: number, end: number): boolean {
-  if (end <= start) return false
+  if (end <= start || (end - start === 1 && s.charCodeAt(start) === 0x2d)) return false
   let sawAddress = false
   let entryStart = start
   for (let i = start; i <= end; i++) {
