@@ -1,7 +1,7 @@
 // A Swetrix-compatible Events API on loopback for tests, the demo and the benchmark: plain node:http,
 // the real DTO rules and status codes, records what it accepted, and injects faults (5xx, 429, resets,
 // latency, outages) from a seeded schedule. See swetrix-api.md §2-§5 for the contract it follows.
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Endpoint } from '../types.js'
@@ -498,7 +498,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
       if (parseError !== undefined) return sendJson(res, 400, errorBody(400, parseError))
       try {
         if (path === '/__admin/faults') {
-          api.setFaults(body as Faults)
+          applyFaults(body as Faults, req.socket)
           return sendJson(res, 200, JSON.stringify(faults))
         }
         if (path === '/__admin/outage') {
@@ -506,7 +506,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
           if (typeof seconds !== 'number' || !(seconds >= 0)) throw new RangeError('seconds must be a number >= 0')
           if (mode !== undefined && mode !== 'refuse' && mode !== 'reset') throw new RangeError('mode must be refuse or reset')
           if (seconds === 0) api.endOutage()
-          else api.startOutage(seconds, mode)
+          else beginOutage(seconds, mode, req.socket)
           return sendJson(res, 200, JSON.stringify(api.stats().outage))
         }
         api.reset()
@@ -575,13 +575,6 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
     s?.close()
   }
 
-  function resetAllSockets(): void {
-    for (const socket of sockets) {
-      counters.faults.outageReset++
-      resetSocket(socket)
-    }
-  }
-
   async function reopen(): Promise<void> {
     if (reopening) return
     reopening = true
@@ -610,6 +603,35 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
     }
     reopening = false
     settleWaiters(new Error(`test API could not listen on port ${port} again: ${lastError?.message}`))
+  }
+
+  function applyFaults(f: Faults, spare: Socket | undefined): void {
+    faults = normalizeFaults(f)
+    // Validated above; an outage is an action, so it is not part of the stored settings.
+    const outageSeconds = (f as Faults | null | undefined)?.outageSeconds
+    if (outageSeconds !== undefined) {
+      if (outageSeconds > 0) beginOutage(outageSeconds, undefined, spare)
+      else api.endOutage()
+    }
+  }
+
+  /** `spare`: the admin connection that asked for the outage, so it still gets its answer. */
+  function beginOutage(seconds: number, mode: OutageMode | undefined, spare: Socket | undefined): void {
+    if (closed) return
+    if (!(seconds > 0) || !Number.isFinite(seconds)) throw new RangeError('outage seconds must be > 0')
+    if (outageTimer !== null) clearTimeout(outageTimer)
+    if (outageUntil === null) counters.faults.outages++
+    outageMode = mode ?? outageMode
+    outageUntil = Date.now() + seconds * 1000
+    if (outageMode === 'refuse') closeListener()
+    else if (server === null) void reopen()
+    // Open keep-alive connections die too, as when a server process goes away.
+    for (const socket of sockets) {
+      if (socket === spare) continue
+      counters.faults.outageReset++
+      resetSocket(socket)
+    }
+    outageTimer = setTimeout(() => api.endOutage(), seconds * 1000)
   }
 
   const initial = await listenOnce(o.port ?? 0)
@@ -644,28 +666,8 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
       faultSettings: { ...faults },
     }),
     faults: () => ({ ...faults }),
-    setFaults(f) {
-      faults = normalizeFaults(f)
-      // Validated above; an outage is an action, so it is not part of the stored settings.
-      const outageSeconds = (f as Faults | null | undefined)?.outageSeconds
-      if (outageSeconds !== undefined) {
-        if (outageSeconds > 0) api.startOutage(outageSeconds)
-        else api.endOutage()
-      }
-    },
-    startOutage(seconds, mode) {
-      if (closed) return
-      if (!(seconds > 0) || !Number.isFinite(seconds)) throw new RangeError('outage seconds must be > 0')
-      if (outageTimer !== null) clearTimeout(outageTimer)
-      if (outageUntil === null) counters.faults.outages++
-      outageMode = mode ?? outageMode
-      outageUntil = Date.now() + seconds * 1000
-      if (outageMode === 'refuse') closeListener()
-      else if (server === null) void reopen()
-      // Open keep-alive connections die too, as when a server process goes away.
-      resetAllSockets()
-      outageTimer = setTimeout(() => api.endOutage(), seconds * 1000)
-    },
+    setFaults: (f) => applyFaults(f, undefined),
+    startOutage: (seconds, mode) => beginOutage(seconds, mode, undefined),
     endOutage() {
       if (outageTimer !== null) clearTimeout(outageTimer)
       outageTimer = null
@@ -704,4 +706,27 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
 
   if (o.faults?.outageSeconds !== undefined && o.faults.outageSeconds > 0) api.startOutage(o.faults.outageSeconds)
   return api
+}
+
+/** Reads a `recordFile` (from this or another process). A torn last line (writer killed mid-write)
+ *  is ignored; a missing file reads as no events. */
+export function readRecordFile(file: string): AcceptedEvent[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw e
+  }
+  const out: AcceptedEvent[] = []
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    try {
+      out.push(JSON.parse(line) as AcceptedEvent)
+    } catch {
+      // Only the last line can be torn; anything else is a bug worth seeing.
+      if (!text.endsWith(line)) throw new Error(`corrupt record line in ${file}`)
+    }
+  }
+  return out
 }
