@@ -98,10 +98,14 @@ describe.skipIf(!haveCorpus)('peer conformance (../shared/corpus/conformance)', 
     }
     it(title, async () => {
       const setDir = join(conformanceDir, entry.dir)
-      const expected = JSON.parse(readFileSync(join(setDir, 'expected.json'), 'utf8')) as { lines: ExpectedLine[] }
+      const expected = JSON.parse(readFileSync(join(setDir, 'expected.json'), 'utf8')) as {
+        file_lines: number
+        lines: ExpectedLine[]
+      }
       let input = readFileSync(join(setDir, entry.file))
       if (input[0] === 0x1f && input[1] === 0x8b) input = gunzipSync(input)
       const lines = splitLines(input)
+      expect(lines.length, 'lines as the reader splits them').toBe(expected.file_lines)
       const parser = (await resolveFormat(entry.format)) as LogParser
 
       const failures: Mismatch[] = []
