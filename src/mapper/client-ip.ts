@@ -72,33 +72,52 @@ export interface IpFields {
   xForwardedFor?: string | null
 }
 
+interface Address {
+  ip: string | null
+  trusted: boolean
+}
+
 /** A resolver `record -> client address | null`. With `realIp: 'xff'` the chain is
  *  `X-Forwarded-For` entries followed by the logged address, walked from the right: trusted
  *  addresses are skipped, the first untrusted one is the client; when every entry is trusted the
  *  left-most is the client; an entry that is not an address (`unknown`) ends the walk at the last
  *  address read (nginx does the same). */
 export function createClientIpResolver(options: ClientIpOptions): (record: IpFields) => string | null {
-  if (options.realIp !== 'xff') return (record) => (record.ip === null ? null : normaliseIp(record.ip))
+  const xff = options.realIp === 'xff'
   const trusted = options.trustedProxies ?? []
-  if (trusted.length === 0) throw new Error('real IP from X-Forwarded-For needs at least one trusted proxy address or CIDR')
-  const list = createTrustedProxyList(trusted)
+  if (xff && trusted.length === 0) throw new Error('real IP from X-Forwarded-For needs at least one trusted proxy address or CIDR')
+  const list = xff ? createTrustedProxyList(trusted) : null
+  // isIP and BlockList.check cost 0.1-4 µs per call and a log repeats its clients and proxies:
+  // remember each text's answer (bounded, per resolver).
+  const cache = new Map<string, Address>()
+  const address = (text: string): Address => {
+    let a = cache.get(text)
+    if (a === undefined) {
+      const ip = normaliseIp(text)
+      a = { ip, trusted: ip !== null && list !== null && isTrusted(list, ip) }
+      if (cache.size >= 10_000) cache.clear()
+      cache.set(text, a)
+    }
+    return a
+  }
+  if (!xff) return (record) => (record.ip === null ? null : address(record.ip).ip)
   return (record) => {
     if (record.ip === null) return null
-    let client = normaliseIp(record.ip)
-    if (client === null || !isTrusted(list, client)) return client
-    const xff = record.xForwardedFor
-    if (xff === null || xff === undefined) return client
-    let end = xff.length
+    let a = address(record.ip)
+    if (!a.trusted) return a.ip
+    const header = record.xForwardedFor
+    if (header === null || header === undefined) return a.ip
+    let end = header.length
     while (end > 0) {
-      const comma = xff.lastIndexOf(',', end - 1)
-      const entry = xff.slice(comma + 1, end).trim()
+      const comma = header.lastIndexOf(',', end - 1)
+      const entry = header.slice(comma + 1, end).trim()
       end = comma < 0 ? 0 : comma
       if (entry === '') continue
-      const addr = normaliseIp(entry)
-      if (addr === null) return client
-      client = addr
-      if (!isTrusted(list, client)) return client
+      const next = address(entry)
+      if (next.ip === null) return a.ip
+      a = next
+      if (!a.trusted) return a.ip
     }
-    return client
+    return a.ip
   }
 }

@@ -4,7 +4,6 @@
 
 /** Printable ASCII without a backslash: nothing to undo, nothing to strip. */
 const PLAIN = /^[\x20-\x5b\x5d-\x7e]*$/
-const NO_BACKSLASH = /^[^\\]*$/
 const CONTROL = /[\x00-\x1f\x7f]/g
 
 function hexValue(c: number): number {
@@ -18,40 +17,37 @@ const C_ESCAPES: Record<string, number> = { '"': 0x22, '\\': 0x5c, n: 0x0a, r: 0
 
 /** The bytes a logged string stands for: escapes undone, other characters as UTF-8. */
 export function logTextToBytes(s: string): Buffer {
-  const parts: Buffer[] = []
+  // Escapes only shrink and UTF-8 needs at most 3 bytes per UTF-16 unit.
+  const out = Buffer.allocUnsafe(s.length * 3)
+  let n = 0
   let runStart = 0
-  const flush = (end: number): void => {
-    if (end > runStart) parts.push(Buffer.from(s.slice(runStart, end), 'utf8'))
-  }
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) !== 0x5c || i + 1 >= s.length) continue
     const next = s[i + 1]!
+    let byte = -1
+    let width = 2
     if (next === 'x' && i + 3 < s.length) {
       const hi = hexValue(s.charCodeAt(i + 2))
       const lo = hexValue(s.charCodeAt(i + 3))
       if (hi >= 0 && lo >= 0) {
-        flush(i)
-        parts.push(Buffer.of(hi * 16 + lo))
-        i += 3
-        runStart = i + 1
-        continue
+        byte = hi * 16 + lo
+        width = 4
       }
     }
-    const byte = C_ESCAPES[next]
-    if (byte !== undefined) {
-      flush(i)
-      parts.push(Buffer.of(byte))
-      i += 1
-      runStart = i + 1
-    }
+    if (byte < 0) byte = C_ESCAPES[next] ?? -1
+    if (byte < 0) continue
+    if (i > runStart) n += out.write(s.slice(runStart, i), n, 'utf8')
+    out[n++] = byte
+    i += width - 1
+    runStart = i + 1
   }
-  flush(s.length)
-  return Buffer.concat(parts)
+  if (s.length > runStart) n += out.write(runStart === 0 ? s : s.slice(runStart), n, 'utf8')
+  return out.subarray(0, n)
 }
 
 /** Logged text as the text the client sent (escaped bytes read as UTF-8), for JSON bodies. */
 export function logText(s: string): string {
-  if (NO_BACKSLASH.test(s)) return s
+  if (s.indexOf('\\') < 0) return s
   return logTextToBytes(s).toString('utf8')
 }
 

@@ -21,12 +21,22 @@ export const STATIC_PREFIXES: readonly string[] = ['/.well-known/']
 
 const EXTENSIONS = new Set(STATIC_EXTENSIONS)
 
+/** Longest extension in the list, so longer tails are not even sliced. */
+const MAX_EXTENSION = Math.max(...STATIC_EXTENSIONS.map((e) => e.length))
+
 /** `path` is the request target without the query, as logged. */
 export function isStaticPath(path: string): boolean {
-  const dot = path.lastIndexOf('.')
-  if (dot > path.lastIndexOf('/') && dot < path.length - 1) {
-    const ext = path.slice(dot + 1)
-    if (EXTENSIONS.has(ext) || EXTENSIONS.has(ext.toLowerCase())) return true
+  // Scan back from the end to the last `.` of the last segment (per line: no regex, no split).
+  const stop = Math.max(0, path.length - MAX_EXTENSION - 1)
+  for (let i = path.length - 1; i >= stop; i--) {
+    const c = path.charCodeAt(i)
+    if (c === 0x2f) break // '/'
+    if (c === 0x2e) {
+      if (i === path.length - 1) break
+      const ext = path.slice(i + 1)
+      if (EXTENSIONS.has(ext) || EXTENSIONS.has(ext.toLowerCase())) return true
+      break
+    }
   }
   for (const prefix of STATIC_PREFIXES) if (path.startsWith(prefix)) return true
   return false
