@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
@@ -99,7 +99,7 @@ describe('readLines on a plain file', () => {
     const p = await file('big-line.log', `${'z'.repeat(3 * 1024 * 1024)}\nok\n`)
     let biggest = 0
     const lines: Line[] = []
-    for await (const b of readLines({ path: p }, { chunkSize: 4096, maxLineBytes: 8192 })) {
+    for await (const b of readLines({ path: p }, { chunkSize: 16384, maxLineBytes: 8192 })) {
       biggest = Math.max(biggest, b.buf.buffer.byteLength)
       lines.push(...linesOf(b))
     }
@@ -136,6 +136,21 @@ describe('readLines on a plain file', () => {
     expect(seen).toEqual(['a'])
   })
 
+  it('reads through a pinned handle: the old inode after a rotation, and leaves the handle open', async () => {
+    const p = await file('access.log', 'a\nb\n')
+    const fh = await open(p, 'r')
+    try {
+      await rename(p, join(dir, 'access.log.1'))
+      await writeFile(p, 'new file\n')
+      await appendFile(join(dir, 'access.log.1'), 'c\n') // the server still writes to the old inode
+      expect(text(await collect({ handle: fh }))).toEqual(['a', 'b', 'c'])
+      const again = await collect({ handle: fh }, { from: 2 })
+      expect(again.map((l) => [l.start, l.content.toString()])).toEqual([[2, 'b'], [4, 'c']])
+    } finally {
+      await fh.close()
+    }
+  })
+
   it('property: lines concatenated reproduce the file bytes exactly', async () => {
     const bytes = fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a.map((x) => (x % 5 === 0 ? 10 : x % 7 === 0 ? 13 : x))))
     await fc.assert(
@@ -170,6 +185,17 @@ describe('readLines on gzip', () => {
     const fake = await file('fake.gz', plain)
     expect(await isGzipFile(gz)).toBe(true)
     expect(await isGzipFile(fake)).toBe(false)
+  })
+
+  it('reads a gzip through a handle without closing it', async () => {
+    const gz = await file('h.gz', gzipSync('x\ny\n'))
+    const fh = await open(gz, 'r')
+    try {
+      expect(text(await collect({ handle: fh }))).toEqual(['x', 'y'])
+      expect(text(await collect({ handle: fh }, { from: 2 }))).toEqual(['y'])
+    } finally {
+      await fh.close()
+    }
   })
 
   it('reports decompressed offsets equal to the plain file', async () => {
@@ -238,6 +264,28 @@ describe('readLines on a stream (stdin)', () => {
     ac.abort()
     await expect(pending).rejects.toThrow()
     expect(stream.destroyed).toBe(false) // stdin is the caller's
+  })
+})
+
+describe('readLines on a stream, property', () => {
+  it('gives the same lines as the file, however the stream is chunked', async () => {
+    const data = fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a.map((x) => (x % 4 === 0 ? 10 : x % 9 === 0 ? 13 : x))))
+    await fc.assert(
+      fc.asyncProperty(data, fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1 }), async (bytes, cuts) => {
+        const chunks: Buffer[] = []
+        for (let i = 0, k = 0; i < bytes.length; k++) {
+          const n = cuts[k % cuts.length] as number
+          chunks.push(bytes.subarray(i, i + n))
+          i += n
+        }
+        const p = join(dir, 'same.log')
+        await writeFile(p, bytes)
+        const fromFile = await collect({ path: p }, { final: true, chunkSize: 32 })
+        const fromStream = await collect({ stream: Readable.from(chunks) }, { final: true, chunkSize: 32 })
+        expect(fromStream).toEqual(fromFile)
+      }),
+      { numRuns: 100 },
+    )
   })
 })
 

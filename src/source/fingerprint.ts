@@ -83,7 +83,7 @@ export async function hashRange(path: string, gzip: boolean, end: number, length
  *  written) counts as ending early when `tolerateTruncation`; otherwise the error is thrown. */
 async function gunzipRange(fh: FileHandle, start: number, length: number, enough: (b: Buffer) => boolean, tolerateTruncation: boolean, name = ''): Promise<Buffer> {
   const raw = fh.createReadStream({ start: 0, highWaterMark: 64 * 1024 })
-  const gunzip = createGunzip()
+  const gunzip = createGunzip({ chunkSize: length > 4096 || start > 0 ? 128 * 1024 : 16 * 1024 })
   pipeline(raw, gunzip, () => {})
   const parts: Buffer[] = []
   let collected = 0

@@ -3,7 +3,7 @@
 // Buffers, never on decoded strings: decoding would change byte counts (lessons R1, packages §3).
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { pipeline } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 
 /** One batch of complete lines. Absolute offset of line i: `base + starts[i]` .. `base + ends[i]`.
@@ -39,7 +39,10 @@ export interface ReadOptions {
   signal?: AbortSignal
 }
 
-export type ReadInput = { path: string } | { stream: NodeJS.ReadableStream }
+/** `path`: opened and closed by the reader. `handle`: an open file the caller keeps (a follower
+ *  pinned to one inode across renames); read positionally, never closed by the reader.
+ *  `stream`: stdin or another pipe, offsets count from 0; never destroyed by the reader. */
+export type ReadInput = { path: string } | { handle: FileHandle } | { stream: NodeJS.ReadableStream }
 
 /** A gzip file that ends before its end-of-stream marker, typically because logrotate is still
  *  compressing it. Lines before the cut were yielded already; the caller decides (retry later). */
@@ -83,15 +86,16 @@ export async function* readLines(input: ReadInput, o: ReadOptions = {}): AsyncGe
     }
     return
   }
-  const fh = await open(input.path, 'r')
-  let handedOver = false
+  const own = 'path' in input
+  const fh = own ? await open(input.path, 'r') : input.handle
   try {
     if (await isGzipHandle(fh)) {
-      handedOver = true // the read stream closes fh
-      const raw = fh.createReadStream({ start: 0, highWaterMark: 256 * 1024 })
+      // Compressed bytes come from positional reads, so the handle is neither moved nor closed by
+      // stream teardown (a FileHandle read stream closes its handle on destroy).
+      const raw = Readable.from(compressedChunks(fh), { objectMode: false })
       const gunzip = createGunzip({ chunkSize: 128 * 1024 })
       pipeline(raw, gunzip, () => {}) // errors surface through the gunzip iterator
-      const src = new StreamFill(gunzip, from, true, input.path, o.signal)
+      const src = new StreamFill(gunzip, from, true, own ? input.path : `fd ${fh.fd}`, o.signal)
       try {
         yield* splitLines(src.fill, from, o)
       } finally {
@@ -108,7 +112,17 @@ export async function* readLines(input: ReadInput, o: ReadOptions = {}): AsyncGe
     }
     yield* splitLines(fill, from, o)
   } finally {
-    if (!handedOver) await fh.close()
+    if (own) await fh.close()
+  }
+}
+
+async function* compressedChunks(fh: FileHandle): AsyncGenerator<Buffer> {
+  for (let pos = 0; ; ) {
+    const buf = Buffer.allocUnsafe(256 * 1024) // fresh per chunk: zlib may still hold the last one
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos)
+    if (bytesRead === 0) return
+    pos += bytesRead
+    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead)
   }
 }
 
