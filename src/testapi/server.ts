@@ -11,6 +11,7 @@ import {
   DISABLED_MESSAGE,
   PID_REGEX,
   isBotRequest,
+  isBotUserAgent,
   notFoundMessage,
   validateEventBody,
 } from './validate.js'
@@ -130,6 +131,7 @@ export interface TestApi {
 const DEFAULT_BODY_LIMIT = 100 * 1024
 const ADMIN_BODY_LIMIT = 1024 * 1024
 const MAX_DUPLICATE_SAMPLES = 20
+const UA_CACHE_SIZE = 4096
 const REOPEN_ATTEMPTS = 200
 const REOPEN_RETRY_MS = 25
 
@@ -287,6 +289,17 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   let outageTimer: NodeJS.Timeout | null = null
   let reopening = false
   let waiters: Waiter[] = []
+  // Real traffic repeats a few thousand UAs; caching the isbot verdict saves most of its regex cost.
+  const uaVerdicts = new Map<string, boolean>()
+  const uaIsBot = (ua: string): boolean => {
+    let verdict = uaVerdicts.get(ua)
+    if (verdict === undefined) {
+      verdict = isBotUserAgent(ua)
+      if (uaVerdicts.size >= UA_CACHE_SIZE) uaVerdicts.clear()
+      uaVerdicts.set(ua, verdict)
+    }
+    return verdict
+  }
 
   function record(event: AcceptedEvent): void {
     counters.accepted++
@@ -341,6 +354,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
         pg: b.pg,
       },
       strictBots,
+      uaIsBot,
     )
     if (bot) return { kind: 'bot' }
     const pid = b.pid as string
@@ -587,8 +601,9 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
       }
       try {
         const s = await listenOnce(port)
-        if (closed) {
+        if (closed || (outageUntil !== null && outageMode === 'refuse')) {
           s.close()
+          s.closeAllConnections()
           reopening = false
           return
         }

@@ -103,11 +103,17 @@ export interface BotCheckInput {
   pg: unknown
 }
 
+/** The basic level: isbot plus the headless-browser pattern. A missing/empty UA is handled by the caller. */
+export function isBotUserAgent(ua: string): boolean {
+  return isbot(ua) || HEADLESS.test(ua)
+}
+
 /** True when the request would get the "Bot traffic detected" answer.
- *  A missing or empty User-Agent counts as a bot here (stricter than Swetrix, which lets an empty UA in). */
-export function isBotRequest(r: BotCheckInput, strict: boolean): boolean {
+ *  A missing or empty User-Agent counts as a bot here (stricter than Swetrix, which lets an empty UA in).
+ *  `uaIsBot` lets the server put a cache in front of the UA check. */
+export function isBotRequest(r: BotCheckInput, strict: boolean, uaIsBot: (ua: string) => boolean = isBotUserAgent): boolean {
   const ua = r.ua
-  if (ua === undefined || ua === '' || isbot(ua) || HEADLESS.test(ua)) return true
+  if (ua === undefined || ua === '' || uaIsBot(ua)) return true
   if (!strict) return false
   let missing = 0
   if (!r.accept) missing++
