@@ -48,6 +48,7 @@ function shapeOf(field: FieldToken): string | null {
     case 'bytes': case 'port': case 'requestTimeSeconds': case 'requestTimeMillis': case 'requestTimeMicros':
       return NUMBER
     case 'xForwardedFor': return '([^\\s,]+(?:,\\s*[^\\s,]+)*|-)'
+    case 'queryWithMark': return '((?:\\?\\S*)?)' // Apache %q: empty, or `?` and the query
     default: return null
   }
 }
