@@ -72,6 +72,7 @@ describe('CheckpointStore (in memory fs)', () => {
     vol.fromJSON({ '/s/state.json': content })
     const err = await CheckpointStore.open('/s', { fs }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(StateError)
+    expect((err as Error).name).toBe('StateError') // the CLI maps errors by name
     expect((err as Error).message).toContain('/s/state.json')
     expect((err as Error).message).toContain('move it aside')
     expect(vol.toJSON()['/s/state.json']).toBe(content) // never reset behind the user's back

@@ -68,6 +68,7 @@ describe('acquireLock across processes', () => {
     const err = await acquireLock(dir).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(LockedError)
     expect((err as LockedError).exitCode).toBe(75)
+    expect((err as Error).name).toBe('LockedError')
     expect((err as Error).message).toContain(`pid ${holder.child.pid}`)
     expect((err as Error).message).toContain(dir)
     expect((err as Error).message).not.toContain('\n')

@@ -77,6 +77,7 @@ describe('expandInputs', () => {
     for (const [input, text] of [[join(dir, '*.nothing'), 'no file matches'], [join(dir, 'missing.log'), 'no such file'], [join(dir, 'logs'), 'is a directory']] as const) {
       const err = await expandInputs([input]).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(InputError)
+      expect((err as Error).name).toBe('InputError') // the CLI maps errors by name
       expect((err as Error).message).toContain(input)
       expect((err as Error).message).toContain(text)
       expect((err as Error).message).not.toContain('\n')

@@ -231,6 +231,7 @@ describe('readLines on gzip', () => {
     }
     expect(error).toBeInstanceOf(IncompleteGzipError)
     expect((error as IncompleteGzipError).path).toBe(gz)
+    expect((error as Error).name).toBe('IncompleteGzipError')
     expect(seen.length).toBeGreaterThan(0)
     expect(text(seen)).toEqual(body.split('\n').slice(0, seen.length))
   })

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Another live process holds the state dir. Exit code 75 (EX_TEMPFAIL): try again later. */
 export class LockedError extends Error {
+  override readonly name = 'LockedError'
   readonly exitCode = 75
 }
 

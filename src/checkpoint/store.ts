@@ -40,7 +40,7 @@ export const STATE_FILE = 'state.json'
 /** The state file can't be used. The message names the file and what to do; the tool must stop
  *  rather than start over on its own. */
 export class StateError extends Error {
-  readonly exitCode = 78 // EX_CONFIG
+  override readonly name = 'StateError'
 }
 
 export interface StoreOptions {

@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 
 /** A command-line input that can't be used; the message is one line naming the input. */
 export class InputError extends Error {
-  readonly exitCode = 66 // EX_NOINPUT
+  override readonly name = 'InputError'
 }
 
 /** Rotation suffix of a file name relative to its live name. */

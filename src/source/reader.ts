@@ -47,6 +47,7 @@ export type ReadInput = { path: string } | { handle: FileHandle } | { stream: No
 /** A gzip file that ends before its end-of-stream marker, typically because logrotate is still
  *  compressing it. Lines before the cut were yielded already; the caller decides (retry later). */
 export class IncompleteGzipError extends Error {
+  override readonly name = 'IncompleteGzipError'
   readonly code = 'INCOMPLETE_GZIP'
   constructor(readonly path: string, options?: ErrorOptions) {
     super(`${path}: gzip data ends early (file still being compressed?)`, options)
