@@ -388,6 +388,18 @@ describe('outages', () => {
     expect(api.stats().faults.outages).toBe(1)
   })
 
+  it('does not record a request whose connection an outage cut while it was being answered', async () => {
+    const api = await start({ faults: { latencyMs: 5_000 } })
+    const inFlight = send(api.url, { pid: PID, pg: '/cut' })
+    await expect.poll(() => api.stats().requests).toBe(1)
+    api.startOutage(0.2)
+    await expect(inFlight).rejects.toThrow()
+    await api.whenUp()
+    api.setFaults({})
+    expect((await send(api.url, { pid: PID, pg: '/next' })).status).toBe(201)
+    expect(api.accepted().map((e) => e.body.pg)).toEqual(['/next'])
+  })
+
   it('can start in an outage (outageSeconds at start) and end it early', async () => {
     const api = await start({ faults: { outageSeconds: 60 } })
     await expect(send(api.url, { pid: PID })).rejects.toMatchObject({ code: 'ECONNREFUSED' })
