@@ -122,6 +122,13 @@ describe('http sink: request shape', () => {
     expect(Buffer.from(api.received[0]!.headers['user-agent']!, 'latin1')).toEqual(Buffer.from([...'Agent/1.0 (caf'].map((c) => c.charCodeAt(0)).concat([0xe9, 0x29])))
   })
 
+  it('dead-letters an event whose header the HTTP client refuses, without sending it', async () => {
+    const api = await startServer((_r, res) => reply(res, 201, {}))
+    const outcome = await sinkFor(api.url).send(pageview({ headers: { 'User-Agent': 'bad\r\nInjected: 1' } }))
+    expect(outcome).toMatchObject({ kind: 'dead', status: 0, attempts: 1 })
+    expect(api.received.length).toBe(0)
+  })
+
   it('maps endpoints without double slashes', () => {
     expect(endpointUrls('https://api.swetrix.com/log/')).toEqual({
       '/log': 'https://api.swetrix.com/log',
