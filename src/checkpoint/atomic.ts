@@ -6,7 +6,7 @@ import * as nodeFs from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /** The part of `node:fs/promises` the checkpoint code uses; inject memfs' `fs.promises` in tests. */
-export type FsPromises = Pick<typeof nodeFs, 'open' | 'rename' | 'unlink' | 'readFile' | 'mkdir' | 'chmod'>
+export type FsPromises = Pick<typeof nodeFs, 'open' | 'rename' | 'unlink' | 'readFile' | 'mkdir'>
 
 export interface WriteAtomicOptions {
   /** Mode of the new file; default 0o600 (state can name log paths). */
