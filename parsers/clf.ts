@@ -348,44 +348,36 @@ function userValue(s: string, start: number, end: number): string | null {
   return dashToNull(s, start, end)
 }
 
+export type ClfFormatName = 'combined' | 'common' | 'vhost_combined' | 'vhost_common' | 'traefik_clf'
+
+const CLF_FORMATS: Readonly<Record<ClfFormatName, readonly [description: string, vhost: boolean, tail: Tail]>> = {
+  combined: ['nginx/Apache combined: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" [extra fields]', false, 'combined'],
+  common: ['Common Log Format: %h %l %u %t "%r" %>s %b', false, 'common'],
+  vhost_combined: ['Combined with a virtual-host prefix: %v:%p %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"', true, 'combined'],
+  vhost_common: ['Common with a virtual-host prefix: %v[:%p] %h %l %u %t "%r" %>s %b', true, 'common'],
+  traefik_clf: ['Traefik CLF: combined + <requests> "<router>" "<server URL>" <duration>ms', false, 'traefik'],
+}
+
+/** A fresh parser instance (its own time cache) for one CLF-family format. The exported
+ *  constants below are shared instances; their caches are keyed by content, so sharing is safe. */
+export function createClfParser(format: ClfFormatName): LogParser {
+  const [description, vhost, tail] = CLF_FORMATS[format]
+  return new ClfParser(format, description, vhost, tail)
+}
+
 /** nginx/Apache combined: `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`; trailing
  *  fields are accepted and ignored; common lines parse too (no referrer/user agent). */
-export const combined: LogParser = new ClfParser(
-  'combined',
-  'nginx/Apache combined: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" [extra fields]',
-  false,
-  'combined',
-)
+export const combined: LogParser = createClfParser('combined')
 
 /** Common Log Format: `%h %l %u %t "%r" %>s %b`; anything after the size is ignored. */
-export const common: LogParser = new ClfParser(
-  'common',
-  'Common Log Format: %h %l %u %t "%r" %>s %b',
-  false,
-  'common',
-)
+export const common: LogParser = createClfParser('common')
 
 /** Apache vhost_combined / nginx `$host:$server_port` prefix, then combined. */
-export const vhostCombined: LogParser = new ClfParser(
-  'vhost_combined',
-  'Combined with a virtual-host prefix: %v:%p %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
-  true,
-  'combined',
-)
+export const vhostCombined: LogParser = createClfParser('vhost_combined')
 
 /** Virtual-host prefix (`%v` or `%v:%p`), then common. */
-export const vhostCommon: LogParser = new ClfParser(
-  'vhost_common',
-  'Common with a virtual-host prefix: %v[:%p] %h %l %u %t "%r" %>s %b',
-  true,
-  'common',
-)
+export const vhostCommon: LogParser = createClfParser('vhost_common')
 
 /** Traefik 1.x/2.x CLF access log: combined-like, referrer may be a bare `-`, then
  *  `<requests> "<router>" "<server URL>" <duration>ms`. */
-export const traefikClf: LogParser = new ClfParser(
-  'traefik_clf',
-  'Traefik CLF: combined + <requests> "<router>" "<server URL>" <duration>ms',
-  false,
-  'traefik',
-)
+export const traefikClf: LogParser = createClfParser('traefik_clf')

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { combined, common, traefikClf, vhostCombined, vhostCommon } from '../parsers/clf.js'
+import { combined, common, createClfParser, traefikClf, vhostCombined, vhostCommon } from '../parsers/clf.js'
 import { isRejection, type LogParser, type ParseResult, type RequestRecord } from '../parsers/types.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -215,6 +215,17 @@ describe('real-world edge cases', () => {
       ['26/Jan/2019:19:45:25 +0330', at(2019, 1, 26, 19, 45, 25, 210)],
     ]
     for (const [t, ms] of cases) expect(record(combined, line(t)).time, t).toBe(ms)
+  })
+})
+
+describe('createClfParser', () => {
+  it('makes independent instances that read like the shared ones', () => {
+    for (const shared of ALL) {
+      const fresh = createClfParser(shared.name as Parameters<typeof createClfParser>[0])
+      expect(fresh).not.toBe(shared)
+      expect(fresh.name).toBe(shared.name)
+      for (const line of fixture('edge-cases.log')) expect(fresh.parse(line)).toEqual(shared.parse(line))
+    }
   })
 })
 
