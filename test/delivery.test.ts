@@ -213,6 +213,35 @@ describe('deliver: watermark and reservations', () => {
     expect(result.progress).toEqual(rec.last())
   })
 
+  it('persists acked progress every flush interval while a tailing source is idle', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    const sink = new ControlledSink()
+    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.resolve(accepted))
+    const rec = recorder()
+    const progress: number[] = []
+    const more = deferred<void>()
+    const items = makeItems([true, false, false, true])
+    async function* tail(): AsyncGenerator<DeliveryItem> {
+      yield* items.slice(0, 3)
+      await more.promise // no new lines for a while
+      yield items[3]!
+    }
+    const run = deliver(tail(), baseOptions(sink, rec, { flushIntervalMs: 1000, onProgress: (p) => progress.push(p.acked) }))
+    await until(() => sink.calls.length === 1)
+    await until(() => true)
+    const before = rec.persisted.length
+    await vi.advanceTimersByTimeAsync(1000)
+    await until(() => rec.persisted.length > before, 'a flush')
+    expect(rec.last()).toEqual({ acked: 30, ackedLine: 3, dispatched: 30, doneAhead: [] })
+    // nothing changed: no further writes
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(rec.persisted.length).toBe(before + 1)
+    more.resolve()
+    const result = await run
+    expect(result.progress.acked).toBe(40)
+    expect(progress).toEqual(rec.persisted.map((p) => p.acked))
+  })
+
   it('persists a consistent progress and rethrows on DeliveryError', async () => {
     const sink = new ControlledSink()
     const rec = recorder()

@@ -8,6 +8,7 @@
 //   doneAhead   starts of events in [acked, dispatched) that are already done, so a restart skips them
 // Reservations are made in blocks (one durable write for up to half the window) and pipelined with
 // the sends, so the persist latency is hidden while the window still has work in flight.
+import { setMaxListeners } from 'node:events'
 import type { OutgoingEvent } from '../types.js'
 import { FatalApiError } from '../sink/http.js'
 import type { EventSink, SendOutcome } from '../sink/http.js'
@@ -123,6 +124,8 @@ class Engine {
     this.acked = o.initial.acked
     this.ackedLine = o.initial.ackedLine
     this.reservedDispatched = o.initial.acked
+    // Every in-flight send listens on this one signal.
+    setMaxListeners(0, this.sendAbort.signal)
   }
 
   run(): Promise<DeliveryResult> {
