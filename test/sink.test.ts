@@ -186,6 +186,11 @@ describe('http sink: classification', () => {
     expect(api.received.length).toBe(1)
   })
 
+  it('stops the run when the API URL redirects instead of dead-lettering every event', async () => {
+    const api = await startServer((_r, res) => reply(res, 301, '', { location: 'https://api.example.com/log' }))
+    await expect(sinkFor(api.url).send(pageview())).rejects.toThrow(/redirect to https:\/\/api\.example\.com\/log/)
+  })
+
   it('decodes a gzipped fatal answer (self-hosted nginx compresses 404s)', async () => {
     const api = await startServer((_r, res) => {
       res.writeHead(404, { 'content-type': 'application/json', 'content-encoding': 'gzip' })

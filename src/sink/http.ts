@@ -299,6 +299,13 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     if (status === 408 || status === 429 || status >= 500) {
       return new TransientFailure(status, `HTTP ${status} ${serverMessage(text)}`.trimEnd(), parseRetryAfter(res.headers['retry-after']))
     }
+    if (status >= 300 && status < 400) {
+      // A redirect means --api-url is not the API itself (e.g. http -> https): every event would fail alike.
+      const location = res.headers.location
+      throw new FatalApiError(
+        `Swetrix API ${url} answered HTTP ${status} redirect${location ? ` to ${String(location)}` : ''} for project ${pid || '(no pid)'}: use the final URL as --api-url`,
+        status, pid, url, attempts > 1)
+    }
     const msg = serverMessage(text)
     if (status === 401 || status === 402 ||
       (status === 400 && FATAL_MESSAGES.some((m) => text.includes(m))) ||
