@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { combined, common, traefikClf, vhostCombined, vhostCommon } from './clf.js'
+import { createClfParser } from './clf.js'
 import { compileApacheFormat } from './custom-apache.js'
 import { compileNginxFormat } from './custom-nginx.js'
 import { caddyJson, createNginxJson, traefikJson } from './json.js'
@@ -23,16 +23,13 @@ export const BUILTIN_FORMAT_NAMES = [
 
 export type BuiltinFormatName = (typeof BUILTIN_FORMAT_NAMES)[number]
 
+/** A fresh instance (own caches) of a built-in format; caddy_json and traefik_json keep no state. */
 function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefined): LogParser {
   switch (name) {
-    case 'combined': return combined
-    case 'common': return common
-    case 'vhost_combined': return vhostCombined
-    case 'vhost_common': return vhostCommon
-    case 'traefik_clf': return traefikClf
     case 'nginx_json': return createNginxJson(options)
     case 'caddy_json': return caddyJson
     case 'traefik_json': return traefikJson
+    default: return createClfParser(name)
   }
 }
 
