@@ -53,8 +53,13 @@ export function builtinParsers(options?: ParserOptions): LogParser[] {
   return DETECTION_ORDER.map((name) => builtinParser(name, options))
 }
 
+/** Other spellings users reach for. */
+const ALIASES: Readonly<Record<string, BuiltinFormatName>> = { json: 'nginx_json', caddy: 'caddy_json', traefik: 'traefik_json' }
+
 function builtinName(spec: string): BuiltinFormatName | undefined {
   const normalised = spec.toLowerCase().replaceAll('-', '_')
+  const alias = ALIASES[normalised]
+  if (alias !== undefined) return alias
   return (BUILTIN_FORMAT_NAMES as readonly string[]).includes(normalised) ? (normalised as BuiltinFormatName) : undefined
 }
 
@@ -153,7 +158,7 @@ function shapeProblem(p: unknown): string | null {
   if (typeof p['name'] !== 'string' || p['name'] === '') missing.push('a "name" string')
   if (typeof p['detect'] !== 'function') missing.push('a detect(sample) function')
   if (typeof p['parse'] !== 'function') missing.push('a parse(line) function')
-  return missing.length === 0 ? null : `has no ${missing.join(', ')}`
+  return missing.length === 0 ? null : `lacks ${missing.join(', ')}`
 }
 
 const RECORD_KEYS = [

@@ -143,6 +143,7 @@ describe('resolveFormat', () => {
     expect(await resolveFormat('auto')).toBe('auto')
     for (const name of BUILTIN_FORMAT_NAMES) expect(((await resolveFormat(name)) as LogParser).name).toBe(name)
     expect(((await resolveFormat('Vhost-Combined')) as LogParser).name).toBe('vhost_combined')
+    expect(((await resolveFormat('json')) as LogParser).name).toBe('nginx_json')
     const names = builtinParsers().map((p) => p.name)
     expect(names.sort()).toEqual([...BUILTIN_FORMAT_NAMES].sort())
     // Parsers with per-run caches come fresh from each call (caddy_json/traefik_json keep none).
