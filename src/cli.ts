@@ -1,10 +1,10 @@
 // The command line: check, run, backfill. Parsing and help live here; the work lives in commands/.
-import { Command, CommanderError, Option } from '@commander-js/extra-typings'
+import { Command, CommanderError, Option } from 'commander'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { runCheck } from './commands/check.js'
-import { runDelivery } from './commands/run.js'
+import { runDelivery, type DeliveryFlags } from './commands/run.js'
 import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError } from './errors.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from './options.js'
 import { BUILTIN_FORMAT_NAMES } from '../parsers/registry.js'
@@ -25,19 +25,19 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return join(base, 'swetrix-ingest')
 }
 
-function addPipelineOptions<C extends Command<any, any, any>>(cmd: C) {
+function addPipelineOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-f, --format <format>', `log format: auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, 'nginx:<log_format>', 'apache:<LogFormat>' or module:<path|package>`).default('auto'))
-    .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').default([] as string[]).argParser(collect))
-    .addOption(new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)').choices(['remote', 'xff'] as const).default('remote' as const))
-    .addOption(new Option('--trusted-proxy <cidr>', 'a proxy address or CIDR whose X-Forwarded-For is trusted (repeatable)').default([] as string[]).argParser(collect))
+    .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').default([]).argParser(collect))
+    .addOption(new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)').choices(['remote', 'xff']).default('remote'))
+    .addOption(new Option('--trusted-proxy <cidr>', 'a proxy address or CIDR whose X-Forwarded-For is trusted (repeatable)').default([]).argParser(collect))
     .addOption(new Option('--keep-query', 'keep the query string in the page path (pg)'))
     .addOption(new Option('--errors <statuses>', 'which responses become error events: 5xx, 4xx,5xx or none').default('5xx'))
     .addOption(new Option('--include-static', 'count static assets (css, js, images, fonts...) as pageviews'))
     .addOption(new Option('--include-bots', 'do not skip requests whose User-Agent is a known bot'))
-    .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').default([] as string[]).argParser(collect))
-    .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').default([] as string[]).argParser(collect))
-    .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').default([] as string[]).argParser(collect))
+    .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').default([]).argParser(collect))
+    .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').default([]).argParser(collect))
+    .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').default([]).argParser(collect))
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
     .addOption(new Option('--config <file>', 'JSON config with custom event rules'))
@@ -45,7 +45,7 @@ function addPipelineOptions<C extends Command<any, any, any>>(cmd: C) {
     .addOption(new Option('-v, --verbose', 'print more detail, including visitor data from log lines'))
 }
 
-function addDeliveryOptions<C extends Command<any, any, any>>(cmd: C, env: NodeJS.ProcessEnv) {
+function addDeliveryOptions(cmd: Command, env: NodeJS.ProcessEnv): Command {
   return cmd
     .addOption(new Option('--api-url <url>', 'Events API base (self-hosted: https://HOST/backend/v1/log)').env('SWETRIX_API_URL').default('https://api.swetrix.com/log'))
     .addOption(new Option('--state-dir <dir>', 'where checkpoints, dead letters and uncertain events are kept').env('SWETRIX_INGEST_STATE_DIR').default(defaultStateDir(env)))
@@ -92,7 +92,7 @@ Examples:
   swetrix-ingest check --json access.log access.log.1 access.log.2.gz
   zcat access.log.3.gz | swetrix-ingest check -
   swetrix-ingest check --events --format 'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' access.log`)
-    .action(async (files, opts) => {
+    .action(async (files: string[], opts: PipelineFlags & { project?: string; json?: boolean; records?: boolean; events?: boolean }) => {
       const modes = [opts.json, opts.records, opts.events].filter(Boolean).length
       if (modes > 1) throw new UsageError('choose one of --json, --records, --events')
       const pid = validateProjectId(opts.project, false)
@@ -116,7 +116,7 @@ Examples:
   swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log
   */5 * * * *  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log   # crontab
   swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head`)
-    .action(async (files, opts) => {
+    .action(async (files: string[], opts: DeliveryFlags) => {
       setExit(await runDelivery('run', files, opts, io))
     })
 
@@ -129,12 +129,12 @@ Examples:
     ),
     io.env,
   )
-    .addOption(new Option('--via <sink>', 'api: the Events API (events are stamped with the time they arrive)').choices(['api'] as const).makeOptionMandatory())
+    .addOption(new Option('--via <sink>', 'api: the Events API (events are stamped with the time they arrive)').choices(['api']).makeOptionMandatory())
     .addOption(new Option('--no-progress', 'no progress bar or progress lines on stderr'))
     .addHelpText('after', `
 Examples:
   swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'`)
-    .action(async (files, opts) => {
+    .action(async (files: string[], opts: DeliveryFlags) => {
       setExit(await runDelivery('backfill', files, { ...opts, fromBeginning: true }, io))
     })
 

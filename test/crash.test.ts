@@ -48,10 +48,10 @@ describe('crash safety', () => {
           const done = collect(child)
           if (kills < MIN_KILLS) {
             // Kill once the API has seen a random number of further requests from this process.
-            const target = api.stats().total + 1 + Math.floor(random() * 120)
+            const target = api.stats().requests + 1 + Math.floor(random() * 120)
             let exited = false
             void done.then(() => (exited = true))
-            while (!exited && api.stats().total < target) await new Promise((r) => setImmediate(r))
+            while (!exited && api.stats().requests < target) await new Promise((r) => setImmediate(r))
             if (!exited) {
               child.kill('SIGKILL')
               kills++
