@@ -314,7 +314,8 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
         `Swetrix API ${url} refused project ${pid || '(no pid)'}: HTTP ${status}${msg ? ` ${msg}` : ''}`,
         status, pid, url, attempts > 1)
     }
-    return { kind: 'dead', status, body: text, attempts }
+    // Bounded: an HTML error page should not bloat the dead-letter file.
+    return { kind: 'dead', status, body: text.length > 2000 ? `${text.slice(0, 2000)}…` : text, attempts }
   }
 
   async function sendWithRetry(target: Target, headers: Record<string, string>, body: string, pid: string,
