@@ -12,14 +12,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { startTestApi } = await import(join(root, 'dist/src/testapi/server.js'))
 
 const PROJECT = 'DEMOPROJECT1'
-const sample = join(root, 'fixtures/sample.access.log')
-const config = join(root, 'fixtures/config/demo.json')
+// Relative to the repo (the child runs there), so the output shows short paths.
+const sample = 'fixtures/sample.access.log'
+const config = 'fixtures/config/demo.json'
 const stateDir = await mkdtemp(join(tmpdir(), 'swetrix-ingest-demo-'))
 const api = await startTestApi({ projects: [PROJECT] })
 
 function cli(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/swetrix-ingest.js'), ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+    const child = spawn(process.execPath, [join(root, 'bin/swetrix-ingest.js'), ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
     child.on('error', reject)
     child.on('exit', (code) => resolve(code ?? 1))
   })

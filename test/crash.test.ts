@@ -81,6 +81,7 @@ describe('crash safety', () => {
         const unreported = missing.filter((p) => !uncertain.includes(p))
         expect(unreported, `missing but not reported uncertain (seed ${seed})`).toEqual([])
         expect([...counts.keys()].filter((p) => !expected.has(p))).toEqual([])
+        console.log(`crash test (seed ${seed}): ${kills} SIGKILLs, ${received.length} events received once each, ${missing.length} missing, ${uncertain.length} reported uncertain`)
         // Each kill leaves at most --concurrency events uncertain.
         expect(uncertain.length).toBeLessThanOrEqual(kills * 8)
       })

@@ -207,12 +207,13 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
           yield { start, end, line: lineNo }
           continue
         }
+        if (doneAhead.size > 0 && doneAhead.has(start)) {
+          // Delivered (or dead-lettered) by an earlier run beyond its acknowledged offset.
+          yield { start, end, line: lineNo }
+          continue
+        }
         if (start < resumeEnd) {
           // Between the acknowledged and the dispatched offset of an interrupted run.
-          if (doneAhead.has(start)) {
-            yield { start, end, line: lineNo }
-            continue
-          }
           ctx.totals.uncertain++
           await ctx.uncertain.write({ file: item.path, offset: start, line: lineNo, endpoint: outcome.event.endpoint, body: outcome.event.body, headers: outcome.event.headers })
           if (!ctx.flags.resendUncertain) {

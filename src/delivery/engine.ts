@@ -5,12 +5,14 @@
 //   dispatched  persisted BEFORE any event ending beyond it is sent, so after a crash every event in
 //               [acked, dispatched) whose start is not in doneAhead is "uncertain" (maybe sent, maybe not)
 //               and every event at or beyond dispatched was certainly never sent
-//   doneAhead   starts of events in [acked, dispatched) that are already done, so a restart skips them
+//   doneAhead   starts of events beyond acked that are already done, so a restart skips them
+// After a failure or a stop, dispatched covers only sends whose outcome is unknown; events that
+// failed (retries exhausted) are left outside it, so the next run sends them again: nothing skipped.
 // Reservations are made in blocks (one durable write for up to half the window) and pipelined with
 // the sends, so the persist latency is hidden while the window still has work in flight.
 import { setMaxListeners } from 'node:events'
 import type { OutgoingEvent } from '../types.js'
-import { FatalApiError } from '../sink/http.js'
+import { DeliveryError, FatalApiError } from '../sink/http.js'
 import type { EventSink, SendOutcome } from '../sink/http.js'
 
 export interface DeliveryItem {
@@ -61,7 +63,7 @@ const RESERVED = 2 // covered by a reservation being persisted (or persisted), n
 const INFLIGHT = 3 // sent (includes writing its dead-letter record)
 const DONE = 4 // accepted, bot-ignored or dead-lettered
 const UNKNOWN = 5 // send failed or was aborted: maybe stored
-const REFUSED = 6 // the API refused it for good (fatal answer on a first attempt): not stored, not done
+const REFUSED = 6 // not stored as far as we know (retries exhausted, or refused on a first attempt): the next run sends it again
 
 export async function deliver(items: AsyncIterable<DeliveryItem>, o: DeliveryOptions): Promise<DeliveryResult> {
   return new Engine(items[Symbol.asyncIterator](), o).run()
@@ -306,7 +308,10 @@ class Engine {
 
   private onSendError(seq: number, err: unknown): void {
     const i = seq - this.base
-    this.states[i] = err instanceof FatalApiError && !err.maybeDelivered ? REFUSED : UNKNOWN
+    // Retries exhausted means every attempt failed: the checkpoint stays before it and the next run
+    // sends it again (the "nothing is skipped"). Aborted sends stay uncertain.
+    const refused = err instanceof DeliveryError || (err instanceof FatalApiError && !err.maybeDelivered)
+    this.states[i] = refused ? REFUSED : UNKNOWN
     this.inflight--
     // Errors caused by our own abort after the grace are expected; anything else ends the run.
     if (!this.sendAbort.signal.aborted) this.fail(err)
@@ -336,9 +341,10 @@ class Engine {
     for (let i = this.head; i < this.entries.length; i++) {
       const s = this.states[i]
       if (s === DONE) doneAhead.push(this.entries[i]!.start)
-      if (s === DONE || s === UNKNOWN) {
+      // Done events are in doneAhead; only unknown ones need the uncertain range.
+      if (s === UNKNOWN) {
         if (this.entries[i]!.end > dispatched) dispatched = this.entries[i]!.end
-        if (s === UNKNOWN) this.stats.uncertain++
+        this.stats.uncertain++
       }
     }
     return { acked: this.acked, ackedLine: this.ackedLine, dispatched, doneAhead }
