@@ -1,10 +1,15 @@
 // The checkpoint state: one JSON file `<state-dir>/state.json`, keyed by file id (fingerprint).
 // Saved atomically and durably; versioned; a damaged file is an error, never a silent reset
 // (a reset would re-send every line — lessons R3, R4).
+// Hot progress updates (`saveProgress`) go to the double-slot journal `progress.journal` instead
+// (journal.ts); state.json records the journal sequence number it already includes (`journalSeq`),
+// and loading applies a newer journal record over it.
 import * as nodeFs from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from './atomic.js'
 import type { FsPromises } from './atomic.js'
+import { JOURNAL_FILE, JOURNAL_SIZE, ProgressJournal, readSlots } from './journal.js'
+import type { Slot } from './journal.js'
 
 export interface FileCheckpoint {
   id: string
@@ -31,6 +36,9 @@ export interface FileCheckpoint {
 
 export interface StateFile {
   version: 1
+  /** Sequence number of the newest progress-journal record this state already includes (journal
+   *  records up to it are ignored on load). Missing in files written before the journal: 0. */
+  journalSeq?: number
   files: Record<string, FileCheckpoint>
 }
 
@@ -52,29 +60,48 @@ export class CheckpointStore {
   private readonly files = new Map<string, FileCheckpoint>()
   private running: Promise<void> | null = null
   private queued: Promise<void> | null = null
+  /** Highest journal sequence number handed out (or seen on load); never goes backwards. */
+  private seq = 0
+  /** The file whose journal records are newer than the last completed save() (null: none). The
+   *  journal keeps only the newest record, so only one file at a time may rely on it. */
+  private pendingId: string | null = null
+  private pendingSeq = 0
+  /** Serialises journal writes. */
+  private journalTail: Promise<unknown> = Promise.resolve()
 
   private constructor(
     /** Absolute or relative path of state.json. */
     readonly file: string,
     private readonly fs: FsPromises,
+    private readonly journal: ProgressJournal,
   ) {}
 
-  /** Creates the directory (mode 0700) if needed and loads state.json if present. Stray `*.tmp`
-   *  files from an interrupted save are ignored: the last completed save is what counts. */
+  /** Creates the directory (mode 0700) if needed, loads state.json if present, then applies the
+   *  progress journal's newest record if it is newer than state.json. Stray `*.tmp` files from an
+   *  interrupted save are ignored: the last completed save is what counts. */
   static async open(dir: string, opts: StoreOptions = {}): Promise<CheckpointStore> {
     const fs = opts.fs ?? nodeFs
     await fs.mkdir(dir, { recursive: true, mode: 0o700 })
-    const store = new CheckpointStore(join(dir, STATE_FILE), fs)
-    let text: string
+    const file = join(dir, STATE_FILE)
+    let text: string | null = null
     try {
-      text = await fs.readFile(store.file, 'utf8')
+      text = await fs.readFile(file, 'utf8')
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return store
-      throw new StateError(`cannot read state file ${store.file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
+      if (code !== 'ENOENT') throw new StateError(`cannot read state file ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
     }
-    const state = parseState(text, store.file)
-    for (const [key, cp] of Object.entries(state.files)) store.files.set(key, cp)
+    const state = text === null ? null : parseState(text, file)
+    const journalSeq = state?.journalSeq ?? 0
+    const loaded = await loadJournal(fs, join(dir, JOURNAL_FILE))
+    const store = new CheckpointStore(file, fs, new ProgressJournal(loaded.file, fs, loaded.writeSlot, loaded.exists))
+    if (state) for (const [key, cp] of Object.entries(state.files)) store.files.set(key, cp)
+    store.seq = Math.max(journalSeq, loaded.newest?.seq ?? 0)
+    if (loaded.newest && loaded.newest.seq > journalSeq) {
+      const cp = loaded.newest.cp
+      store.files.set(cp.id, cp)
+      store.pendingId = cp.id
+      store.pendingSeq = loaded.newest.seq
+    }
     return store
   }
 
@@ -116,10 +143,82 @@ export class CheckpointStore {
     return this.queued
   }
 
-  private async write(): Promise<void> {
-    const state: StateFile = { version: STATE_VERSION, files: Object.fromEntries(this.files) }
-    await writeFileAtomic(this.file, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600, fs: this.fs })
+  /**
+   * The hot path for progress: stores a copy of `cp` (like `set`) and records it durably in the
+   * progress journal — one positional write + fdatasync instead of save()'s atomic rename. A later
+   * `open` sees it even if save() is never called. Falls back to a full save() when the checkpoint
+   * does not fit a journal slot, or when another file's progress is only in the journal (it would
+   * be overwritten). Calls are serialised; each resolves once its record is durable.
+   */
+  saveProgress(cp: FileCheckpoint): Promise<void> {
+    this.set(cp)
+    if (this.pendingId !== null && this.pendingId !== cp.id) return this.save()
+    // Numbered now, with the data as of now: a save() snapshot taken later includes this data and
+    // records a journalSeq >= seq, so this record can never be applied over newer state.
+    const seq = ++this.seq
+    this.pendingId = cp.id
+    this.pendingSeq = seq
+    const payload = JSON.stringify(this.files.get(cp.id))
+    const done = this.journalTail.then(async () => {
+      if (!(await this.journal.append(seq, payload))) await this.save()
+    })
+    this.journalTail = done.catch(() => {})
+    return done
   }
+
+  /** Waits for pending journal writes and closes the journal file. Does not save: call save()
+   *  first to fold the journal into state.json. The store stays usable (the journal reopens). */
+  async close(): Promise<void> {
+    await this.journalTail
+    await this.journal.close()
+  }
+
+  private async write(): Promise<void> {
+    // Every journal record numbered so far holds data already in this.files, so this snapshot
+    // supersedes them all.
+    const journalSeq = this.seq
+    const state: StateFile = { version: STATE_VERSION, journalSeq, files: Object.fromEntries(this.files) }
+    await writeFileAtomic(this.file, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600, fs: this.fs })
+    if (journalSeq >= this.pendingSeq) this.pendingId = null
+  }
+}
+
+interface LoadedJournal {
+  file: string
+  exists: boolean
+  writeSlot: Slot
+  newest: { seq: number; cp: FileCheckpoint } | null
+}
+
+async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal> {
+  const aside = `move it aside (mv ${file} ${file}.bad) to continue from state.json alone (lines sent after its last save can then be sent again)`
+  let bytes: Buffer
+  try {
+    bytes = await fs.readFile(file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return { file, exists: false, writeSlot: 0, newest: null }
+    throw new StateError(`cannot read progress journal ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
+  }
+  // Always created full-size in one atomic step, so another size is not a torn write.
+  if (bytes.length !== JOURNAL_SIZE) throw new StateError(`progress journal ${file} has ${bytes.length} bytes, expected ${JOURNAL_SIZE}; ${aside}`)
+  const { slots, newest } = readSlots(bytes)
+  for (const s of slots) {
+    if (s.kind === 'newer') throw new StateError(`progress journal ${file} has format version ${s.version}, this swetrix-ingest reads version 1; use the swetrix-ingest that wrote it, or ${aside}`)
+  }
+  // Only the slot being written can be torn by a crash; both damaged is corruption.
+  if (slots[0].kind === 'torn' && slots[1].kind === 'torn') throw new StateError(`progress journal ${file} is damaged (neither record passes its checksum); ${aside}`)
+  if (!newest) return { file, exists: true, writeSlot: slots[0].kind === 'torn' ? 0 : slots[1].kind === 'torn' ? 1 : 0, newest: null }
+  let cp: unknown
+  try {
+    cp = JSON.parse(newest.payload)
+  } catch {
+    cp = null
+  }
+  const id = isObject(cp) && typeof cp.id === 'string' ? cp.id : ''
+  const problem = checkpointProblem(id, cp)
+  if (problem) throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
+  return { file, exists: true, writeSlot: newest.slot === 0 ? 1 : 0, newest: { seq: newest.seq, cp: cp as FileCheckpoint } }
 }
 
 /** Parses and checks state.json text; throws StateError for anything but a valid version-1 state. */
@@ -136,6 +235,9 @@ export function parseState(text: string, file: string): StateFile {
   if (raw.version !== STATE_VERSION) {
     const v = typeof raw.version === 'number' ? `version ${raw.version}` : 'no version'
     throw new StateError(`state file ${file} has ${v}, this swetrix-ingest reads version ${STATE_VERSION}; use the swetrix-ingest that wrote it, or ${aside}`)
+  }
+  if (raw.journalSeq !== undefined && !(Number.isSafeInteger(raw.journalSeq) && (raw.journalSeq as number) >= 0)) {
+    throw new StateError(`state file ${file} has a bad "journalSeq"; ${aside}`)
   }
   if (!isObject(raw.files)) throw new StateError(`state file ${file} has no "files" object; ${aside}`)
   for (const [key, cp] of Object.entries(raw.files)) {
