@@ -1,0 +1,477 @@
+// The progress journal: CheckpointStore.saveProgress records progress durably with one positional
+// write + fdatasync; a reopened store applies the newest journal record over state.json unless
+// state.json already includes it; a write torn by a crash costs at most the record being written.
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import fc from 'fast-check'
+import { memfs } from 'memfs'
+import ts from 'typescript'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { FsPromises } from '../src/checkpoint/atomic.js'
+import { decodeSlot, encodeRecord, HEADER_SIZE, JOURNAL_FILE, JOURNAL_SIZE, MAX_PAYLOAD, readSlots, SLOT_SIZE } from '../src/checkpoint/journal.js'
+import { CheckpointStore, StateError } from '../src/checkpoint/store.js'
+import type { FileCheckpoint } from '../src/checkpoint/store.js'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+function cp(id: string, over: Partial<FileCheckpoint> = {}): FileCheckpoint {
+  return {
+    id, path: `/var/log/nginx/${id}.log`, dev: 2049, ino: 1234, gzip: false, size: 4096,
+    acked: 1000, dispatched: 1500, doneAhead: [1200], ackedTailHash: 'ab'.repeat(16), ackedLine: 12,
+    updatedAt: '2025-01-01T00:00:00.000Z', ...over,
+  }
+}
+
+function memFs() {
+  const { fs, vol } = memfs()
+  const p = fs.promises as unknown as FsPromises
+  return {
+    fs: p,
+    vol,
+    journal: () => vol.readFileSync(`/s/${JOURNAL_FILE}`) as Buffer,
+    setJournal: (b: Uint8Array) => vol.writeFileSync(`/s/${JOURNAL_FILE}`, b),
+    state: () => JSON.parse(vol.readFileSync('/s/state.json', 'utf8') as string) as { journalSeq?: number; files: Record<string, FileCheckpoint> },
+  }
+}
+
+/** Counts atomic saves (renames) and journal writes made through the fs. */
+function counting(fs: FsPromises) {
+  const n = { renames: 0, writes: 0 }
+  const wrapped: FsPromises = {
+    ...fs,
+    rename: async (a, b) => {
+      n.renames++
+      return fs.rename(a, b)
+    },
+    open: (async (...args: Parameters<FsPromises['open']>) => {
+      const fh = await fs.open(...args)
+      const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>
+      return Object.assign(Object.create(fh) as typeof fh, {
+        write: (...a: unknown[]) => {
+          if (args[1] === 'r+') n.writes++
+          return write(...a)
+        },
+      })
+    }) as FsPromises['open'],
+  }
+  return { fs: wrapped, n }
+}
+
+describe('record encoding', () => {
+  it('decodes what it encodes, and any single flipped byte makes the record torn, never a different record', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.nat(), (payload, seq, at) => {
+        const slot = Buffer.alloc(SLOT_SIZE)
+        const n = encodeRecord(slot, seq, payload)
+        expect(decodeSlot(slot)).toEqual({ kind: 'record', seq, payload })
+        const i = at % n
+        slot[i] = slot[i]! ^ 0x01
+        const after = decodeSlot(slot)
+        expect(after.kind === 'torn' || (i >= 24 && i < HEADER_SIZE)).toBe(true) // only the padding after the CRC is unchecked
+      }),
+    )
+  })
+
+  it('refuses a payload larger than a slot and accepts one that exactly fits', () => {
+    const slot = Buffer.alloc(SLOT_SIZE)
+    expect(encodeRecord(slot, 1, 'x'.repeat(MAX_PAYLOAD + 1))).toBe(-1)
+    expect(encodeRecord(slot, 1, 'é'.repeat(MAX_PAYLOAD / 2 + 1))).toBe(-1) // 2 bytes each in UTF-8
+    expect(encodeRecord(slot, 7, 'x'.repeat(MAX_PAYLOAD))).toBe(SLOT_SIZE)
+    expect(decodeSlot(slot)).toMatchObject({ kind: 'record', seq: 7 })
+  })
+
+  it('tells a never-written slot from a damaged one', () => {
+    expect(decodeSlot(new Uint8Array(SLOT_SIZE))).toEqual({ kind: 'empty' })
+    const slot = new Uint8Array(SLOT_SIZE)
+    slot[SLOT_SIZE - 1] = 1
+    expect(decodeSlot(slot)).toEqual({ kind: 'torn' })
+    const both = Buffer.alloc(JOURNAL_SIZE)
+    encodeRecord(both.subarray(SLOT_SIZE), 3, '{}')
+    expect(readSlots(both).newest).toEqual({ slot: 1, seq: 3, payload: '{}' })
+  })
+})
+
+describe('CheckpointStore.saveProgress (in memory fs)', () => {
+  it('is durable on its own: a new store sees the progress without any save()', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    const a = cp('a', { acked: 10, dispatched: 90, doneAhead: [40, 60] })
+    await store.saveProgress(a)
+    expect(store.get('a')).toEqual(a)
+    expect(Object.keys(m.vol.toJSON()).sort()).toEqual([`/s/${JOURNAL_FILE}`]) // no state.json written
+    expect(m.journal().length).toBe(JOURNAL_SIZE)
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')).toEqual(a)
+  })
+
+  it('writes progress to the journal, not state.json: one journal write and no rename per call', async () => {
+    const m = memFs()
+    const c = counting(m.fs)
+    const store = await CheckpointStore.open('/s', { fs: c.fs })
+    await store.saveProgress(cp('a', { dispatched: 1 })) // creates the journal (one rename)
+    const before = { ...c.n }
+    for (let i = 2; i <= 20; i++) await store.saveProgress(cp('a', { dispatched: 1000 + i }))
+    expect(c.n).toEqual({ renames: before.renames, writes: before.writes + 19 })
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(1020)
+  })
+
+  it('a journal record newer than state.json wins', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    store.set(cp('a', { acked: 100, dispatched: 100 }))
+    store.set(cp('b'))
+    await store.save()
+    await store.saveProgress(cp('a', { acked: 100, dispatched: 300 }))
+    const again = await CheckpointStore.open('/s', { fs: m.fs })
+    expect(again.get('a')?.dispatched).toBe(300)
+    expect(again.get('b')).toEqual(cp('b'))
+  })
+
+  it('a save() after saveProgress supersedes the journal: its record is not applied over newer state', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    await store.saveProgress(cp('a', { acked: 100, dispatched: 300 }))
+    store.set(cp('a', { acked: 50, dispatched: 50, doneAhead: [] })) // deliberately "behind" the journal
+    await store.save()
+    expect(m.state().journalSeq).toBe(1)
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')).toEqual(cp('a', { acked: 50, dispatched: 50, doneAhead: [] }))
+  })
+
+  it('a save() of newer state made while a saveProgress is still writing is not undone by it', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    const progress = store.saveProgress(cp('a', { dispatched: 2000 }))
+    store.set(cp('a', { dispatched: 2000, complete: true }))
+    await Promise.all([progress, store.save()])
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.complete).toBe(true)
+  })
+
+  it('a save() started before a saveProgress does not hide it', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    store.set(cp('a', { dispatched: 1000 }))
+    const saving = store.save()
+    const progress = store.saveProgress(cp('a', { dispatched: 2000 }))
+    await Promise.all([saving, progress])
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(2000)
+  })
+
+  it('sequence numbers continue across runs, so a new run\'s records beat the old ones', async () => {
+    const m = memFs()
+    let dispatched = 1000
+    for (let run = 0; run < 4; run++) {
+      const store = await CheckpointStore.open('/s', { fs: m.fs })
+      expect(store.get('a')?.dispatched ?? 1000).toBe(dispatched)
+      for (let i = 0; i < run + 1; i++) await store.saveProgress(cp('a', { dispatched: ++dispatched }))
+      if (run === 2) await store.save()
+      await store.close()
+    }
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(dispatched)
+  })
+
+  it('progress of another file falls back to a full save, so no file\'s progress is overwritten in the journal', async () => {
+    const m = memFs()
+    const c = counting(m.fs)
+    const store = await CheckpointStore.open('/s', { fs: c.fs })
+    await store.saveProgress(cp('a', { dispatched: 1111 }))
+    const renames = c.n.renames
+    await store.saveProgress(cp('b', { dispatched: 2222 }))
+    expect(c.n.renames).toBe(renames + 1)
+    await store.saveProgress(cp('b', { dispatched: 2223 })) // b alone in the journal now: no save
+    await store.saveProgress(cp('b', { dispatched: 2224 }))
+    expect(c.n.renames).toBe(renames + 1)
+    const again = await CheckpointStore.open('/s', { fs: m.fs })
+    expect([again.get('a')?.dispatched, again.get('b')?.dispatched]).toEqual([1111, 2224])
+  })
+
+  it('a journal record applied on open is folded before another file uses the journal', async () => {
+    const m = memFs()
+    const first = await CheckpointStore.open('/s', { fs: m.fs })
+    await first.saveProgress(cp('a', { dispatched: 1111 }))
+    const second = await CheckpointStore.open('/s', { fs: m.fs })
+    await second.saveProgress(cp('b', { dispatched: 2222 }))
+    await second.saveProgress(cp('b', { dispatched: 2223 }))
+    const third = await CheckpointStore.open('/s', { fs: m.fs })
+    expect([third.get('a')?.dispatched, third.get('b')?.dispatched]).toEqual([1111, 2223])
+  })
+
+  it('a checkpoint too large for a slot is saved to state.json instead', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    const big = cp('a', { acked: 0, dispatched: 10_000_000, doneAhead: Array.from({ length: 10_000 }, (_, i) => 1000 * i) })
+    await store.saveProgress(big)
+    expect(m.state().files.a).toEqual(big)
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')).toEqual(big)
+  })
+
+  it('serialises overlapping calls; the last one wins', async () => {
+    const m = memFs()
+    let active = 0
+    let overlapped = false
+    const fs: FsPromises = {
+      ...m.fs,
+      open: (async (...args: Parameters<FsPromises['open']>) => {
+        const fh = await m.fs.open(...args)
+        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>
+        const datasync = fh.datasync.bind(fh)
+        return Object.assign(Object.create(fh) as typeof fh, {
+          write: async (...a: unknown[]) => {
+            if (active++ > 0) overlapped = true
+            return write(...a)
+          },
+          datasync: async () => {
+            await new Promise((r) => setImmediate(r))
+            active--
+            return datasync()
+          },
+        })
+      }) as FsPromises['open'],
+    }
+    const store = await CheckpointStore.open('/s', { fs })
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.saveProgress(cp('a', { dispatched: 2000 + i }))))
+    expect(overlapped).toBe(false)
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(2049)
+  })
+
+  it('after a failed (partial) write the same slot is written next, so the last good record survives', async () => {
+    const m = memFs()
+    let failNext = 0
+    const fs: FsPromises = {
+      ...m.fs,
+      open: (async (...args: Parameters<FsPromises['open']>) => {
+        const fh = await m.fs.open(...args)
+        const write = fh.write.bind(fh) as (b: Buffer, o: number, l: number, p: number) => Promise<unknown>
+        return Object.assign(Object.create(fh) as typeof fh, {
+          write: async (b: Buffer, o: number, l: number, p: number) => {
+            if (failNext > 0) {
+              failNext--
+              await write(Buffer.alloc(l, 0xee), 0, Math.floor(l / 2), p) // half a record of junk
+              throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+            }
+            return write(b, o, l, p)
+          },
+        })
+      }) as FsPromises['open'],
+    }
+    const store = await CheckpointStore.open('/s', { fs })
+    await store.saveProgress(cp('a', { dispatched: 2001 }))
+    await store.saveProgress(cp('a', { dispatched: 2002 }))
+    failNext = 2
+    await expect(store.saveProgress(cp('a', { dispatched: 2003 }))).rejects.toThrow('EIO')
+    await expect(store.saveProgress(cp('a', { dispatched: 2004 }))).rejects.toThrow('EIO')
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(2002)
+    await store.saveProgress(cp('a', { dispatched: 2005 }))
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(2005)
+  })
+
+  it('a torn newest record falls back to the other slot', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    await store.saveProgress(cp('a', { dispatched: 2001 })) // seq 1, slot 0
+    await store.saveProgress(cp('a', { dispatched: 2002 })) // seq 2, slot 1
+    const j = m.journal()
+    const newest = readSlots(j).newest!
+    const at = newest.slot * SLOT_SIZE + HEADER_SIZE + 5
+    j[at] = j[at]! ^ 0x20 // one flipped payload byte
+    m.setJournal(j)
+    const again = await CheckpointStore.open('/s', { fs: m.fs })
+    expect(again.get('a')?.dispatched).toBe(2001)
+    // ... and the next record goes into the damaged slot, keeping the good one
+    await again.saveProgress(cp('a', { dispatched: 2003 }))
+    expect(readSlots(m.journal()).slots[1 - newest.slot]).toMatchObject({ kind: 'record', seq: 1 })
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(2003)
+  })
+
+  it('both slots damaged is an error naming the journal, never a silent fallback', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    await store.saveProgress(cp('a', { dispatched: 2001 }))
+    await store.saveProgress(cp('a', { dispatched: 2002 }))
+    const j = m.journal()
+    j[HEADER_SIZE + 3] = j[HEADER_SIZE + 3]! ^ 1
+    j[SLOT_SIZE + HEADER_SIZE + 3] = j[SLOT_SIZE + HEADER_SIZE + 3]! ^ 1
+    m.setJournal(j)
+    const err = await CheckpointStore.open('/s', { fs: m.fs }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StateError)
+    expect((err as Error).message).toContain(`/s/${JOURNAL_FILE}`)
+    expect((err as Error).message).toContain('move it aside')
+    expect(m.journal()).toEqual(j) // left as it was
+  })
+
+  it.each([
+    ['a size other than two slots', () => new Uint8Array(SLOT_SIZE), 'bytes'],
+    ['a newer format version', () => {
+      const j = Buffer.alloc(JOURNAL_SIZE)
+      encodeRecord(j, 1, JSON.stringify(cp('a')))
+      j[4] = 9
+      return j
+    }, 'format version 9'],
+    ['a checksummed record that is not a checkpoint', () => {
+      const j = Buffer.alloc(JOURNAL_SIZE)
+      encodeRecord(j, 1, JSON.stringify({ ...cp('a'), acked: -5 }))
+      return j
+    }, 'bad "acked"'],
+  ])('refuses a journal with %s', async (_what, content, says) => {
+    const m = memFs()
+    m.vol.mkdirSync('/s')
+    m.setJournal(content())
+    const err = await CheckpointStore.open('/s', { fs: m.fs }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StateError)
+    expect((err as Error).message).toContain(says)
+  })
+
+  it('an all-zero journal (created, never written) is ignored', async () => {
+    const m = memFs()
+    m.vol.fromJSON({ '/s/state.json': JSON.stringify({ version: 1, files: { a: cp('a') } }) })
+    m.setJournal(new Uint8Array(JOURNAL_SIZE))
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    expect(store.all()).toEqual([cp('a')])
+    await store.saveProgress(cp('a', { dispatched: 7777 }))
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(7777)
+  })
+
+  it('a state.json without journalSeq (written before the journal) loads, and the journal applies over it', async () => {
+    const m = memFs()
+    m.vol.fromJSON({ '/s/state.json': JSON.stringify({ version: 1, files: { a: cp('a'), b: cp('b') } }) })
+    const j = Buffer.alloc(JOURNAL_SIZE)
+    encodeRecord(j, 1, JSON.stringify(cp('a', { dispatched: 5000 })))
+    m.setJournal(j)
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    expect([store.get('a')?.dispatched, store.get('b')]).toEqual([5000, cp('b')])
+  })
+
+  it('refuses a state.json with a bad journalSeq', async () => {
+    const m = memFs()
+    m.vol.fromJSON({ '/s/state.json': JSON.stringify({ version: 1, journalSeq: -1, files: {} }) })
+    await expect(CheckpointStore.open('/s', { fs: m.fs })).rejects.toThrow(/state.json has a bad "journalSeq"/)
+  })
+
+  it('close() is harmless when the journal was never opened, and the store stays usable after it', async () => {
+    const m = memFs()
+    const store = await CheckpointStore.open('/s', { fs: m.fs })
+    await store.close()
+    await store.saveProgress(cp('a', { dispatched: 3001 }))
+    await store.close()
+    await store.saveProgress(cp('a', { dispatched: 3002 }))
+    await store.close()
+    expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(3002)
+  })
+})
+
+describe('progress journal on a real directory', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swx-'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('creates the journal 0600 at its full size, leaving no temp file', async () => {
+    const store = await CheckpointStore.open(dir)
+    await store.saveProgress(cp('a'))
+    await store.save()
+    await store.close()
+    const st = await stat(join(dir, JOURNAL_FILE))
+    expect(st.mode & 0o777).toBe(0o600)
+    expect(st.size).toBe(JOURNAL_SIZE)
+    expect((await readdir(dir)).sort()).toEqual([JOURNAL_FILE, 'state.json'])
+  })
+
+  it('a process SIGKILLed while it saves progress leaves a state at or after its last completed save', { timeout: 60_000 }, async () => {
+    // The child runs the current sources, transpiled next to it (dist/ may be stale).
+    const lib = join(dir, 'lib')
+    await import('node:fs/promises').then((f) => f.mkdir(lib))
+    for (const name of ['atomic', 'journal', 'store']) {
+      const src = await readFile(join(repoRoot, 'src/checkpoint', `${name}.ts`), 'utf8')
+      const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } })
+      await writeFile(join(lib, `${name}.js`), out.outputText)
+    }
+    // Offsets are i * 7; every 64th step also saves state.json, so both paths are crossed.
+    await writeFile(join(lib, 'child.mjs'), `
+      import { CheckpointStore } from './store.js'
+      const store = await CheckpointStore.open(process.argv[2])
+      let i = (store.get('a')?.dispatched ?? 0) / 7
+      process.stdout.write('start ' + i + '\\n')
+      for (;;) {
+        i++
+        const cp = { id: 'a', path: '/var/log/a.log', dev: 1, ino: 2, gzip: false, size: i * 7, acked: i * 7 - (i % 5), dispatched: i * 7, doneAhead: [i], ackedLine: i, updatedAt: new Date().toISOString() }
+        await store.saveProgress(cp)
+        if (i % 64 === 0) await store.save()
+        process.stdout.write(i + '\\n')
+      }
+    `)
+    const stateDir = join(dir, 'state')
+    let seed = 0x5eed
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32)
+    let lastReported = 0
+    let recovered = 0
+    for (let round = 0; round < 6; round++) {
+      const child = spawn(process.execPath, [join(lib, 'child.mjs'), stateDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      const target = 20 + Math.floor(random() * 300)
+      let seen = 0
+      let resumedAt = -1
+      let buf = ''
+      const exited = new Promise<void>((r) => child.on('close', () => r()))
+      await new Promise<void>((resolveKill, reject) => {
+        child.on('close', () => reject(new Error(`child exited early: ${stderr}`)))
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          buf += d
+          const lines = buf.split('\n')
+          buf = lines.pop()!
+          for (const line of lines) {
+            if (line.startsWith('start ')) {
+              resumedAt = Number(line.slice(6))
+              continue
+            }
+            lastReported = Number(line)
+            if (++seen === target) {
+              child.kill('SIGKILL')
+              resolveKill()
+            }
+          }
+        })
+      })
+      await exited
+      expect(resumedAt).toBe(recovered) // the child resumed from the state the previous round left
+      // Reported lines that arrived between the kill and the exit count too.
+      for (const line of buf.split('\n')) if (/^\d+$/.test(line)) lastReported = Number(line)
+      const store = await CheckpointStore.open(stateDir)
+      const a = store.get('a')!
+      expect(a.dispatched % 7).toBe(0)
+      const i = a.dispatched / 7
+      expect(i).toBeGreaterThanOrEqual(lastReported)
+      expect(i).toBeLessThanOrEqual(lastReported + 1) // the one in flight at most
+      expect(a).toMatchObject({ size: i * 7, acked: i * 7 - (i % 5), doneAhead: [i], ackedLine: i })
+      recovered = i
+    }
+  })
+
+  it.runIf(process.env.SWX_BENCH)('timing: saveProgress vs save() (SWX_BENCH=1)', { timeout: 120_000 }, async () => {
+    const store = await CheckpointStore.open(dir)
+    const iterations = 1000
+    const time = async (fn: (i: number) => Promise<void>) => {
+      const t: number[] = []
+      for (let i = 0; i < iterations; i++) {
+        const t0 = process.hrtime.bigint()
+        await fn(i)
+        t.push(Number(process.hrtime.bigint() - t0) / 1e6)
+      }
+      t.sort((x, y) => x - y)
+      return { median: t[iterations >> 1]!, p95: t[Math.floor(iterations * 0.95)]! }
+    }
+    const doneAhead = Array.from({ length: 8 }, (_, k) => 100_000 + k * 180)
+    const progress = await time((i) => store.saveProgress(cp('a', { acked: 100_000 + i, dispatched: 102_000 + i, doneAhead })))
+    const full = await time((i) => {
+      store.set(cp('a', { acked: 100_000 + i, dispatched: 102_000 + i, doneAhead }))
+      return store.save()
+    })
+    await store.close()
+    console.log(`saveProgress median ${progress.median.toFixed(3)} ms p95 ${progress.p95.toFixed(3)} ms; save() median ${full.median.toFixed(3)} ms p95 ${full.p95.toFixed(3)} ms`)
+    expect(progress.median).toBeLessThan(full.median)
+  })
+})
