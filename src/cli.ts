@@ -4,7 +4,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { runCheck } from './commands/check.js'
-import { runDelivery, type DeliveryFlags } from './commands/run.js'
+import type { DeliveryFlags } from './commands/run.js'
 import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError } from './errors.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from './options.js'
 import { BUILTIN_FORMAT_NAMES } from '../parsers/registry.js'
@@ -117,6 +117,7 @@ Examples:
   */5 * * * *  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log   # crontab
   swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head`)
     .action(async (files: string[], opts: DeliveryFlags) => {
+      const { runDelivery } = await import('./commands/run.js') // undici & co. load only for sending
       setExit(await runDelivery('run', files, opts, io))
     })
 
@@ -135,6 +136,7 @@ Examples:
 Examples:
   swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'`)
     .action(async (files: string[], opts: DeliveryFlags) => {
+      const { runDelivery } = await import('./commands/run.js')
       setExit(await runDelivery('backfill', files, { ...opts, fromBeginning: true }, io))
     })
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ConfigError, createMapper, loadConfig } from '../src/mapper/index.js'
+import { createMapper } from '../src/mapper/index.js'
+import { ConfigError, loadConfig } from '../src/mapper/config.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 

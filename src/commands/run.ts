@@ -14,12 +14,13 @@ import { createHttpSink, type EventSink } from '../sink/http.js'
 import { createStdoutSink } from '../sink/stdout.js'
 import { openNdjsonAppender } from '../sink/ndjson.js'
 import { expandInputs, rotatedSiblings } from '../source/paths.js'
-import { hashRange, identify, type FileIdentity } from '../source/fingerprint.js'
+import { hashBefore, hashRange, identify, type FileIdentity } from '../source/fingerprint.js'
+import { JOURNAL_FILE } from '../checkpoint/journal.js'
 import { readLines } from '../source/reader.js'
 import { detectFormat } from '../../parsers/detect.js'
 import type { LogParser } from '../../parsers/types.js'
 import { classifyLine, countOutcome, type Mapper } from '../pipeline/classify.js'
-import { assertReadableFile } from '../pipeline/open-input.js'
+import { assertReadableFile, READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from '../options.js'
 import { UsageError } from '../errors.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
@@ -86,7 +87,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   let lock: { release(): Promise<void> } | null = null
   if (dryRun) {
     // A dry run reads checkpoints (to show what a real run would send) but never writes them.
-    if (await exists(join(stateDir, 'state.json'))) store = await CheckpointStore.open(stateDir)
+    if ((await exists(join(stateDir, 'state.json'))) || (await exists(join(stateDir, JOURNAL_FILE)))) store = await CheckpointStore.open(stateDir)
   } else {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     lock = await acquireLock(stateDir)
@@ -132,6 +133,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     await sink.close().catch(() => {})
     await ctx.deadLetter.close()
     await ctx.uncertain.close()
+    await ctx.store?.close()
     await lock?.release()
     printSummary(ctx, dryRun)
   }
@@ -180,21 +182,23 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
   let lastHashed = -1
   let lastHash: string | undefined = cp.ackedTailHash
 
+  // Progress saves go to the store's journal (one pwrite + fdatasync); the tail hash is read
+  // through one handle kept open for the file.
+  const tailHandle = !cp.gzip && store && !ctx.flags.dryRun ? await open(item.path, 'r') : null
   const persist = async (p: Progress) => {
     if (!store || ctx.flags.dryRun) return
-    if (!cp.gzip && p.acked !== lastHashed) {
-      lastHash = p.acked > 0 ? await hashRange(item.path, false, p.acked) : undefined
+    if (tailHandle && p.acked !== lastHashed) {
+      lastHash = p.acked > 0 ? await hashBefore(tailHandle, p.acked) : undefined
       lastHashed = p.acked
     }
     Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, ackedTailHash: lastHash, updatedAt: new Date(io.now()).toISOString() })
-    store.set({ ...cp })
-    await store.save()
+    await store.saveProgress({ ...cp })
   }
 
   const finalRead = item.finished || ident.gzip
   async function* items(): AsyncGenerator<DeliveryItem> {
     let lineNo = cp.ackedLine
-    for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal })) {
+    for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })) {
       const { buf, base, starts, contentEnds, ends, truncated } = batch
       if (parser === null) parser = detectParser(ctx, item.path, batch)
       for (let i = 0; i < starts.length; i++) {
@@ -246,6 +250,9 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
     })
   } finally {
     ctx.reports.push({ path: item.path, format: (parser as LogParser | null)?.name ?? null, ...counters, firstRejected: {} })
+    await tailHandle?.close()
+    // Fold the journal into state.json once per file (also after a failure: the progress is valid).
+    if (store && !ctx.flags.dryRun) await store.save()
   }
   addStats(ctx.totals, result.stats)
   const uncertainHere = ctx.totals.uncertain - uncertainBefore

@@ -4,7 +4,6 @@ import { STATUS_CODES } from 'node:http'
 import type { EventKind, MapResult, OutgoingEvent, RequestRecord, SkipReason } from '../types.js'
 import { createUserAgentCache, type UserAgentInfo } from './bots.js'
 import { createClientIpResolver } from './client-ip.js'
-import { parseConfig } from './config.js'
 import { createHostMatcher, createPathFilter, normaliseHost, urlHost } from './filters.js'
 import { ACCEPT, DEFAULT_ACCEPT_LANGUAGE, headerValue, localeFromAcceptLanguage, logText } from './headers.js'
 import { LIMITS, cut, limitMeta } from './limits.js'
@@ -13,7 +12,7 @@ import { isStaticPath } from './static.js'
 import { addUtm } from './utm.js'
 
 export { STATIC_EXTENSIONS, STATIC_PREFIXES, isStaticPath } from './static.js'
-export { ConfigError, loadConfig, parseConfig, configSchema, type IngestConfig } from './config.js'
+// The config file loader (zod) lives in ./config.js and is imported only when --config is given.
 export { parseStatusSpec, type CustomEventRule, type StatusSpec } from './rules.js'
 export { compilePathPattern, createPathFilter, createHostMatcher, normaliseHost, urlHost } from './filters.js'
 export { normaliseIp, createClientIpResolver, createTrustedProxyList } from './client-ip.js'
@@ -91,7 +90,7 @@ export function createMapper(options: MapperOptions): Mapper {
   const hostFilter = hostList.length > 0 ? createHostMatcher(hostList) : null
   const pathFilter = createPathFilter(options.includePaths, options.excludePaths)
   const clientIp = createClientIpResolver({ realIp: options.realIp ?? 'remote', trustedProxies: options.trustedProxies })
-  const rules: CompiledRule[] = options.rules && options.rules.length > 0 ? parseConfig({ customEvents: options.rules }, 'rules').customEvents.map(compileRule) : []
+  const rules: CompiledRule[] = (options.rules ?? []).map(compileCheckedRule)
   const defaultLanguage = headerValue(options.acceptLanguage ?? DEFAULT_ACCEPT_LANGUAGE) ?? DEFAULT_ACCEPT_LANGUAGE
   const userAgent = createUserAgentCache()
   const languages = new Map<string, LanguageInfo>()
@@ -213,5 +212,23 @@ export function createMapper(options: MapperOptions): Mapper {
       if (meta !== undefined) body.meta = meta
     }
     return event('custom', '/log/custom', body, h, rule!.event)
+  }
+}
+
+/** Rules from loadConfig are already validated; this keeps direct callers honest without loading
+ *  the schema library on every start. Messages name the rule and the field. */
+function compileCheckedRule(rule: CustomEventRule, i: number): CompiledRule {
+  const where = `customEvents[${i}]`
+  if (typeof rule.event !== 'string' || rule.event.length === 0 || rule.event.length > LIMITS.ev)
+    throw new Error(`${where}.event: must be 1 to ${LIMITS.ev} characters`)
+  try {
+    new RegExp(rule.path)
+  } catch (err) {
+    throw new Error(`${where}.path: not a valid regular expression: ${(err as Error).message}`)
+  }
+  try {
+    return compileRule(rule)
+  } catch (err) {
+    throw new Error(`${where}.status: ${(err as Error).message}`)
   }
 }

@@ -65,17 +65,24 @@ export async function hashRange(path: string, gzip: boolean, end: number, length
   const fh = await open(path, 'r')
   if (gzip) return sha(await gunzipRange(fh, start, end - start, () => false, false, path))
   try {
-    const buf = Buffer.alloc(end - start)
-    let got = 0
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got)
-      if (bytesRead === 0) break
-      got += bytesRead
-    }
-    return sha(buf.subarray(0, got))
+    return await hashBefore(fh, end, length)
   } finally {
     await fh.close()
   }
+}
+
+/** `hashRange` for a plain file through a handle the caller keeps open (the checkpoint writer calls
+ *  it on every progress save, so it must not open the file each time). */
+export async function hashBefore(fh: FileHandle, end: number, length = 64): Promise<string> {
+  const start = Math.max(0, end - length)
+  const buf = Buffer.alloc(end - start)
+  let got = 0
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return sha(buf.subarray(0, got))
 }
 
 /** Decompresses fh (closed when done) and returns the bytes [start, start+length), or fewer when the
