@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
-import { runCheck } from './commands/check.js'
+import { defaultThreads, runCheck } from './commands/check.js'
 import type { DeliveryFlags } from './commands/run.js'
 import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError } from './errors.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from './options.js'
@@ -86,19 +86,22 @@ Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration er
     .addOption(new Option('--json', 'one JSON document with per-file counters and totals'))
     .addOption(new Option('--records', 'NDJSON: one parsed record per input line'))
     .addOption(new Option('--events', 'NDJSON: the exact requests that would be sent'))
+    .addOption(new Option('--threads <n>', 'threads for a large plain file (counts only; auto = the cores there are, at most 4)').default('auto'))
     .addHelpText('after', `
 Examples:
   swetrix-ingest check access.log
   swetrix-ingest check --json access.log access.log.1 access.log.2.gz
   zcat access.log.3.gz | swetrix-ingest check -
   swetrix-ingest check --events --format 'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' access.log`)
-    .action(async (files: string[], opts: PipelineFlags & { project?: string; json?: boolean; records?: boolean; events?: boolean }) => {
+    .action(async (files: string[], opts: PipelineFlags & { project?: string; json?: boolean; records?: boolean; events?: boolean; threads: string }) => {
       const modes = [opts.json, opts.records, opts.events].filter(Boolean).length
       if (modes > 1) throw new UsageError('choose one of --json, --records, --events')
       const pid = validateProjectId(opts.project, false)
-      const parts = await buildPipeline(opts as PipelineFlags, pid, io.now())
+      const now = io.now()
+      const parts = await buildPipeline(opts as PipelineFlags, pid, now)
       const output = opts.json ? 'json' : opts.records ? 'records' : opts.events ? 'events' : 'human'
-      setExit(await runCheck(files, { ...parts, output, stdout: io.stdout, stderr: io.stderr, stdin: io.stdin }))
+      const threads = opts.threads === 'auto' ? defaultThreads() : parsePositiveInt(opts.threads, '--threads')
+      setExit(await runCheck(files, { ...parts, output, stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, flags: opts, projectId: pid, now, threads }))
     })
 
   addDeliveryOptions(

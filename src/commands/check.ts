@@ -1,13 +1,20 @@
 // `swetrix-ingest check <file...>`: parse and map without network or state, and report.
+// A large plain file is split at a line boundary and its parts scanned in parallel (worker threads):
+// counting needs no order, so the cores a machine has are used (see scanParallel).
+import { open, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import type { Writable } from 'node:stream'
+import { Worker } from 'node:worker_threads'
 import type { LogParser } from '../../parsers/types.js'
 import { recordJson } from '../record-json.js'
 import { classifyLine, countOutcome, outcomeLabel, type LineOutcome, type Mapper } from '../pipeline/classify.js'
 import { openInput } from '../pipeline/open-input.js'
+import type { LineBatch } from '../source/reader.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
 import { LineWriter } from '../output/writer.js'
 import { safeJson } from '../output/safe-text.js'
 import { formatFileReport, type FileReport } from '../output/report.js'
+import type { PipelineFlags } from '../options.js'
 
 export interface CheckOptions {
   format: LogParser | 'auto'
@@ -17,22 +24,45 @@ export interface CheckOptions {
   stdout: Writable
   stderr: Writable
   stdin?: NodeJS.ReadableStream
+  /** For worker threads, which rebuild the pipeline from the same flags. */
+  flags?: PipelineFlags
+  projectId?: string
+  now?: number
+  /** Threads for one large file (1 = no workers). */
+  threads?: number
 }
 
 const FIRST_REJECTED_KEPT = 5
+/** Below this a worker costs more (start-up, ~15 MB) than it saves. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 
-export async function scanInput(path: string, o: CheckOptions, writer: LineWriter | null): Promise<FileReport> {
-  const input = await openInput(path, { format: o.format, candidates: o.candidates, final: true, stdin: o.stdin })
+export interface ScanResult {
+  counters: LineCounters
+  firstRejected: Record<string, number[]>
+  lines: number
+}
+
+export interface ScanSink {
+  writer: LineWriter | null
+  records: boolean
+  events: boolean
+}
+
+/** The per-line loop: classify each line of `batches` whose start lies before `to`, and count it. */
+export async function scanBatches(
+  batches: AsyncIterable<LineBatch>,
+  parser: LogParser | null,
+  mapper: Mapper,
+  to: number,
+  sink: ScanSink | null,
+): Promise<ScanResult> {
   const counters = emptyCounters()
   const firstRejected: Record<string, number[]> = {}
-  const parser = input.parser
-  const mapper = o.mapper
-  const records = o.output === 'records'
-  const events = o.output === 'events'
   let lineNo = 0
-  for await (const batch of input.batches) {
-    const { buf, starts, contentEnds, truncated } = batch
+  for await (const batch of batches) {
+    const { buf, base, starts, contentEnds, truncated } = batch
     for (let i = 0; i < starts.length; i++) {
+      if (base + starts[i]! >= to) return { counters, firstRejected, lines: lineNo }
       lineNo++
       // No parser means the sample held only blank lines: every line is one.
       const outcome: LineOutcome =
@@ -44,18 +74,99 @@ export async function scanInput(path: string, o: CheckOptions, writer: LineWrite
         const kept = (firstRejected[outcome.reason] ??= [])
         if (kept.length < FIRST_REJECTED_KEPT) kept.push(lineNo)
       }
-      if (writer !== null) {
-        if (records) {
+      if (sink?.writer) {
+        if (sink.records) {
           const parsed = outcome.kind === 'rejected' ? { rejected: outcome.reason } : outcome.record
-          await writer.line(safeJson(recordJson(parsed, lineNo, batch.base + starts[i]!, outcomeLabel(outcome))))
-        } else if (events && outcome.kind === 'event') {
+          await sink.writer.line(safeJson(recordJson(parsed, lineNo, base + starts[i]!, outcomeLabel(outcome))))
+        } else if (sink.events && outcome.kind === 'event') {
           const ev = outcome.event
-          await writer.line(safeJson({ endpoint: ev.endpoint, headers: ev.headers, body: ev.body }))
+          await sink.writer.line(safeJson({ endpoint: ev.endpoint, headers: ev.headers, body: ev.body }))
         }
       }
     }
   }
-  return { path: input.label, format: parser?.name ?? null, ...counters, firstRejected }
+  return { counters, firstRejected, lines: lineNo }
+}
+
+export async function scanInput(path: string, o: CheckOptions, writer: LineWriter | null): Promise<FileReport> {
+  const split = writer === null ? await splitPoints(path, o) : null
+  const input = await openInput(path, { format: o.format, candidates: o.candidates, final: true, stdin: o.stdin })
+  const parser = input.parser
+  const sink = writer ? { writer, records: o.output === 'records', events: o.output === 'events' } : null
+  if (split === null || parser === null) {
+    const r = await scanBatches(input.batches, parser, o.mapper, Infinity, sink)
+    return { path: input.label, format: parser?.name ?? null, ...r.counters, firstRejected: r.firstRejected }
+  }
+  // Workers take the later parts; this thread scans the first while they run.
+  const formatSpec = o.flags!.format === 'auto' ? parser.name : o.flags!.format
+  const workers = split.slice(1).map((from, k) =>
+    runWorker({ path, from, to: split[k + 2] ?? Infinity, flags: { ...o.flags!, format: formatSpec }, projectId: o.projectId!, now: o.now! }),
+  )
+  const first = await scanBatches(input.batches, parser, o.mapper, split[1]!, null)
+  const parts = [first, ...(await Promise.all(workers))]
+  const counters = emptyCounters()
+  const firstRejected: Record<string, number[]> = {}
+  let linesBefore = 0
+  for (const part of parts) {
+    addCounters(counters, part.counters)
+    for (const [reason, lines] of Object.entries(part.firstRejected)) {
+      const kept = (firstRejected[reason] ??= [])
+      for (const l of lines) if (kept.length < FIRST_REJECTED_KEPT) kept.push(l + linesBefore)
+    }
+    linesBefore += part.lines
+  }
+  return { path: input.label, format: parser.name, ...counters, firstRejected }
+}
+
+/** Line-aligned part starts for a parallel scan ([0, b1, ...]), or null when one thread is best. */
+async function splitPoints(path: string, o: CheckOptions): Promise<number[] | null> {
+  const threads = Math.min(o.threads ?? 1, 8)
+  if (threads < 2 || path === '-' || !o.flags || o.output === 'records' || o.output === 'events') return null
+  const st = await stat(path).catch(() => null)
+  if (!st || !st.isFile() || st.size < PARALLEL_MIN_BYTES) return null
+  const fh = await open(path, 'r')
+  try {
+    const head = Buffer.alloc(2)
+    await fh.read(head, 0, 2, 0)
+    if (head[0] === 0x1f && head[1] === 0x8b) return null // gzip: one stream, no random access
+    const points = [0]
+    const probe = Buffer.alloc(64 * 1024)
+    for (let k = 1; k < threads; k++) {
+      const at = Math.floor((st.size * k) / threads)
+      const { bytesRead } = await fh.read(probe, 0, probe.length, at)
+      const nl = probe.subarray(0, bytesRead).indexOf(10)
+      if (nl < 0) return null // a line longer than the probe: not worth splitting
+      if (at + nl + 1 > points.at(-1)!) points.push(at + nl + 1)
+    }
+    return points.length > 1 ? points : null
+  } finally {
+    await fh.close()
+  }
+}
+
+export interface WorkerTask {
+  path: string
+  from: number
+  to: number
+  flags: PipelineFlags
+  projectId: string
+  now: number
+}
+
+function runWorker(task: WorkerTask): Promise<ScanResult> {
+  return new Promise((resolve, reject) => {
+    // A small young generation keeps the worker's share of peak RSS low; the scan allocates
+    // only short-lived objects.
+    const worker = new Worker(new URL('./check-worker.js', import.meta.url), {
+      workerData: task,
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    })
+    worker.once('message', (m: ScanResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)))
+    worker.once('error', reject)
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`check worker exited with code ${code}`))
+    })
+  })
 }
 
 export async function runCheck(files: string[], o: CheckOptions): Promise<number> {
@@ -77,4 +188,9 @@ export async function runCheck(files: string[], o: CheckOptions): Promise<number
     if (reports.length > 1) out.write(formatFileReport({ path: 'TOTAL', format: null, ...totals, firstRejected: {} }) + '\n')
   }
   return 0
+}
+
+/** Threads for `--threads auto`: the cores there are, at most 4. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), 4))
 }

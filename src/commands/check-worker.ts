@@ -1,0 +1,17 @@
+// A worker thread of a parallel `check`: scans one line-aligned byte range of a file with a pipeline
+// rebuilt from the same flags, and posts its counters back (see check.ts, scanParallel).
+import { parentPort, workerData } from 'node:worker_threads'
+import { buildPipeline } from '../options.js'
+import { readLines } from '../source/reader.js'
+import { READ_CHUNK_BYTES } from '../pipeline/open-input.js'
+import { scanBatches, type WorkerTask } from './check.js'
+
+const task = workerData as WorkerTask
+try {
+  const parts = await buildPipeline(task.flags, task.projectId, task.now)
+  if (parts.format === 'auto') throw new Error('a check worker needs a resolved format')
+  const batches = readLines({ path: task.path }, { from: task.from, final: true, chunkSize: READ_CHUNK_BYTES })
+  parentPort!.postMessage(await scanBatches(batches, parts.format, parts.mapper, task.to, null))
+} catch (err) {
+  parentPort!.postMessage({ error: (err as Error).message })
+}
