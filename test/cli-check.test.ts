@@ -117,6 +117,28 @@ describe('check --records and --events', () => {
   })
 })
 
+describe('check on a large file', () => {
+  it('gives the same counts and rejected line numbers with worker threads as with one thread', { timeout: 120_000 }, async () => {
+    await withTempDir(async (dir) => {
+      const { lineGenerator } = await import('../bench/generate-log.mjs')
+      const gen = lineGenerator({ seed: 3 })
+      const lines: string[] = []
+      for (let i = 0; i < 180_000; i++) lines.push(gen(i)) // ~36 MB: above the parallel threshold
+      for (const at of [150_000, 170_001]) lines.splice(at, 0, `junk line ${at}`)
+      const log = join(dir, 'big.log')
+      await writeFile(log, lines.join('\n') + '\n')
+      const one = await runCli(['check', '--threads', '1', log])
+      const two = await runCli(['check', '--threads', '2', log])
+      expect(one.code).toBe(0)
+      expect(two.stdout).toBe(one.stdout)
+      expect(one.stdout).toContain('first at line 150001, 170002')
+      const json1 = await runCli(['check', '--json', '--threads', '1', log])
+      const json2 = await runCli(['check', '--json', '--threads', '2', log])
+      expect(JSON.parse(json2.stdout)).toEqual(JSON.parse(json1.stdout))
+    })
+  })
+})
+
 describe('check errors and exit codes', () => {
   it('a missing file, a directory and an unknown format exit 2 with one line and no stack', async () => {
     await withTempDir(async (dir) => {

@@ -1,0 +1,2 @@
+// Types for bench/generate-log.mjs (used by tests to build large logs).
+export function lineGenerator(options?: { seed?: number; uniquePaths?: boolean; startMs?: number }): (i: number) => string
