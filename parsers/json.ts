@@ -284,7 +284,9 @@ export function splitHostPort(value: string): { host: string; port: number | nul
   return port === null ? { host: value, port: null } : { host: value.slice(0, colon), port }
 }
 
-const METHOD_TOKEN = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,31}$/
+// The same method rule as the text formats (parsers/util/request-line.ts): upper-case tokens, so a
+// junk request such as "junk line" has no method in every format.
+const METHOD_TOKEN = /^[A-Z][A-Z0-9_-]{0,24}$/
 const PROTOCOL = /^HTTP\/\d+(?:\.\d+)?$/
 
 /** `METHOD target[ HTTP/x.y]` -> parts, or null for anything else (TLS probes, `HELLO`, junk). */
