@@ -1,21 +1,15 @@
-// The Swetrix Events API sink: one POST per event over a dedicated keep-alive
-// undici Agent, classified by swetrix-api.md §5, retried with p-retry on
-// transient failures. The first attempt runs without p-retry (the common case
-// is a single 201), so the hot path is one request and one body read.
-//
-// Requests go through `agent.dispatch` with a minimal handler rather than
-// `undici.request()`: request() wraps every response in a Readable stream,
-// which measured ~40 µs CPU per request against ~24 µs here (same Agent,
-// same timeouts) and decides whether we keep up with autocannon's rate.
+// The Swetrix Events API sink: one POST per event over a keep-alive WirePool (./wire.ts, a minimal
+// HTTP/1.1 client: undici's per-request CPU cost kept `run` below 70% of a load generator's rate),
+// classified by swetrix-api.md §5, retried with p-retry on transient failures. The first attempt runs
+// without p-retry (the common case is a single 201), so the hot path is one request and one body read.
 import { brotliDecompress, gunzip, inflate } from 'node:zlib'
 import { promisify } from 'node:util'
-import { Agent } from 'undici'
-import type { Dispatcher } from 'undici'
-import type { IncomingHttpHeaders } from 'node:http'
 import pRetry, { AbortError } from 'p-retry'
 import type { Endpoint, OutgoingEvent } from '../types.js'
 import { abortableSleep, createRateLimiter } from './rate.js'
 import type { RateLimiter } from './rate.js'
+import { WirePool } from './wire.js'
+import type { WireResponse } from './wire.js'
 
 export type SendOutcome =
   | { kind: 'accepted'; status: number; attempts: number }
@@ -113,71 +107,14 @@ const FATAL_MESSAGES = [
   'Incoming analytics is disabled for this project',
   'This origin is prohibited',
 ]
-/** Error codes of failures worth retrying: the request may not have reached the API, or its answer was lost. */
+/** Error codes of failures worth retrying: the request may not have reached the API, or its answer was
+ *  lost or garbled (EPROTO: e.g. a proxy cut the answer short — transient). */
 const RETRYABLE_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN',
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EPROTO', 'ENOTFOUND', 'EAI_AGAIN',
   'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTCONN',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
 ])
 
-/** Collects one response; settles the promise once. */
-class ResponseCollector implements Dispatcher.DispatchHandler {
-  status = 0
-  headers: IncomingHttpHeaders = {}
-  chunks: Buffer[] = []
-  private controller: Dispatcher.DispatchController | undefined
-  private settled = false
-  constructor(
-    private readonly resolve: (r: ResponseCollector) => void,
-    private readonly reject: (e: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    signal?.addEventListener('abort', this.onAbort, { once: true })
-  }
-  private readonly onAbort = (): void => {
-    this.controller?.abort(this.signal!.reason)
-    this.fail(this.signal!.reason)
-  }
-  private fail(err: unknown): void {
-    if (this.settled) return
-    this.settled = true
-    this.signal?.removeEventListener('abort', this.onAbort)
-    this.reject(err)
-  }
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller
-    if (this.settled) controller.abort(this.signal?.reason ?? new Error('aborted'))
-  }
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (statusCode < 200) return // informational
-    this.status = statusCode
-    this.headers = headers
-    this.chunks.length = 0
-  }
-  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk)
-  }
-  onResponseEnd(): void {
-    if (this.settled) return
-    this.settled = true
-    this.signal?.removeEventListener('abort', this.onAbort)
-    this.resolve(this)
-  }
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    this.fail(err)
-  }
-}
-
 interface Target { origin: string; path: string; url: string }
-
-function post(agent: Agent, t: Target, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<ResponseCollector> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    agent.dispatch({ origin: t.origin, path: t.path, method: 'POST', headers, body }, new ResponseCollector(resolve, reject, signal))
-  })
-}
 
 const decoders: Record<string, (b: Buffer) => Promise<Buffer>> = {
   gzip: promisify(gunzip),
@@ -258,37 +195,35 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   const onRetry = o.onRetry
   const limiter: RateLimiter | undefined =
     o.rate !== undefined ? createRateLimiter({ rate: o.rate, sleep, ...(o.now ? { now: o.now } : {}) }) : undefined
-  const agent = new Agent({
-    connections: o.connections ?? 16,
-    pipelining: 1,
-    keepAliveTimeout: 10_000,
-    keepAliveMaxTimeout: 60_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: { timeout: 10_000 },
-  })
+  // One pool per origin (the three endpoints normally share one).
+  const pools = new Map<string, WirePool>()
+  for (const t of Object.values(targets)) {
+    if (!pools.has(t.origin)) pools.set(t.origin, new WirePool({ url: t.origin, connections: o.connections ?? 16, timeoutMs }))
+  }
+  const poolOf = {} as Record<Endpoint, WirePool>
+  for (const endpoint of Object.keys(targets) as Endpoint[]) poolOf[endpoint] = pools.get(targets[endpoint].origin)!
 
-  async function attempt(target: Target, headers: Record<string, string>, body: string, pid: string,
+  async function attempt(pool: WirePool, target: Target, headers: Record<string, string>, body: string, pid: string,
     attempts: number, signal: AbortSignal | undefined): Promise<Attempt> {
     if (limiter) await limiter.take(signal)
     const url = target.url
-    let res: ResponseCollector
+    let res: WireResponse
     try {
-      res = await post(agent, target, headers, body, signal)
+      res = await pool.request(target.path, headers, body, signal)
     } catch (err) {
       if (signal?.aborted) throw signal.reason
       const code = errorCode(err)
       if (code !== undefined && RETRYABLE_CODES.has(code)) {
         return new TransientFailure(undefined, `${code}: ${oneLine((err as Error).message ?? String(err), 120)}`, undefined)
       }
-      if (code === 'UND_ERR_INVALID_ARG') {
-        // e.g. a header value undici refuses: this event can never be sent as is.
+      if (code === 'ERR_INVALID_HEADER') {
+        // A header value that cannot be sent (CR/LF/NUL, a char above U+00FF): this event never can be.
         return { kind: 'dead', status: 0, body: `request rejected by the HTTP client: ${oneLine((err as Error).message)}`, attempts }
       }
       throw err
     }
     const status = res.status
-    const raw = res.chunks.length === 1 ? res.chunks[0]! : Buffer.concat(res.chunks)
+    const raw = res.body
     const encoding = res.headers['content-encoding']
     const decode = typeof encoding === 'string' ? decoders[encoding.trim().toLowerCase()] : undefined
     // An undecodable body only loses the message; the status still classifies.
@@ -318,7 +253,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     return { kind: 'dead', status, body: text.length > 2000 ? `${text.slice(0, 2000)}…` : text, attempts }
   }
 
-  async function sendWithRetry(target: Target, headers: Record<string, string>, body: string, pid: string,
+  async function sendWithRetry(pool: WirePool, target: Target, headers: Record<string, string>, body: string, pid: string,
     first: TransientFailure, signal: AbortSignal | undefined): Promise<SendOutcome> {
     const started = performance.now()
     const url = target.url
@@ -349,7 +284,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       try {
         if (delay > 0) await sleep(delay, signal)
         attempts++
-        r = await attempt(target, headers, body, pid, attempts, signal)
+        r = await attempt(pool, target, headers, body, pid, attempts, signal)
       } catch (err) {
         // Abort, fatal API answers and unexpected errors end the loop unchanged.
         throw new AbortError(err instanceof Error ? err : new Error(String(err)))
@@ -382,12 +317,13 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       const headers = requestHeaders(ev.headers)
       const body = JSON.stringify(ev.body)
       const pid = typeof ev.body.pid === 'string' ? ev.body.pid : ''
-      const r = await attempt(target, headers, body, pid, 1, signal)
+      const pool = poolOf[ev.endpoint]
+      const r = await attempt(pool, target, headers, body, pid, 1, signal)
       if (!(r instanceof TransientFailure)) return r
-      return sendWithRetry(target, headers, body, pid, r, signal)
+      return sendWithRetry(pool, target, headers, body, pid, r, signal)
     },
     async close() {
-      await agent.close()
+      await Promise.all([...pools.values()].map((p) => p.close()))
     },
   }
 }
