@@ -41,14 +41,15 @@ function accepts(parser: LogParser, line: Buffer): boolean {
   }
 }
 
-/** Scores every candidate on the sample's non-empty lines and returns the best one; on a tie the
+/** Scores every candidate on the sample's non-empty, non-comment lines and returns the best one; on a tie the
  *  earlier candidate wins (list specific formats before general ones). */
 export function detectFormat(sample: readonly Buffer[], candidates: readonly LogParser[]): DetectResult {
   const tried = candidates.map((c) => c.name)
   const lines: Buffer[] = []
   const lineNumbers: number[] = []
   sample.forEach((line, i) => {
-    if (!isBlank(line)) {
+    // `#` lines are comments or headers (W3C `#Fields:`, annotated test logs), not records.
+    if (!isBlank(line) && line[0] !== 0x23) {
       lines.push(line)
       lineNumbers.push(i + 1)
     }

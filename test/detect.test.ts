@@ -253,3 +253,14 @@ describe('third-party parser modules (module:)', () => {
     expect(safeParser({ ...wild, detect: () => -3 }).detect([])).toBe(0)
   })
 })
+
+describe('detectFormat and comment lines', () => {
+  it('scores only records: `#` comment lines (annotated or W3C-style logs) do not hide the format', () => {
+    const record = '192.0.2.8 - - [05/Mar/2026:14:39:21 +0100] "GET /a HTTP/1.1" 200 459 "-" "Mozilla/5.0"'
+    const sample = [`# note: { "match": true }`, record, '', `# note: { "match": false }`, '# another', record].map((l) => Buffer.from(l))
+    const result = detectFormat(sample, builtinParsers())
+    expect(result.ok && result.parser.name).toBe('combined')
+    const onlyComments = detectFormat([Buffer.from('# just a comment')], builtinParsers())
+    expect(onlyComments.ok).toBe(false)
+  })
+})
