@@ -25,6 +25,7 @@ export interface PipelineFlags {
   since?: string
   until?: string
   config?: string
+  verbose?: boolean
 }
 
 export function validateProjectId(pid: string | undefined, required: boolean): string {

@@ -90,7 +90,7 @@ export async function scanBatches(
 
 export async function scanInput(path: string, o: CheckOptions, writer: LineWriter | null): Promise<FileReport> {
   const split = writer === null ? await splitPoints(path, o) : null
-  const input = await openInput(path, { format: o.format, candidates: o.candidates, final: true, stdin: o.stdin })
+  const input = await openInput(path, { format: o.format, candidates: o.candidates, final: true, stdin: o.stdin, verbose: o.flags?.verbose === true })
   const parser = input.parser
   const sink = writer ? { writer, records: o.output === 'records', events: o.output === 'events' } : null
   if (split === null || parser === null) {

@@ -5,6 +5,7 @@ import type { LogParser } from '../../parsers/types.js'
 import { detectFormat } from '../../parsers/detect.js'
 import { readLines, type LineBatch, type ReadOptions } from '../source/reader.js'
 import { UsageError } from '../errors.js'
+import { safeText } from '../output/safe-text.js'
 
 const SAMPLE_LINES = 200
 /** Read size: big enough to amortise syscalls, small enough to keep peak RSS low (measured: 1 MiB
@@ -23,6 +24,8 @@ export interface OpenInputOptions extends ReadOptions {
   format: LogParser | 'auto'
   candidates: readonly LogParser[]
   stdin?: NodeJS.ReadableStream
+  /** Include the failing line's text in a detection error (it may hold a visitor's IP). */
+  verbose?: boolean
 }
 
 /** Checks that `path` is a readable regular file, with the one-line message a user needs. */
@@ -60,15 +63,18 @@ export async function openInput(path: string, o: OpenInputOptions): Promise<Open
   if (o.format !== 'auto') parser = o.format
   else {
     const sample: Buffer[] = []
+    // Blank lines stay in the sample (detection skips them) so its line numbers are the file's.
     for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
-      if (batch.contentEnds[i]! > batch.starts[i]!) sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+      sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
     }
     const detected = detectFormat(sample, o.candidates)
     if (!detected.ok) {
       if (detected.reason === 'empty') return { label, parser: null, batches: rest(batch, it, label) }
+      const failing = detected.firstFailedLine > 0 ? sample[detected.firstFailedLine - 1] : undefined
+      const shown = o.verbose && failing ? `: ${safeText(failing.toString('utf8').slice(0, 200))}` : ' (--verbose shows it)'
       throw new UsageError(
         `${label}: no known log format matches (tried ${detected.tried.join(', ')}); ` +
-          `line ${detected.firstFailedLine} of the sample fails (${detected.reason}). ` +
+          `line ${detected.firstFailedLine} fails${shown}; ${detected.reason}. ` +
           `Name the format with --format, e.g. --format 'nginx:<your log_format>'`,
       )
     }
