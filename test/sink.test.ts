@@ -244,7 +244,7 @@ describe('http sink: retries', () => {
     const outcome = await sinkFor(api.url, { onRetry: (i) => retries.push(i) }).send(pageview())
     expect(outcome).toMatchObject({ kind: 'accepted', attempts: 2 })
     expect(retries[0]!.status).toBeUndefined()
-    expect(retries[0]!.error).toMatch(/UND_ERR_SOCKET|ECONNRESET/)
+    expect(retries[0]!.error).toMatch(/^ECONNRESET/)
   })
 
   it('retries a refused connection until the API comes up', async () => {
