@@ -23,10 +23,14 @@ export interface FileCheckpoint {
   acked: number
   /** >= acked; requests for lines before it may have left (durably recorded BEFORE they leave). */
   dispatched: number
-  /** Start offsets of event lines in [acked, dispatched) known done — a resume skips them. */
+  /** Start offsets of event lines beyond acked known done (delivered or dead-lettered) — a resume skips them. */
   doneAhead: number[]
-  /** Hash of up to 64 bytes before `acked` (fingerprint.hashRange), verified before resuming. */
+  /** Hash of up to 64 bytes before `tailHashAt` (fingerprint.hashRange), verified before resuming:
+   *  a file that was replaced or truncated no longer has those bytes there. */
   ackedTailHash?: string
+  /** The offset `ackedTailHash` was taken at (<= acked; refreshed about once a second, not on every
+   *  progress save). Absent in older state files: then it is `acked`. */
+  tailHashAt?: number
   /** Number of lines before `acked` (line numbers stay right after a resume). */
   ackedLine: number
   /** A rotated/compressed file read to its end. */
@@ -258,6 +262,7 @@ function checkpointProblem(key: string, cp: unknown): string | null {
   if ((cp.dispatched as number) < (cp.acked as number)) return 'has dispatched < acked'
   if (!Array.isArray(cp.doneAhead) || !cp.doneAhead.every((n) => Number.isSafeInteger(n))) return 'has a bad "doneAhead"'
   if (cp.ackedTailHash !== undefined && typeof cp.ackedTailHash !== 'string') return 'has a bad "ackedTailHash"'
+  if (cp.tailHashAt !== undefined && (!Number.isSafeInteger(cp.tailHashAt) || (cp.tailHashAt as number) < 0 || (cp.tailHashAt as number) > (cp.acked as number))) return 'has a bad "tailHashAt"'
   if (cp.complete !== undefined && typeof cp.complete !== 'boolean') return 'has a bad "complete"'
   return null
 }

@@ -70,6 +70,7 @@ interface Context {
 }
 
 const SAMPLE_LINES = 200
+const TAIL_HASH_EVERY_MS = 1000
 
 export async function runDelivery(mode: 'run' | 'backfill', files: string[], flags: DeliveryFlags, io: CliIO): Promise<number> {
   const pid = validateProjectId(flags.project, true)
@@ -179,20 +180,23 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
   const doneAhead = new Set(cp.doneAhead)
   const counters = emptyCounters()
   let parser: LogParser | null = ctx.parts.format === 'auto' ? null : ctx.parts.format
-  let lastHashed = -1
-  let lastHash: string | undefined = cp.ackedTailHash
+  let hashedAt = -Infinity
 
   // Progress saves go to the store's journal (one pwrite + fdatasync); the tail hash is read
   // through one handle kept open for the file.
   const tailHandle = !cp.gzip && store && !ctx.flags.dryRun ? await open(item.path, 'r') : null
   const persist = async (p: Progress) => {
     if (!store || ctx.flags.dryRun) return
-    if (tailHandle && p.acked !== lastHashed) {
-      lastHash = p.acked > 0 ? await hashBefore(tailHandle, p.acked) : undefined
-      lastHashed = p.acked
+    // The tail hash only has to describe bytes the file had at some checkpoint; refreshing it about
+    // once a second keeps a read off the hot path (a progress save gates the next block of sends).
+    const now = performance.now()
+    if (tailHandle && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
+      cp.ackedTailHash = await hashBefore(tailHandle, p.acked)
+      cp.tailHashAt = p.acked
+      hashedAt = now
     }
-    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, ackedTailHash: lastHash, updatedAt: new Date(io.now()).toISOString() })
-    await store.saveProgress({ ...cp })
+    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, updatedAt: new Date(io.now()).toISOString() })
+    await store.saveProgress(cp)
   }
 
   const finalRead = item.finished || ident.gzip
@@ -273,8 +277,9 @@ async function chooseStart(ctx: Context, item: FilePlan, ident: FileIdentity, kn
       ctx.note(`${item.path}: the file is shorter than its checkpoint (truncated, e.g. copytruncate); reading it again from the start`)
       return { offset: 0, line: 0 }
     }
-    if (!ident.gzip && known.ackedTailHash && known.acked > 0) {
-      const now = await hashRange(item.path, false, known.acked)
+    const hashAt = known.tailHashAt ?? known.acked
+    if (!ident.gzip && known.ackedTailHash && hashAt > 0) {
+      const now = await hashRange(item.path, false, hashAt)
       if (now !== known.ackedTailHash) {
         ctx.note(`${item.path}: the bytes before the checkpoint changed (file replaced); reading it again from the start`)
         return { offset: 0, line: 0 }
