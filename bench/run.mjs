@@ -3,7 +3,7 @@
 //      peak RSS (also at 250k and 500k lines, to show RSS stays flat), beside GoAccess on the same file.
 //   2. sending: `swetrix-ingest run` events/s against the bundled test API on loopback, beside
 //      autocannon (a keep-alive HTTP load generator) against the same endpoint, and peak RSS.
-// Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency N (16),
+// Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (16,64),
 //          --skip-parse, --skip-send. Nothing here asserts; it reports.
 import { spawn, spawnSync } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
@@ -22,7 +22,7 @@ const { values: opt } = parseArgs({
   options: {
     lines: { type: 'string', default: '1000000' },
     'send-lines': { type: 'string', default: '1000000' },
-    concurrency: { type: 'string', default: '16' },
+    concurrency: { type: 'string', default: '16,64' },
     'skip-parse': { type: 'boolean', default: false },
     'skip-send': { type: 'boolean', default: false },
   },
@@ -104,30 +104,32 @@ async function startApi() {
 
 async function sendBench() {
   const lines = Number(opt['send-lines'])
-  const c = Number(opt.concurrency)
-  console.log(`\n== Sending: run against the test API on loopback, ${c} connections ==`)
+  const levels = opt.concurrency.split(',').map(Number)
+  console.log(`\n== Sending: run against the test API on loopback (${fmt(lines)} lines, every one an event) ==`)
   const file = join(work, `unique-${lines}.log`)
   await writeLog(file, lines, { seed: 7, uniquePaths: true })
   const api = await startApi()
+  const autocannon = (await import('autocannon')).default
+  const body = JSON.stringify({ pid: 'BENCHPROJECT', pg: '/page/1', ref: 'https://www.example.com/' })
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
+    'x-client-ip-address': '192.0.2.10', 'x-forwarded-for': '192.0.2.10',
+    accept: 'text/html', 'accept-language': 'en-US,en;q=0.9', 'accept-encoding': 'identity',
+  }
   try {
-    const body = JSON.stringify({ pid: 'BENCHPROJECT', pg: '/page/1', ref: 'https://www.example.com/' })
-    const headers = {
-      'content-type': 'application/json',
-      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
-      'x-client-ip-address': '192.0.2.10', 'x-forwarded-for': '192.0.2.10',
-      accept: 'text/html', 'accept-language': 'en-US,en;q=0.9', 'accept-encoding': 'identity',
+    for (const c of levels) {
+      const ac = await autocannon({ url: api.url, method: 'POST', body, headers, connections: c, pipelining: 1, duration: 10 })
+      const acRate = ac.requests.average
+      console.log(`autocannon            ${String(c).padStart(3)} connections, 10 s: ${fmt(acRate)} requests/s (non-2xx: ${ac.non2xx})`)
+      const state = join(work, `state-${c}`)
+      const r = await timed(process.execPath, ['--import', rssPreload, cli, 'run', '--from-beginning', '--json', '-p', 'BENCHPROJECT',
+        '--api-url', api.url, '--state-dir', state, '--concurrency', String(c), file], { stdout: 'pipe' })
+      if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
+      const rate = lines / r.secs
+      console.log(`swetrix-ingest run    --concurrency ${c}: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s, peak RSS ${r.rssMB?.toFixed(1)} MB`)
+      console.log(`ratio (${c} connections): run reaches ${((rate / acRate) * 100).toFixed(0)}% of autocannon's request rate against the same endpoint`)
     }
-    const autocannon = (await import('autocannon')).default
-    const ac = await autocannon({ url: api.url, method: 'POST', body, headers, connections: c, pipelining: 1, duration: 10 })
-    const acRate = ac.requests.average
-    console.log(`autocannon            ${c} connections, 10 s: ${fmt(acRate)} requests/s (non-2xx: ${ac.non2xx})`)
-    const state = join(work, 'state')
-    const r = await timed(process.execPath, ['--import', rssPreload, cli, 'run', '--from-beginning', '--json', '-p', 'BENCHPROJECT',
-      '--api-url', api.url, '--state-dir', state, '--concurrency', String(c), file], { stdout: 'pipe' })
-    if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
-    const rate = lines / r.secs
-    console.log(`swetrix-ingest run    ${fmt(lines)} lines in ${r.secs.toFixed(2)} s: ${fmt(rate)} events/s, peak RSS ${r.rssMB?.toFixed(1)} MB`)
-    console.log(`ratio: run reaches ${((rate / acRate) * 100).toFixed(0)}% of autocannon's request rate against the same endpoint`)
   } finally {
     api.child.kill('SIGTERM')
   }

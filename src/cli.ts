@@ -120,7 +120,7 @@ Examples:
   */5 * * * *  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log   # crontab
   swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head`)
     .action(async (files: string[], opts: DeliveryFlags) => {
-      const { runDelivery } = await import('./commands/run.js') // undici & co. load only for sending
+      const { runDelivery } = await import('./commands/run.js') // the sending side loads only when it is used
       setExit(await runDelivery('run', files, opts, io))
     })
 

@@ -422,8 +422,18 @@ describe('stdout (dry-run) sink', () => {
     const parsed = lines.map((l) => JSON.parse(l) as { endpoint: string; headers: Record<string, string>; body: { pg: string } })
     expect(parsed.map((p) => p.body.pg)).toEqual(['/p1', '/p2', '/p3'])
     expect(parsed[0]!.endpoint).toBe('/log')
-    expect(parsed[0]!.headers['x-forwarded-for']).toBe('203.0.113.7')
-    expect(parsed[0]!.headers['content-type']).toBe('application/json')
+    // The same shape as `check --events`: the event's own headers.
+    expect(parsed[0]!.headers['X-Forwarded-For']).toBe('203.0.113.7')
     expect(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true)
+  })
+
+  it('never writes raw control characters from a log line', async () => {
+    let text = ''
+    const out = new Writable({ write(chunk: Buffer, _enc, cb) { text += chunk.toString(); cb() } })
+    const sink = createStdoutSink(out)
+    await sink.send(pageview({ body: { pid: PID, pg: '/\u001b[2J\u009b31m' } }))
+    await sink.close()
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
+    expect(JSON.parse(text).body.pg).toBe('/\u001b[2J\u009b31m')
   })
 })

@@ -1,7 +1,7 @@
 // `--dry-run` sink: prints each event as the exact request (one NDJSON line) instead of sending it.
 import { once } from 'node:events'
 import type { EventSink, SendOutcome } from './http.js'
-import { requestHeaders } from './http.js'
+import { safeJson } from '../output/safe-text.js'
 
 const ACCEPTED: SendOutcome = Object.freeze({ kind: 'accepted', status: 0, attempts: 0 }) as SendOutcome
 
@@ -11,7 +11,8 @@ export function createStdoutSink(out: NodeJS.WritableStream): EventSink {
   return {
     async send(ev) {
       if (drained) await drained
-      const line = `${JSON.stringify({ endpoint: ev.endpoint, headers: requestHeaders(ev.headers), body: ev.body })}\n`
+      // The same shape as `check --events`; control characters from log lines escaped (terminal safety).
+      const line = `${safeJson({ endpoint: ev.endpoint, headers: ev.headers, body: ev.body })}\n`
       if (!out.write(line)) {
         drained ??= once(out, 'drain').finally(() => {
           drained = undefined
