@@ -50,7 +50,11 @@ export interface MapperOptions {
   acceptLanguage?: string
 }
 
-export type Mapper = (record: RequestRecord) => MapResult
+export interface Mapper {
+  (record: RequestRecord): MapResult
+  /** The same decision as calling the mapper, without building the request: the event kind, or the skip. */
+  classify?: (record: RequestRecord) => EventKind | MapResult
+}
 
 /** Statuses that are pageviews: 2xx except 204 (nothing shown) and 206 (a later piece of a range
  *  request, e.g. media or PDF), plus 304 (a revisit served from the browser cache). */
@@ -149,7 +153,16 @@ export function createMapper(options: MapperOptions): Mapper {
     return { event: e }
   }
 
-  return (record) => {
+  // The decision (send or skip, and which kind) is shared by `map` and `classify`; it leaves what
+  // `map` needs to build the request in these variables instead of allocating a result per line.
+  let dKind: EventKind = 'pageview'
+  let dRule: CompiledRule | undefined
+  let dUa: UserAgentInfo | undefined
+  let dIp = ''
+  let dPath = ''
+
+  /** null when the record becomes an event (described by the d* variables), else the skip. */
+  function decide(record: RequestRecord): MapResult | null {
     const method = record.method
     const rawPath = record.path
     if (method === null || rawPath === null) return SKIP.malformed
@@ -182,11 +195,26 @@ export function createMapper(options: MapperOptions): Mapper {
     if (ua.bot && !includeBots) return SKIP.bot
     const ip = clientIp(record)
     if (ip === null) return SKIP.noClientIp
+    dKind = kind
+    dRule = rule
+    dUa = ua
+    dIp = ip
+    dPath = path
+    return null
+  }
 
+  const map = ((record: RequestRecord): MapResult => {
+    const skipped = decide(record)
+    if (skipped !== null) return skipped
+    const kind = dKind
+    const rule = dRule
+    const path = dPath
+    const method = record.method!
+    const status = record.status
     const query = record.query === null ? null : logText(record.query)
     const pg = cut(keepQuery && query !== null && query !== '' ? `${path}?${query}` : path, LIMITS.pg)
     const lang = language(record.acceptLanguage)
-    const h = headers(ua, ip, lang)
+    const h = headers(dUa!, dIp, lang)
 
     if (kind === 'pageview') {
       const body: Record<string, unknown> = { pid, pg }
@@ -212,7 +240,14 @@ export function createMapper(options: MapperOptions): Mapper {
       if (meta !== undefined) body.meta = meta
     }
     return event('custom', '/log/custom', body, h, rule!.event)
+  }) as Mapper
+  // Counting (check without per-line output) needs the decision, not the request: same rules,
+  // no headers, body or query parsing.
+  map.classify = (record) => {
+    const skipped = decide(record)
+    return skipped !== null ? skipped : dKind
   }
+  return map
 }
 
 /** Rules from loadConfig are already validated; this keeps direct callers honest without loading

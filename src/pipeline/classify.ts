@@ -1,8 +1,9 @@
 // The pure per-line core shared by check, run and backfill: bytes -> record -> event or skip.
 import { isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
-import type { LineCounters, MapResult, OutgoingEvent } from '../types.js'
+import type { LineCounters, OutgoingEvent } from '../types.js'
+import type { Mapper } from '../mapper/index.js'
 
-export type Mapper = (record: RequestRecord) => MapResult
+export type { Mapper }
 
 export type LineOutcome =
   | { kind: 'rejected'; reason: string; record?: undefined; event?: undefined }
@@ -37,3 +38,24 @@ export function outcomeLabel(o: LineOutcome): string | undefined {
   if (o.kind === 'skipped') return `skip:${o.reason}`
   return o.event.kind === 'custom' ? `custom:${o.event.name ?? ''}` : o.event.kind
 }
+
+/** Classifies and counts one line when only the counts are wanted (`check` without per-line output):
+ *  the mapper's decision without building the request. Returns the rejection reason, if rejected. */
+export function countLine(c: LineCounters, parser: LogParser, mapper: Mapper, line: Buffer, truncated: boolean): string | null {
+  c.lines++
+  const parsed = truncated ? TOO_LONG : parser.parse(line)
+  if (isRejection(parsed)) {
+    const reason = parsed.rejected || 'no-match'
+    c.rejected++
+    c.rejectedReasons[reason] = (c.rejectedReasons[reason] ?? 0) + 1
+    return reason
+  }
+  c.parsed++
+  const decision = mapper.classify ? mapper.classify(parsed) : mapper(parsed)
+  if (typeof decision === 'string') c.events[decision]++
+  else if ('skip' in decision) c.skipped[decision.skip] = (c.skipped[decision.skip] ?? 0) + 1
+  else c.events[decision.event.kind]++
+  return null
+}
+
+const TOO_LONG = { rejected: 'line-too-long' }

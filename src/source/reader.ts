@@ -133,11 +133,13 @@ function readAheadFill(fh: FileHandle, from: number, size: number): Fill {
       pos += r.n
       if (r.n === 0) return 0
       spare = r.buf.subarray(0, r.n)
+      // The next read starts now, not when this chunk is used up: the caller usually takes all but
+      // a partial line of it and comes straight back for more.
+      startAhead()
     }
     if (spare !== null) {
       const n = spare.copy(buf, off, 0, Math.min(len, spare.length))
       spare = n < spare.length ? spare.subarray(n) : null
-      if (spare === null) startAhead()
       return n
     }
     const { bytesRead } = await fh.read(buf, off, len, pos)
