@@ -94,7 +94,14 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     lock = await acquireLock(stateDir)
   }
   const stopper = new AbortController()
-  const onSignal = () => stopper.abort()
+  // First signal: a clean stop (in-flight requests finish, checkpoint written, exit 0). A second
+  // one stops at once; the journal then marks what was in flight as uncertain, nothing is lost.
+  const onSignal = () => {
+    if (!stopper.signal.aborted) {
+      io.stderr.write('swetrix-ingest: stopping after the requests in flight (signal again to stop at once)\n')
+      stopper.abort()
+    } else process.exit(130)
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
