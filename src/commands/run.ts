@@ -257,7 +257,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
       },
       initial: { acked: cp.acked, ackedLine: cp.ackedLine },
       signal: ctx.signal,
-      onProgress: ctx.progress ? (p, s) => ctx.progress?.update(item.path, p.acked, s) : undefined,
+      onProgress: ctx.progress ? (p, s) => ctx.progress?.update(item.path, p.acked, ctx.totals.sent + s.sent) : undefined,
     })
   } finally {
     ctx.reports.push({ path: item.path, format: (parser as LogParser | null)?.name ?? null, ...counters, firstRejected: {} })
@@ -421,11 +421,12 @@ class ProgressView {
     this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
   }
 
-  update(path: string, acked: number, stats: DeliveryStats): void {
+  /** `sent`: events sent so far in this backfill, all files. */
+  update(path: string, acked: number, sent: number): void {
     this.file(path, acked)
     const value = [...this.done.values()].reduce((a, b) => a + b, 0)
     const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
-    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(stats.sent / secs) })
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(sent / secs) })
   }
 
   stop(): void {
