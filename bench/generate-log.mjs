@@ -68,6 +68,22 @@ export function lineGenerator({ seed = 42, uniquePaths = false, startMs = Date.U
   }
 }
 
+/** Writes `lines` generated lines to `path` (streamed in ~1 MB pieces). */
+export async function writeLog(path, lines, options = {}) {
+  const gen = lineGenerator(options)
+  const out = path ? createWriteStream(path) : process.stdout
+  let chunk = ''
+  for (let i = 0; i < lines; i++) {
+    chunk += gen(i) + '\n'
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await new Promise((res) => out.once('drain', res))
+      chunk = ''
+    }
+  }
+  out.write(chunk)
+  if (out !== process.stdout) await new Promise((res) => out.end(res))
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -77,19 +93,7 @@ async function main() {
       'unique-paths': { type: 'boolean', default: false },
     },
   })
-  const n = Number(values.lines)
-  const gen = lineGenerator({ seed: Number(values.seed), uniquePaths: values['unique-paths'] })
-  const out = values.out ? createWriteStream(values.out) : process.stdout
-  let chunk = ''
-  for (let i = 0; i < n; i++) {
-    chunk += gen(i) + '\n'
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await new Promise((res) => out.once('drain', res))
-      chunk = ''
-    }
-  }
-  out.write(chunk)
-  if (out !== process.stdout) await new Promise((res) => out.end(res))
+  await writeLog(values.out, Number(values.lines), { seed: Number(values.seed), uniquePaths: values['unique-paths'] })
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main()

@@ -6,14 +6,14 @@
 // Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (16,64),
 //          --skip-parse, --skip-send. Nothing here asserts; it reports.
 import { spawn, spawnSync } from 'node:child_process'
-import { createWriteStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { lineGenerator } from './generate-log.mjs'
+import { writeLog } from './generate-log.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'bin/swetrix-ingest.js')
@@ -29,21 +29,6 @@ const { values: opt } = parseArgs({
 })
 const work = await mkdtemp(join(tmpdir(), 'swetrix-ingest-bench-'))
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
-
-async function writeLog(path, lines, options) {
-  const gen = lineGenerator(options)
-  const out = createWriteStream(path)
-  let chunk = ''
-  for (let i = 0; i < lines; i++) {
-    chunk += gen(i) + '\n'
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r))
-      chunk = ''
-    }
-  }
-  out.write(chunk)
-  await new Promise((r) => out.end(r))
-}
 
 /** Runs a command; returns wall seconds and, for node children, peak RSS in MB (from bench/report-rss.mjs). */
 function timed(cmd, args, { env = {}, stdout = 'ignore' } = {}) {
