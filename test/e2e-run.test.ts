@@ -157,6 +157,34 @@ describe('run', () => {
   })
 })
 
+describe('run stopped twice', () => {
+  it('a second SIGTERM stops at once (exit 130); the next run sends nothing twice and reports what was in flight', async () => {
+    await api.close()
+    api = await startTestApi({ projects: [PROJECT], faults: { latencyMs: 300 } })
+    await withTempDir(async (dir) => {
+      const log = join(dir, 'access.log')
+      await writeFile(log, pageLines(0, 200))
+      const child = spawnCli(args(dir, log, ['--from-beginning']))
+      const done = collect(child)
+      while (api.stats().requests === 0) await new Promise((r) => setImmediate(r))
+      const stopping = new Promise<void>((resolve) => child.stderr!.on('data', (d: Buffer) => { if (String(d).includes('stopping')) resolve() }))
+      child.kill('SIGTERM')
+      await stopping
+      child.kill('SIGTERM')
+      const r = await done
+      expect(r.code).toBe(130)
+      api.setFaults({})
+      const rest = await runCli(args(dir, log, ['--json']))
+      expect(rest.code, rest.stderr).toBe(0)
+      const uncertain = JSON.parse(rest.stdout).totals.delivery.uncertain
+      const paths = pathsOf(api)
+      expect(paths.length).toBe(new Set(paths).size)
+      expect(paths.length + uncertain).toBeGreaterThanOrEqual(200)
+      expect(uncertain).toBeLessThanOrEqual(16)
+    })
+  })
+})
+
 describe('run against a failing API', () => {
   it('delivers every event exactly once through 20% transient faults (5xx, resets, 429)', async () => {
     await api.close()

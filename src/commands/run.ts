@@ -8,7 +8,7 @@ import { mkdir, open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SingleBar, Presets } from 'cli-progress'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
-import { acquireLock } from '../checkpoint/lock.js'
+import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { deliver, type DeliveryItem, type DeliveryStats, type Progress } from '../delivery/engine.js'
 import { createHttpSink, type EventSink } from '../sink/http.js'
 import { createStdoutSink } from '../sink/stdout.js'
@@ -85,13 +85,16 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   const dryRun = flags.dryRun === true
   const stateDir = flags.stateDir
   let store: CheckpointStore | null = null
-  let lock: { release(): Promise<void> } | null = null
+  let lock: StateLock | null = null
   if (dryRun) {
     // A dry run reads checkpoints (to show what a real run would send) but never writes them.
     if ((await exists(join(stateDir, 'state.json'))) || (await exists(join(stateDir, JOURNAL_FILE)))) store = await CheckpointStore.open(stateDir)
   } else {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     lock = await acquireLock(stateDir)
+    // Also on process.exit (a second signal): the next run need not wait for stale-lock detection.
+    const held = lock
+    process.once('exit', () => held.releaseSync())
   }
   const stopper = new AbortController()
   // First signal: a clean stop (in-flight requests finish, checkpoint written, exit 0). A second
