@@ -51,10 +51,16 @@ export interface DeliveryOptions {
 }
 export interface DeliveryResult { progress: Progress; stats: DeliveryStats; stopped: boolean }
 
+/** How long held events wait for half the window to free before they are reserved anyway. */
+const HELD_WAIT_MS = 20
 /** Non-event items held behind an undone event before reading pauses. */
 const NON_EVENT_CAP = 10_000
-/** Done events kept beyond the watermark, as a multiple of the concurrency (bounds doneAhead). */
-const DONE_AHEAD_FACTOR = 4
+/** Done events kept beyond the watermark (bounds doneAhead): while one event waits out a retry
+ *  backoff, the other slots keep sending until this many are done behind it. Measured with 20%
+ *  transient faults: a cap of 4x the concurrency stalled the window behind each retrying event.
+ *  The absolute cap keeps a progress record (doneAhead offsets as JSON) inside a journal slot. */
+const DONE_AHEAD_FACTOR = 64
+const DONE_AHEAD_MAX = 4096
 
 // Window entry states.
 const SKIP = 0 // non-event item: done at once
@@ -72,6 +78,8 @@ export async function deliver(items: AsyncIterable<DeliveryItem>, o: DeliveryOpt
 class Engine {
   private readonly concurrency: number
   private readonly halfWindow: number
+  private heldTimer: ReturnType<typeof setTimeout> | undefined
+  private heldOverdue = false
   private readonly maxEventsInWindow: number
   private readonly sendAbort = new AbortController()
   private readonly stats: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
@@ -122,7 +130,7 @@ class Engine {
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${o.concurrency}`)
     this.concurrency = o.concurrency
     this.halfWindow = Math.max(1, Math.floor(o.concurrency / 2))
-    this.maxEventsInWindow = o.concurrency * DONE_AHEAD_FACTOR
+    this.maxEventsInWindow = Math.max(o.concurrency * 4, Math.min(o.concurrency * DONE_AHEAD_FACTOR, DONE_AHEAD_MAX))
     this.acked = o.initial.acked
     this.ackedLine = o.initial.ackedLine
     this.reservedDispatched = o.initial.acked
@@ -372,6 +380,12 @@ class Engine {
     })
   }
 
+  private readonly onHeldTimer = (): void => {
+    this.heldTimer = undefined
+    this.heldOverdue = true
+    this.schedule()
+  }
+
   private readonly onReserveTick = (): void => {
     this.reserveTick = undefined
     this.reserveDue = true
@@ -418,7 +432,18 @@ class Engine {
       this.finish({ acked: this.acked, ackedLine: this.ackedLine, dispatched: this.acked, doneAhead: [] })
       return
     }
-    if (this.held > 0 && this.inflight + this.reserved <= this.halfWindow) {
+    if (this.held > 0 && this.inflight + this.reserved > this.halfWindow && !this.heldOverdue) {
+      // More than half the window is still in flight. Normally that clears within a round trip; when
+      // it does not (sends waiting out a retry backoff), the held events go anyway after a short wait
+      // instead of idling behind them (measured: 20% faults + 30 s outage took 81 s, now ~60 s).
+      this.heldTimer ??= setTimeout(this.onHeldTimer, HELD_WAIT_MS)
+    }
+    if (this.held > 0 && (this.inflight + this.reserved <= this.halfWindow || this.heldOverdue)) {
+      this.heldOverdue = false
+      if (this.heldTimer !== undefined) {
+        clearTimeout(this.heldTimer)
+        this.heldTimer = undefined
+      }
       // Bigger blocks mean fewer durable writes: while the reader can still fill the window, give it
       // until the next event-loop turn (a buffered reader yields on microtasks, a tailing one won't).
       if (this.reserveDue || this.exhausted || !this.hasRoom()) {
@@ -435,6 +460,7 @@ class Engine {
     this.finishing = true
     clearInterval(this.flushTimer)
     clearTimeout(this.graceTimer)
+    clearTimeout(this.heldTimer)
     if (this.reserveTick) clearImmediate(this.reserveTick)
     this.o.signal?.removeEventListener('abort', this.onAbort)
     this.wakePump()

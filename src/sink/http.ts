@@ -189,8 +189,10 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   }
   const timeoutMs = o.timeoutMs ?? 30_000
   const maxRetryTime = o.maxRetryTimeMs ?? 600_000
-  const minDelay = o.minRetryDelayMs ?? 500
-  const maxDelay = o.maxRetryDelayMs ?? 30_000
+  // 0.25 s doubling up to 10 s (jittered): a short blip costs little, and after an outage every
+  // slot is back within ~10 s of the API; over --max-retry-time that is still a light load.
+  const minDelay = o.minRetryDelayMs ?? 250
+  const maxDelay = o.maxRetryDelayMs ?? 10_000
   const sleep = o.sleep ?? abortableSleep
   const onRetry = o.onRetry
   const limiter: RateLimiter | undefined =
