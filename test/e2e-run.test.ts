@@ -199,14 +199,20 @@ describe('run against a failing API', () => {
     })
   })
 
-  it('waits through an outage and then delivers everything once', async () => {
+  it('delivers everything exactly once through 20% faults and a 30 s outage', { timeout: 180_000 }, async () => {
+    await api.close()
+    api = await startTestApi({ projects: [PROJECT], seed: 11, faults: { errorRate: 0.1, resetRate: 0.05, rateLimitRate: 0.05, retryAfterSeconds: 1 } })
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
-      await writeFile(log, pageLines(0, 300))
-      api.startOutage(3)
-      const r = await runCli(args(dir, log, ['--from-beginning', '--json']))
+      await writeFile(log, pageLines(0, 1000))
+      const child = spawnCli(args(dir, log, ['--from-beginning', '--json']))
+      const done = collect(child)
+      while (api.stats().accepted < 100) await new Promise((r) => setImmediate(r))
+      api.startOutage(30) // connections refused for 30 s, then the same port again
+      const r = await done
       expect(r.code, r.stderr).toBe(0)
-      expectEachOnce(pathsOf(api), expectedPaths(0, 300))
+      expect(api.stats().faults.outages).toBeGreaterThan(0)
+      expectEachOnce(pathsOf(api), expectedPaths(0, 1000))
     })
   })
 
