@@ -326,6 +326,14 @@ function rejected(reason: string): ParseResult {
   return { rejected: reason }
 }
 
+/** The line's JSON object, or the reason it is not one (the first step of every JSON format). */
+function jsonRecordOf(line: Buffer): Record<string, unknown> | string {
+  if (line.length === 0) return 'empty'
+  const obj = parseJsonLine(line)
+  if (obj === undefined) return 'bad-json'
+  return isObject(obj) ? obj : 'not-access-record'
+}
+
 // ---------------------------------------------------------------------------------------------
 // nginx JSON with any key names
 
@@ -432,10 +440,8 @@ class NginxJsonParser implements LogParser {
   }
 
   parse(line: Buffer): ParseResult {
-    if (line.length === 0) return rejected('empty')
-    const obj = parseJsonLine(line)
-    if (obj === undefined) return rejected('bad-json')
-    if (!isObject(obj)) return rejected('not-access-record')
+    const obj = jsonRecordOf(line)
+    if (typeof obj === 'string') return rejected(obj)
 
     const values = this.values
     const priorities = this.priorities
@@ -563,10 +569,8 @@ function addressWithoutPort(v: unknown): string | null {
 }
 
 function parseCaddy(line: Buffer): ParseResult {
-  if (line.length === 0) return rejected('empty')
-  const obj = parseJsonLine(line)
-  if (obj === undefined) return rejected('bad-json')
-  if (!isObject(obj)) return rejected('not-access-record')
+  const obj = jsonRecordOf(line)
+  if (typeof obj === 'string') return rejected(obj)
   const logger = obj['logger']
   const req = obj['request']
   // Access records come from the `http.log.access[.<name>]` loggers; everything else (startup,
@@ -651,10 +655,8 @@ function firstListEntry(v: string | null): string | null {
 }
 
 function parseTraefik(line: Buffer): ParseResult {
-  if (line.length === 0) return rejected('empty')
-  const obj = parseJsonLine(line)
-  if (obj === undefined) return rejected('bad-json')
-  if (!isObject(obj)) return rejected('not-access-record')
+  const obj = jsonRecordOf(line)
+  if (typeof obj === 'string') return rejected(obj)
   const rawMethod = obj['RequestMethod']
   const rawPath = obj['RequestPath']
   if (
