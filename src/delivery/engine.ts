@@ -358,15 +358,19 @@ class Engine {
     return { acked: this.acked, ackedLine: this.ackedLine, dispatched, doneAhead }
   }
 
+  /** `persist` as a promise even if it throws synchronously. */
+  private callPersist(p: Progress): Promise<void> {
+    try {
+      return this.o.persist(p)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
   private startPersist(p: Progress, after?: () => void): void {
     this.persistRunning = true
     this.flushWanted = false
-    let pending: Promise<void>
-    try {
-      pending = this.o.persist(p)
-    } catch (err) {
-      pending = Promise.reject(err)
-    }
+    const pending = this.callPersist(p)
     pending.then(() => {
       this.persistRunning = false
       after?.()
@@ -468,12 +472,7 @@ class Engine {
       if (this.failure) this.reject(this.failure.error)
       else this.resolve({ progress: p, stats: this.stats, stopped: this.aborted })
     }
-    let pending: Promise<void>
-    try {
-      pending = this.o.persist(p)
-    } catch (err) {
-      pending = Promise.reject(err)
-    }
+    const pending = this.callPersist(p)
     pending.then(() => {
       this.o.onProgress?.(p, this.stats)
       settle()
