@@ -340,7 +340,9 @@ function addStats(into: DeliveryStats, from: DeliveryStats): void {
   into.accepted += from.accepted
   into.botIgnored += from.botIgnored
   into.deadLettered += from.deadLettered
-  // retries are counted by the sink's callback, uncertain by the reader
+  // Sends this run left unresolved (stopped after the grace period); the reader adds the uncertain
+  // events it finds from an earlier crash. Retries are counted by the sink's callback.
+  into.uncertain += from.uncertain
 }
 
 function printSummary(ctx: Context, dryRun: boolean): void {
