@@ -17,7 +17,7 @@ export interface CliIO {
   now: () => number
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value]
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
 /** `$SWETRIX_INGEST_STATE_DIR`, else `$XDG_STATE_HOME/swetrix-ingest`, else `~/.local/state/swetrix-ingest`. */
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -28,16 +28,16 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 function addPipelineOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-f, --format <format>', `log format: auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, 'nginx:<log_format>', 'apache:<LogFormat>' or module:<path|package>`).default('auto'))
-    .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').default([]).argParser(collect))
+    .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').argParser(collect))
     .addOption(new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)').choices(['remote', 'xff']).default('remote'))
-    .addOption(new Option('--trusted-proxy <cidr>', 'a proxy address or CIDR whose X-Forwarded-For is trusted (repeatable)').default([]).argParser(collect))
+    .addOption(new Option('--trusted-proxy <cidr>', 'a proxy address or CIDR whose X-Forwarded-For is trusted (repeatable)').argParser(collect))
     .addOption(new Option('--keep-query', 'keep the query string in the page path (pg)'))
     .addOption(new Option('--errors <statuses>', 'which responses become error events: 5xx, 4xx,5xx or none').default('5xx'))
     .addOption(new Option('--include-static', 'count static assets (css, js, images, fonts...) as pageviews'))
     .addOption(new Option('--include-bots', 'do not skip requests whose User-Agent is a known bot'))
-    .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').default([]).argParser(collect))
-    .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').default([]).argParser(collect))
-    .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').default([]).argParser(collect))
+    .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').argParser(collect))
+    .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').argParser(collect))
+    .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').argParser(collect))
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
     .addOption(new Option('--config <file>', 'JSON config with custom event rules'))
@@ -159,6 +159,8 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     env: io.env ?? process.env,
     now: io.now ?? Date.now,
   }
+  // `swetrix-ingest check --records big.log | head` closes the pipe early: that is not an error.
+  if (full.stdout === process.stdout) ignoreBrokenPipe(process.stdout)
   let code = 0
   const program = buildProgram(full, (c) => (code = c))
   try {
@@ -199,4 +201,12 @@ function exitCodeFor(err: unknown, stderr: Writable): number {
   line(`unexpected error: ${e?.message ?? String(err)}`)
   if (process.env.SWETRIX_INGEST_DEBUG) stderr.write(`${e?.stack}\n`)
   return EXIT_DELIVERY_FAILED
+}
+
+function ignoreBrokenPipe(stream: NodeJS.WriteStream): void {
+  if (stream.listenerCount('error') > 0) return
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
 }

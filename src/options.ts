@@ -10,18 +10,19 @@ export const PID_PATTERN = /^(?!.*--)[a-zA-Z0-9-]{12}$/
 /** Shown in `check --events` when no project id is given (a well-formed id, so the output is a real request). */
 export const PLACEHOLDER_PID = 'XXXXXXXXXXXX'
 
+/** Repeatable options are absent (undefined) until given once. */
 export interface PipelineFlags {
   format: string
-  field: string[]
+  field?: string[]
   realIp: 'remote' | 'xff'
-  trustedProxy: string[]
+  trustedProxy?: string[]
   keepQuery?: boolean
   errors: string
   includeStatic?: boolean
   includeBots?: boolean
-  includePath: string[]
-  excludePath: string[]
-  host: string[]
+  includePath?: string[]
+  excludePath?: string[]
+  host?: string[]
   since?: string
   until?: string
   config?: string
@@ -77,7 +78,7 @@ export interface PipelineParts {
 }
 
 export async function buildPipeline(flags: PipelineFlags, projectId: string, now: number): Promise<PipelineParts> {
-  const parserOptions: ParserOptions = { fieldMap: parseFieldMap(flags.field) }
+  const parserOptions: ParserOptions = { fieldMap: parseFieldMap(flags.field ?? []) }
   let format: LogParser | 'auto'
   try {
     format = await resolveFormat(flags.format, parserOptions)
@@ -86,7 +87,7 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string, now
     throw err
   }
   if (!['5xx', '4xx,5xx', 'none'].includes(flags.errors)) throw new UsageError(`--errors ${flags.errors}: expected 5xx, 4xx,5xx or none`)
-  if (flags.realIp === 'xff' && flags.trustedProxy.length === 0)
+  if (flags.realIp === 'xff' && (flags.trustedProxy ?? []).length === 0)
     throw new UsageError('--real-ip xff needs at least one --trusted-proxy <cidr> (the proxies whose X-Forwarded-For you trust)')
   // zod is loaded only when a config file is given (it costs ~60 ms and ~13 MB at start).
   const config = flags.config ? await loadConfigAsUsage(flags.config) : undefined
@@ -96,13 +97,13 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string, now
     errors: flags.errors as MapperOptions['errors'],
     includeStatic: flags.includeStatic === true,
     includeBots: flags.includeBots === true,
-    includePaths: flags.includePath,
-    excludePaths: flags.excludePath,
-    hosts: flags.host,
+    includePaths: flags.includePath ?? [],
+    excludePaths: flags.excludePath ?? [],
+    hosts: flags.host ?? [],
     since: flags.since ? parseTimeBound(flags.since, '--since', now) : undefined,
     until: flags.until ? parseTimeBound(flags.until, '--until', now) : undefined,
     realIp: flags.realIp,
-    trustedProxies: flags.trustedProxy,
+    trustedProxies: flags.trustedProxy ?? [],
     rules: config?.customEvents ?? [],
   }
   let mapper: Mapper
