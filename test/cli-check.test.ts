@@ -161,6 +161,18 @@ describe('check errors and exit codes', () => {
     })
   })
 
+  it('a reader that closes the pipe early (| head) is not an error', async () => {
+    const { spawnSync } = await import('node:child_process')
+    await withTempDir(async (dir) => {
+      const log = join(dir, 'many.log')
+      await writeFile(log, (await readFile(sample, 'utf8')).repeat(200))
+      const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" bin/swetrix-ingest.js check --records "${log}" | head -1`], { cwd: repoRoot, encoding: 'utf8' })
+      expect(r.stdout.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).not.toMatch(/EPIPE|Error/)
+      expect(r.status).toBe(0)
+    })
+  })
+
   it('an empty file is an empty result', async () => {
     await withTempDir(async (dir) => {
       const empty = join(dir, 'empty.log')
