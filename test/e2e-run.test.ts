@@ -157,6 +157,39 @@ describe('run', () => {
   })
 })
 
+describe('backfill --via api', () => {
+  it('sends rotated and gzipped generations oldest first, resumes after an interruption without duplicates, and a later run continues on the live file', async () => {
+    await api.close()
+    api = await startTestApi({ projects: [PROJECT], faults: { latencyMs: 3 } })
+    await withTempDir(async (dir) => {
+      const log = join(dir, 'access.log')
+      await writeFile(`${log}.2.gz`, gzipSync(pageLines(0, 400)))
+      await writeFile(`${log}.1`, pageLines(400, 400))
+      await writeFile(log, pageLines(800, 400))
+      const backfill = ['backfill', '--via', 'api', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), '--json', `${log}*`]
+      const first = spawnCli(backfill)
+      const firstDone = collect(first)
+      while (api.stats().accepted < 300) await new Promise((r) => setImmediate(r))
+      first.kill('SIGTERM')
+      const r1 = await firstDone
+      expect(r1.code, r1.stderr).toBe(0)
+      expect(r1.stderr).toContain('stamps every event with the time it arrives')
+      expect(api.accepted().length).toBeLessThan(1200)
+      const r2 = await runCli(backfill)
+      expect(r2.code, r2.stderr).toBe(0)
+      expectEachOnce(pathsOf(api), expectedPaths(0, 1200))
+      // oldest first: the .2.gz lines arrived before the .1 lines, and those before the live file's
+      const order = pathsOf(api).map((p) => Number(p.split('/')[2]))
+      expect(order.indexOf(0)).toBeLessThan(order.indexOf(400))
+      expect(order.indexOf(400)).toBeLessThan(order.indexOf(800))
+      await appendFile(log, pageLines(1200, 25))
+      const run = await runCli(args(dir, log))
+      expect(run.code, run.stderr).toBe(0)
+      expectEachOnce(pathsOf(api), expectedPaths(0, 1225))
+    })
+  })
+})
+
 describe('run stopped twice', () => {
   it('a second SIGTERM stops at once (exit 130); the next run sends nothing twice and reports what was in flight', async () => {
     await api.close()

@@ -5,7 +5,7 @@
 // or the first-run policy) -> read lines -> classify -> deliver (bounded window, ordered acks,
 // durable dispatch reservations) -> final checkpoint.
 import { mkdir, open, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { SingleBar, Presets } from 'cli-progress'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
@@ -13,7 +13,7 @@ import { deliver, type DeliveryItem, type DeliveryStats, type Progress } from '.
 import { createHttpSink, type EventSink } from '../sink/http.js'
 import { createStdoutSink } from '../sink/stdout.js'
 import { openNdjsonAppender } from '../sink/ndjson.js'
-import { expandInputs, rotatedSiblings } from '../source/paths.js'
+import { expandInputs, parseRotation, rotatedSiblings } from '../source/paths.js'
 import { hashBefore, hashRange, identify, type FileIdentity } from '../source/fingerprint.js'
 import { JOURNAL_FILE } from '../checkpoint/journal.js'
 import { readLines } from '../source/reader.js'
@@ -131,7 +131,11 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     if (!dryRun) store = ctx.store = await CheckpointStore.open(stateDir)
     if (mode === 'backfill')
       ctx.note('backfill --via api: the Events API stamps every event with the time it arrives, not the time in the log')
-    const plan = mode === 'run' ? await planRun(paths, store) : paths.map((path) => ({ path, finished: false }))
+    // In a backfill, rotated generations (name.1, name.2.gz, name-YYYYMMDD) are finished files: read
+    // to their end and marked complete, so a later `run` does not look at them again.
+    const plan = mode === 'run'
+      ? await planRun(paths, store)
+      : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
     if (mode === 'backfill' && flags.progress !== false && !dryRun) ctx.progress = await ProgressView.start(plan, io.stderr)
     for (const item of plan) {
       if (stopper.signal.aborted) break
