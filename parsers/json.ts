@@ -7,6 +7,7 @@
 // writes the visitor's raw bytes) read `\xHH`, exactly as nginx's combined format writes them:
 // nothing is lost to U+FFFD, and the mapper undoes all escapes the same way for every format.
 import { isUtf8 } from 'node:buffer'
+import { acceptedShare } from './util/accepted-share.js'
 import { FormatError, type LogParser, type ParseResult, type ParserOptions, type RequestRecord } from './types.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -310,16 +311,11 @@ function normaliseProtocol(p: string | null): string | null {
   return c >= 0x30 && c <= 0x39 ? 'HTTP/' + p : p
 }
 
-/** Share of the non-empty sample lines that `parse` accepts. */
-function acceptedShare(parser: LogParser, sample: readonly Buffer[]): number {
-  let lines = 0
-  let accepted = 0
-  for (const line of sample) {
-    if (line.length === 0) continue
-    lines++
-    if ((parser.parse(line) as { rejected?: string }).rejected === undefined) accepted++
-  }
-  return lines === 0 ? 0 : accepted / lines
+/** A request target split at the first `?` into path and query (null without a `?`). */
+function splitTarget(target: string | null): [string | null, string | null] {
+  if (target === null) return [null, null]
+  const q = target.indexOf('?')
+  return q < 0 ? [target, null] : [target.slice(0, q), target.slice(q + 1)]
 }
 
 function rejected(reason: string): ParseResult {
@@ -498,17 +494,8 @@ class NginxJsonParser implements LogParser {
       // requests as GET, as Matomo's importer does, rather than drop every line as malformed.
       method = 'GET'
     }
-    let path = target
-    let query: string | null = null
-    if (target !== null) {
-      const q = target.indexOf('?')
-      if (q >= 0) {
-        path = target.slice(0, q)
-        query = target.slice(q + 1)
-      } else {
-        query = textValue(values[F_QUERY])
-      }
-    }
+    let [path, query] = splitTarget(target)
+    if (target !== null && query === null) query = textValue(values[F_QUERY])
     let host = textValue(values[F_HOST])
     let port = intValue(values[F_PORT])
     if (host !== null && port === null) {
@@ -584,15 +571,7 @@ function parseCaddy(line: Buffer): ParseResult {
   const headers = req['headers']
   const method = textValue(req['method'])
   const uri = method === null ? null : textValue(req['uri'])
-  let path = uri
-  let query: string | null = null
-  if (uri !== null) {
-    const q = uri.indexOf('?')
-    if (q >= 0) {
-      path = uri.slice(0, q)
-      query = uri.slice(q + 1)
-    }
-  }
+  const [path, query] = splitTarget(uri)
   const hostPort = textValue(req['host'])
   const split = hostPort === null ? null : splitHostPort(hostPort)
   const duration = floatValue(obj['duration'])
@@ -667,15 +646,7 @@ function parseTraefik(line: Buffer): ParseResult {
   }
   const method = textValue(rawMethod)
   const target = method === null ? null : textValue(rawPath)
-  let path = target
-  let query: string | null = null
-  if (target !== null) {
-    const q = target.indexOf('?')
-    if (q >= 0) {
-      path = target.slice(0, q)
-      query = target.slice(q + 1)
-    }
-  }
+  const [path, query] = splitTarget(target)
   const clientHost = textValue(obj['ClientHost'])
   let ip = firstListEntry(clientHost)
   if (ip === null) ip = addressWithoutPort(obj['ClientAddr'])

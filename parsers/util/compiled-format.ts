@@ -3,6 +3,7 @@
 // says which record field each capture fills. Front ends (custom-nginx.ts, custom-apache.ts) only
 // translate their own syntax into `FormatToken`s.
 
+import { acceptedShare } from './accepted-share.js'
 import { FormatError, type LogParser, type ParseResult, type RequestRecord } from '../types.js'
 import { CLF_TIME_LENGTH, ClfTimeReader } from './clf-time.js'
 import { dashToNull, splitHostPort } from './fields.js'
@@ -126,14 +127,7 @@ class CompiledFormatParser implements LogParser {
   ) {}
 
   detect(sample: readonly Buffer[]): number {
-    let lines = 0
-    let parsed = 0
-    for (const line of sample) {
-      if (line.length === 0) continue
-      lines++
-      if (!('rejected' in this.parse(line))) parsed++
-    }
-    return lines === 0 ? 0 : parsed / lines
+    return acceptedShare(this, sample)
   }
 
   parse(line: Buffer): ParseResult {
