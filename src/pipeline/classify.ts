@@ -1,6 +1,6 @@
 // The pure per-line core shared by check, run and backfill: bytes -> record -> event or skip.
 import { isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
-import type { LineCounters, OutgoingEvent } from '../types.js'
+import type { EventKind, LineCounters, OutgoingEvent } from '../types.js'
 import type { Mapper } from '../mapper/index.js'
 
 export type { Mapper }
@@ -22,14 +22,24 @@ export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, tr
 
 export function countOutcome(c: LineCounters, o: LineOutcome): void {
   c.lines++
-  if (o.kind === 'rejected') {
-    c.rejected++
-    c.rejectedReasons[o.reason] = (c.rejectedReasons[o.reason] ?? 0) + 1
-    return
-  }
+  if (o.kind === 'rejected') countRejected(c, o.reason)
+  else if (o.kind === 'skipped') countSkipped(c, o.reason)
+  else countEvent(c, o.event.kind)
+}
+
+function countRejected(c: LineCounters, reason: string): void {
+  c.rejected++
+  c.rejectedReasons[reason] = (c.rejectedReasons[reason] ?? 0) + 1
+}
+
+function countSkipped(c: LineCounters, reason: string): void {
   c.parsed++
-  if (o.kind === 'skipped') c.skipped[o.reason] = (c.skipped[o.reason] ?? 0) + 1
-  else c.events[o.event.kind]++
+  c.skipped[reason] = (c.skipped[reason] ?? 0) + 1
+}
+
+function countEvent(c: LineCounters, kind: EventKind): void {
+  c.parsed++
+  c.events[kind]++
 }
 
 /** The `outcome` value of a `--records` line. */
@@ -46,15 +56,13 @@ export function countLine(c: LineCounters, parser: LogParser, mapper: Mapper, li
   const parsed = truncated ? TOO_LONG : parser.parse(line)
   if (isRejection(parsed)) {
     const reason = parsed.rejected || 'no-match'
-    c.rejected++
-    c.rejectedReasons[reason] = (c.rejectedReasons[reason] ?? 0) + 1
+    countRejected(c, reason)
     return reason
   }
-  c.parsed++
   const decision = mapper.classify ? mapper.classify(parsed) : mapper(parsed)
-  if (typeof decision === 'string') c.events[decision]++
-  else if ('skip' in decision) c.skipped[decision.skip] = (c.skipped[decision.skip] ?? 0) + 1
-  else c.events[decision.event.kind]++
+  if (typeof decision === 'string') countEvent(c, decision)
+  else if ('skip' in decision) countSkipped(c, decision.skip)
+  else countEvent(c, decision.event.kind)
   return null
 }
 
