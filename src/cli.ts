@@ -38,6 +38,7 @@ function addPipelineOptions(cmd: Command): Command {
     .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').argParser(collect))
     .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').argParser(collect))
     .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').argParser(collect))
+    .addOption(new Option('--site <host=project>', 'send this virtual host\'s requests to that project (repeatable; first match wins; www. and case ignored, *.example.com = every subdomain)').argParser(collect))
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
     .addOption(new Option('--config <file>', 'JSON config with custom event rules'))
@@ -71,6 +72,7 @@ Examples:
   swetrix-ingest check /var/log/nginx/access.log
   swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log            # from cron
   swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'
+  swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' -p DEFAULT_PROJ /var/log/nginx/access.log
 
 Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR.
 Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration error,
@@ -96,7 +98,7 @@ Examples:
     .action(async (files: string[], opts: PipelineFlags & { project?: string; json?: boolean; records?: boolean; events?: boolean; threads: string }) => {
       const modes = [opts.json, opts.records, opts.events].filter(Boolean).length
       if (modes > 1) throw new UsageError('choose one of --json, --records, --events')
-      const pid = validateProjectId(opts.project, false)
+      const pid = opts.project ? validateProjectId(opts.project, false) : null
       const now = io.now()
       const parts = await buildPipeline(opts as PipelineFlags, pid, now)
       const output = opts.json ? 'json' : opts.records ? 'records' : opts.events ? 'events' : 'human'

@@ -4,6 +4,7 @@ import { builtinParsers, resolveFormat } from '../parsers/registry.js'
 import { FormatError, type LogParser, type ParserOptions } from '../parsers/types.js'
 import { createMapper, type MapperOptions } from './mapper/index.js'
 import type { Mapper } from './pipeline/classify.js'
+import { createSiteMap, parseSiteOption, type SiteEntry, type SiteMap } from './mapper/sites.js'
 import { UsageError } from './errors.js'
 
 export const PID_PATTERN = /^(?!.*--)[a-zA-Z0-9-]{12}$/
@@ -23,6 +24,8 @@ export interface PipelineFlags {
   includePath?: string[]
   excludePath?: string[]
   host?: string[]
+  /** `HOST=PROJECT` entries (several sites, src/mapper/sites.ts). */
+  site?: string[]
   since?: string
   until?: string
   config?: string
@@ -75,9 +78,15 @@ export interface PipelineParts {
   format: LogParser | 'auto'
   candidates: LogParser[]
   mapper: Mapper
+  /** Which project each line goes to (one default project when no sites are given). */
+  sites: SiteMap
+  /** The mapper for the lines of one file: its site's project, or routing by host. */
+  mapperFor(path: string): Mapper
 }
 
-export async function buildPipeline(flags: PipelineFlags, projectId: string, now: number): Promise<PipelineParts> {
+/** `projectId` null: no default project (-p not given). Then, without sites, `requireProject`
+ *  makes it an error, else (check) the placeholder id is used. */
+export async function buildPipeline(flags: PipelineFlags, projectId: string | null, now: number, requireProject = false): Promise<PipelineParts> {
   const parserOptions: ParserOptions = { fieldMap: parseFieldMap(flags.field ?? []) }
   let format: LogParser | 'auto'
   try {
@@ -91,8 +100,21 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string, now
     throw new UsageError('--real-ip xff needs at least one --trusted-proxy <cidr> (the proxies whose X-Forwarded-For you trust)')
   // zod is loaded only when a config file is given (it costs ~60 ms and ~13 MB at start).
   const config = flags.config ? await loadConfigAsUsage(flags.config) : undefined
+  const siteList: SiteEntry[] = []
+  try {
+    for (const s of flags.site ?? []) siteList.push(parseSiteOption(s))
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (config && flags.config) siteList.push(...(await import('./mapper/config.js')).siteEntries(config, flags.config))
+  if (siteList.length === 0 && projectId === null) {
+    if (requireProject) throw new UsageError('a project id is required: pass -p/--project or set SWETRIX_PROJECT_ID (or map sites to projects with --site HOST=PROJECT)')
+    projectId = PLACEHOLDER_PID
+  }
+  const sites = createSiteMap(siteList, projectId)
   const mapperOptions: MapperOptions = {
-    projectId,
+    projectId: projectId ?? PLACEHOLDER_PID,
+    route: sites.active ? sites.routerFor('-') : undefined,
     keepQuery: flags.keepQuery === true,
     errors: flags.errors as MapperOptions['errors'],
     includeStatic: flags.includeStatic === true,
@@ -112,7 +134,16 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string, now
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  return { format, candidates: builtinParsers(parserOptions), mapper }
+  // A file owned by a site (its `files`) gets a mapper for that project alone; one per site.
+  const siteMappers = new Map<SiteEntry, Mapper>()
+  const mapperFor = (path: string): Mapper => {
+    const site = sites.siteForFile(path)
+    if (site === null) return mapper
+    let m = siteMappers.get(site)
+    if (m === undefined) siteMappers.set(site, (m = createMapper({ ...mapperOptions, projectId: site.project, route: undefined })))
+    return m
+  }
+  return { format, candidates: builtinParsers(parserOptions), mapper, sites, mapperFor }
 }
 
 async function loadConfigAsUsage(path: string) {

@@ -26,6 +26,7 @@ export type SkipReason =
   | 'status'
   | 'filtered'
   | 'time'
+  | 'no-site'
   | 'malformed'
   | (string & {})
 

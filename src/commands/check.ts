@@ -26,8 +26,10 @@ export interface CheckOptions {
   stdin?: NodeJS.ReadableStream
   /** For worker threads, which rebuild the pipeline from the same flags. */
   flags?: PipelineFlags
-  projectId?: string
+  projectId?: string | null
   now?: number
+  /** The mapper for one file (several sites: a file's own project); default `mapper`. */
+  mapperFor?: (path: string) => Mapper
   /** Threads for one large file (1 = no workers). */
   threads?: number
 }
@@ -105,15 +107,15 @@ export async function scanInput(path: string, o: CheckOptions, writer: LineWrite
   const parser = input.parser
   const sink = writer ? { writer, records: o.output === 'records', events: o.output === 'events' } : null
   if (split === null || parser === null) {
-    const r = await scanBatches(input.batches, parser, o.mapper, Infinity, sink)
+    const r = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, Infinity, sink)
     return { path: input.label, format: parser?.name ?? null, ...r.counters, firstRejected: r.firstRejected }
   }
   // Workers take the later parts; this thread scans the first while they run.
   const formatSpec = o.flags!.format === 'auto' ? parser.name : o.flags!.format
   const workers = split.slice(1).map((from, k) =>
-    runWorker({ path, from, to: split[k + 2] ?? Infinity, flags: { ...o.flags!, format: formatSpec }, projectId: o.projectId!, now: o.now! }),
+    runWorker({ path, from, to: split[k + 2] ?? Infinity, flags: { ...o.flags!, format: formatSpec }, projectId: o.projectId ?? null, now: o.now! }),
   )
-  const first = await scanBatches(input.batches, parser, o.mapper, split[1]!, null)
+  const first = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, split[1]!, null)
   const parts = [first, ...(await Promise.all(workers))]
   const counters = emptyCounters()
   const firstRejected: Record<string, number[]> = {}
@@ -161,7 +163,7 @@ export interface WorkerTask {
   from: number
   to: number
   flags: PipelineFlags
-  projectId: string
+  projectId: string | null
   now: number
 }
 

@@ -21,12 +21,15 @@ import { detectFormat } from '../../parsers/detect.js'
 import type { LogParser } from '../../parsers/types.js'
 import { classifyLine, countOutcome, type Mapper } from '../pipeline/classify.js'
 import { assertReadableFile, READ_CHUNK_BYTES } from '../pipeline/open-input.js'
-import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from '../options.js'
+import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
 import { UsageError } from '../errors.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
 import { formatDelivery, formatFileReport, type FileReport } from '../output/report.js'
 import { safeJson, safeText } from '../output/safe-text.js'
 import type { CliIO } from '../cli.js'
+// [sites] per-project counts and the message for a refused project (issue 9)
+import { ProjectTally } from '../output/projects.js'
+import { explainRefusedProject } from '../mapper/sites.js'
 
 export interface DeliveryFlags extends PipelineFlags {
   project?: string
@@ -56,7 +59,7 @@ interface Context {
   mode: 'run' | 'backfill'
   flags: DeliveryFlags
   io: CliIO
-  parts: { format: LogParser | 'auto'; candidates: LogParser[]; mapper: Mapper }
+  parts: PipelineParts // [sites] was { format, candidates, mapper }; now also sites, mapperFor
   store: CheckpointStore | null
   sink: EventSink
   concurrency: number
@@ -66,6 +69,8 @@ interface Context {
   deadLetter: ReturnType<typeof lazyAppender>
   uncertain: ReturnType<typeof lazyAppender>
   progress: ProgressView | null
+  /** [sites] counts per project (several sites on one server). */
+  projects: ProjectTally
   note(msg: string): void
 }
 
@@ -73,12 +78,13 @@ const SAMPLE_LINES = 200
 const TAIL_HASH_EVERY_MS = 1000
 
 export async function runDelivery(mode: 'run' | 'backfill', files: string[], flags: DeliveryFlags, io: CliIO): Promise<number> {
-  const pid = validateProjectId(flags.project, true)
+  // [sites] -p is the default project; with --site/config sites it may be left out.
+  const pid = flags.project === undefined || flags.project === '' ? null : validateProjectId(flags.project, true)
   const concurrency = parsePositiveInt(flags.concurrency, '--concurrency')
   const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime, '--max-retry-time')
   const apiUrl = validateApiUrl(flags.apiUrl)
-  const parts = await buildPipeline(flags, pid, io.now())
+  const parts = await buildPipeline(flags, pid, io.now(), true)
   const paths = mode === 'backfill' ? await expandInputs(files).catch(asUsage) : files
   if (mode === 'run') for (const f of paths) await assertReadableFile(f)
 
@@ -108,9 +114,10 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
-  const sink = dryRun
+  const projects = new ProjectTally(parts.sites.projects()) // [sites]
+  const sink = projects.wrapSink(dryRun
     ? createStdoutSink(io.stdout)
-    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++ })
+    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++ }))
   const ctx: Context = {
     mode,
     flags,
@@ -125,6 +132,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     deadLetter: lazyAppender(join(stateDir, 'dead-letter.ndjson')),
     uncertain: lazyAppender(join(stateDir, 'uncertain.ndjson')),
     progress: null,
+    projects,
     note: (msg) => io.stderr.write(`swetrix-ingest: ${safeText(msg)}\n`),
   }
   try {
@@ -137,10 +145,16 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
       ? await planRun(paths, store)
       : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
     if (mode === 'backfill' && flags.progress !== false && !dryRun) ctx.progress = await ProgressView.start(plan, io.stderr)
+    for (const item of plan) parts.mapperFor(item.path) // [sites] a file claimed by two sites stops before anything is sent
     for (const item of plan) {
       if (stopper.signal.aborted) break
       await processFile(ctx, item)
     }
+  } catch (err) {
+    // [sites] an unknown or disabled project: name the site entry that maps to it.
+    const e = err as { name?: string; pid?: string; message: string }
+    if (e?.name === 'FatalApiError' && typeof e.pid === 'string') e.message = explainRefusedProject(parts.sites, e.pid, e.message)
+    throw err
   } finally {
     ctx.progress?.stop()
     process.off('SIGINT', onSignal)
@@ -193,6 +207,8 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
   const resumeEnd = cp.dispatched
   const doneAhead = new Set(cp.doneAhead)
   const counters = emptyCounters()
+  const mapper = ctx.parts.mapperFor(item.path) // [sites] this file's project, or routing by host
+  const projectOf = ctx.parts.sites.routerFor(item.path)
   let parser: LogParser | null = ctx.parts.format === 'auto' ? null : ctx.parts.format
   let hashedAt = -Infinity
 
@@ -223,8 +239,9 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
         lineNo++
         const start = base + starts[i]!
         const end = base + ends[i]!
-        const outcome = classifyLine(parser, ctx.parts.mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
+        const outcome = classifyLine(parser, mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
         countOutcome(counters, outcome)
+        ctx.projects.line(outcome, projectOf) // [sites]
         if (outcome.kind !== 'event') {
           yield { start, end, line: lineNo }
           continue
@@ -237,6 +254,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
         if (start < resumeEnd) {
           // Between the acknowledged and the dispatched offset of an interrupted run.
           ctx.totals.uncertain++
+          ctx.projects.uncertain(outcome.event) // [sites]
           await ctx.uncertain.write({ file: item.path, offset: start, line: lineNo, endpoint: outcome.event.endpoint, body: outcome.event.body, headers: outcome.event.headers })
           if (!ctx.flags.resendUncertain) {
             yield { start, end, line: lineNo }
@@ -356,13 +374,14 @@ function printSummary(ctx: Context, dryRun: boolean): void {
   const out = dryRun ? ctx.io.stderr : ctx.io.stdout
   if (ctx.flags.json) {
     const files = ctx.reports.map(({ firstRejected: _f, ...r }) => r)
-    out.write(safeJson({ files, totals: { ...totals, delivery: ctx.totals } }) + '\n')
+    out.write(safeJson({ files, totals: { ...totals, delivery: ctx.totals }, projects: ctx.projects.toJSON() }) + '\n') // [sites] projects
     return
   }
   if (ctx.reports.length === 0) return
   out.write(ctx.reports.map(formatFileReport).join('\n') + '\n')
   if (ctx.reports.length > 1) out.write(formatFileReport({ path: 'TOTAL', format: null, ...totals, firstRejected: {} }) + '\n')
   if (!dryRun) out.write(formatDelivery(ctx.totals) + '\n')
+  if (ctx.parts.sites.active) out.write(ctx.projects.format((p) => ctx.parts.sites.sourceOf(p), !dryRun) + '\n') // [sites]
 }
 
 function validateApiUrl(text: string): string {

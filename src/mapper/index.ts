@@ -48,6 +48,9 @@ export interface MapperOptions {
   rules?: CustomEventRule[]
   /** `Accept-Language` header when the log has none (default `en-US,en;q=0.9`). */
   acceptLanguage?: string
+  /** Several sites (src/mapper/sites.ts): each record's project; null skips it as `no-site`.
+   *  Decided first, so every other skip and every event belongs to a project. Default: `projectId`. */
+  route?: (record: RequestRecord) => string | null
 }
 
 export interface Mapper {
@@ -72,6 +75,7 @@ const SKIP = {
   static: skip('static'),
   bot: skip('bot'),
   noClientIp: skip('no-client-ip'),
+  noSite: skip('no-site'),
 }
 
 interface LanguageInfo {
@@ -80,7 +84,8 @@ interface LanguageInfo {
 }
 
 export function createMapper(options: MapperOptions): Mapper {
-  const pid = options.projectId
+  const defaultPid = options.projectId
+  const route = options.route
   const keepQuery = options.keepQuery === true
   const errors = options.errors ?? '5xx'
   if (errors !== '5xx' && errors !== '4xx,5xx' && errors !== 'none') throw new Error(`errors: expected 5xx, 4xx,5xx or none, got "${String(errors)}"`)
@@ -156,6 +161,7 @@ export function createMapper(options: MapperOptions): Mapper {
   // The decision (send or skip, and which kind) is shared by `map` and `classify`; it leaves what
   // `map` needs to build the request in these variables instead of allocating a result per line.
   let dKind: EventKind = 'pageview'
+  let dPid = defaultPid
   let dRule: CompiledRule | undefined
   let dUa: UserAgentInfo | undefined
   let dIp = ''
@@ -163,6 +169,12 @@ export function createMapper(options: MapperOptions): Mapper {
 
   /** null when the record becomes an event (described by the d* variables), else the skip. */
   function decide(record: RequestRecord): MapResult | null {
+    let pid = defaultPid
+    if (route !== undefined) {
+      const routed = route(record)
+      if (routed === null) return SKIP.noSite
+      pid = routed
+    }
     const method = record.method
     const rawPath = record.path
     if (method === null || rawPath === null) return SKIP.malformed
@@ -196,6 +208,7 @@ export function createMapper(options: MapperOptions): Mapper {
     const ip = clientIp(record)
     if (ip === null) return SKIP.noClientIp
     dKind = kind
+    dPid = pid
     dRule = rule
     dUa = ua
     dIp = ip
@@ -207,6 +220,7 @@ export function createMapper(options: MapperOptions): Mapper {
     const skipped = decide(record)
     if (skipped !== null) return skipped
     const kind = dKind
+    const pid = dPid
     const rule = dRule
     const path = dPath
     const method = record.method!
