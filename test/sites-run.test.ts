@@ -147,6 +147,21 @@ describe('run --site HOST=PROJECT on a vhost log', () => {
     })
   })
 
+  it('a disabled project from the config stops with one line naming its sites[] entry', async () => {
+    await api.close()
+    api = await startTestApi({ projects: [A, B, D], disabledProjects: [B] })
+    await withTempDir(async (dir) => {
+      const config = join(dir, 'sites.json')
+      await writeFile(config, JSON.stringify({ sites: [{ project: B, hosts: ['*.example.org'] }] }))
+      const log = join(dir, 'access.log')
+      await writeFile(log, vhostLines(0, 300))
+      const r = await runCli(['run', '--from-beginning', '--config', config, '--site', `a.example.com=${A}`, '-p', D, ...base(dir), log])
+      expect(r.code).toBe(2)
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`refused project ${B}: HTTP 400.*disabled.*mapped by sites\\[0\\] \\(project ${B}\\) in ${config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`))
+      await expect(stat(join(dir, 'state', 'dead-letter.ndjson'))).rejects.toThrow()
+    })
+  })
+
   it('a usage error for a malformed --site, and -p is still required without any site', async () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
@@ -195,6 +210,7 @@ describe('per-file sites from the config', () => {
       await writeFile(join(dir, 'a.access.log'), plainLines('a0', 25))
       const run = await runCli(['run', '--config', config, ...base(dir), join(dir, 'a.access.log')])
       expect(run.code, run.stderr).toBe(0)
+      expect(run.stdout).toContain(`project ${A}  (sites[0] (project ${A}) in ${config})\n  events    pageview 5, error 0, custom 0`)
       expectOnce(received(api))
       expect(received(api).filter((g) => g.pg.startsWith('/a0/'))).toHaveLength(25)
       expect(new Set(received(api).filter((g) => g.pg.startsWith('/a0/')).map((g) => g.pid))).toEqual(new Set([A]))
@@ -257,6 +273,7 @@ describe('crash and resume with several projects in one file', () => {
         else if (r.signal !== 'SIGKILL') throw new Error(`run failed (seed ${seed}): ${r.code} ${r.stderr}`)
       }
       expect(finished, `never finished (seed ${seed})`).toBe(true)
+      expect(kills, `seed ${seed}`).toBeGreaterThanOrEqual(3)
       const got = received(api)
       expectOnce(got)
       expect(got.filter((g) => g.pid !== [A, B, D][hostIndex(g.pg)]), `seed ${seed}`).toEqual([])
