@@ -46,8 +46,8 @@ describe('loadConfig', () => {
     expect(result).toMatchObject({ event: { kind: 'custom', body: { ev: 'DOWNLOAD', meta: { file: '/downloads/app-1.2.dmg', status: '200' } } } })
   })
 
-  it('an empty object is a valid config with no rules', async () => {
-    expect(await loadConfig(await configFile({}))).toEqual({ customEvents: [] })
+  it('an empty object is a valid config with no rules and no sites', async () => {
+    expect(await loadConfig(await configFile({}))).toEqual({ customEvents: [], sites: [] })
   })
 
   it('an unknown key is an error naming it, so typos surface', async () => {

@@ -114,8 +114,15 @@ describe('run --site HOST=PROJECT on a vhost log', () => {
       expect(summary.files[0]!.skipped['no-site']).toBe(100)
       expect(Object.keys(summary.projects).sort()).toEqual([A, B])
       expectProjectsAddUp(summary)
+      // check previews the same split, without delivery.
+      const check = JSON.parse((await runCli(['check', '--json', ...SITES, log])).stdout)
+      expect(check.projects).toEqual({
+        [A]: { events: summary.projects[A]!.events, skipped: summary.projects[A]!.skipped },
+        [B]: { events: summary.projects[B]!.events, skipped: summary.projects[B]!.skipped },
+      })
       const human = await runCli(['check', ...SITES, log])
       expect(human.stdout).toMatch(/no-site 100/)
+      expect(human.stdout).toContain(`project ${B}  (--site b.example.org=${B})\n  events    pageview 90, error 0, custom 0\n  skipped   static 10`)
     })
   })
 

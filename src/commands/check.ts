@@ -15,6 +15,8 @@ import { LineWriter } from '../output/writer.js'
 import { safeJson } from '../output/safe-text.js'
 import { formatFileReport, type FileReport } from '../output/report.js'
 import type { PipelineFlags } from '../options.js'
+import { ProjectTally, type ProjectCounts, type ProjectOf } from '../output/projects.js'
+import type { SiteMap } from '../mapper/sites.js'
 
 export interface CheckOptions {
   format: LogParser | 'auto'
@@ -30,6 +32,8 @@ export interface CheckOptions {
   now?: number
   /** The mapper for one file (several sites: a file's own project); default `mapper`. */
   mapperFor?: (path: string) => Mapper
+  /** Several sites: counts are also broken down per project. */
+  sites?: SiteMap
   /** Threads for one large file (1 = no workers). */
   threads?: number
 }
@@ -44,7 +48,12 @@ export interface ScanResult {
   counters: LineCounters
   firstRejected: Record<string, number[]>
   lines: number
+  /** Per project, when scanned with a router (several sites). */
+  projects?: Record<string, Omit<ProjectCounts, 'delivery'>>
 }
+
+/** A file's report and, with several sites, its per-project counts. */
+type ScannedFile = FileReport & { projects?: ScanResult['projects'] }
 
 export interface ScanSink {
   writer: LineWriter | null
@@ -59,16 +68,19 @@ export async function scanBatches(
   mapper: Mapper,
   to: number,
   sink: ScanSink | null,
+  projectOf: ProjectOf | null = null,
 ): Promise<ScanResult> {
   const counters = emptyCounters()
   const firstRejected: Record<string, number[]> = {}
+  const tally = projectOf === null ? null : new ProjectTally()
+  const result = (): ScanResult => (tally === null ? { counters, firstRejected, lines: lineNo } : { counters, firstRejected, lines: lineNo, projects: tally.toJSON(false) })
   let lineNo = 0
   for await (const batch of batches) {
     const { buf, base, starts, contentEnds, truncated } = batch
     for (let i = 0; i < starts.length; i++) {
-      if (base + starts[i]! >= to) return { counters, firstRejected, lines: lineNo }
+      if (base + starts[i]! >= to) return result()
       lineNo++
-      if (sink === null && parser !== null) {
+      if (sink === null && parser !== null && tally === null) {
         // Counting only: the cheaper path with the same decisions.
         const rejected = countLine(counters, parser, mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
         if (rejected !== null) {
@@ -83,6 +95,7 @@ export async function scanBatches(
           ? { kind: 'rejected', reason: 'empty-line' }
           : classifyLine(parser, mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
       countOutcome(counters, outcome)
+      if (tally !== null) tally.line(outcome, projectOf!)
       if (outcome.kind === 'rejected') {
         const kept = (firstRejected[outcome.reason] ??= [])
         if (kept.length < FIRST_REJECTED_KEPT) kept.push(lineNo)
@@ -98,25 +111,28 @@ export async function scanBatches(
       }
     }
   }
-  return { counters, firstRejected, lines: lineNo }
+  return result()
 }
 
-export async function scanInput(path: string, o: CheckOptions, writer: LineWriter | null): Promise<FileReport> {
+export async function scanInput(path: string, o: CheckOptions, writer: LineWriter | null): Promise<ScannedFile> {
   const split = writer === null ? await splitPoints(path, o) : null
   const input = await openInput(path, { format: o.format, candidates: o.candidates, final: true, stdin: o.stdin, verbose: o.flags?.verbose === true })
   const parser = input.parser
   const sink = writer ? { writer, records: o.output === 'records', events: o.output === 'events' } : null
+  const projectOf = o.sites?.active ? o.sites.routerFor(path) : null
   if (split === null || parser === null) {
-    const r = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, Infinity, sink)
-    return { path: input.label, format: parser?.name ?? null, ...r.counters, firstRejected: r.firstRejected }
+    const r = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, Infinity, sink, projectOf)
+    return { path: input.label, format: parser?.name ?? null, ...r.counters, firstRejected: r.firstRejected, projects: r.projects }
   }
   // Workers take the later parts; this thread scans the first while they run.
   const formatSpec = o.flags!.format === 'auto' ? parser.name : o.flags!.format
   const workers = split.slice(1).map((from, k) =>
     runWorker({ path, from, to: split[k + 2] ?? Infinity, flags: { ...o.flags!, format: formatSpec }, projectId: o.projectId ?? null, now: o.now! }),
   )
-  const first = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, split[1]!, null)
+  const first = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, split[1]!, null, projectOf)
   const parts = [first, ...(await Promise.all(workers))]
+  const projects = projectOf === null ? null : new ProjectTally()
+  for (const part of parts) if (part.projects) projects?.add(part.projects)
   const counters = emptyCounters()
   const firstRejected: Record<string, number[]> = {}
   let linesBefore = 0
@@ -128,7 +144,7 @@ export async function scanInput(path: string, o: CheckOptions, writer: LineWrite
     }
     linesBefore += part.lines
   }
-  return { path: input.label, format: parser.name, ...counters, firstRejected }
+  return { path: input.label, format: parser.name, ...counters, firstRejected, projects: projects?.toJSON(false) }
 }
 
 /** Line-aligned part starts for a parallel scan ([0, b1, ...]), or null when one thread is best. */
@@ -186,20 +202,25 @@ function runWorker(task: WorkerTask): Promise<ScanResult> {
 export async function runCheck(files: string[], o: CheckOptions): Promise<number> {
   const writer = o.output === 'records' || o.output === 'events' ? new LineWriter(o.stdout) : null
   const reports: FileReport[] = []
+  // Several sites: the projects' counts over all files (every configured project listed).
+  const projects = o.sites?.active ? new ProjectTally(o.sites.projects()) : null
   for (const file of files) {
-    reports.push(await scanInput(file, o, writer))
+    const { projects: fileProjects, ...report } = await scanInput(file, o, writer)
+    if (fileProjects) projects?.add(fileProjects)
+    reports.push(report)
     await writer?.flush()
   }
   const totals: LineCounters = emptyCounters()
   for (const r of reports) addCounters(totals, r)
   if (o.output === 'json') {
     const files = reports.map(({ firstRejected: _f, ...r }) => r)
-    o.stdout.write(safeJson({ files, totals }) + '\n')
+    o.stdout.write(safeJson(projects ? { files, totals, projects: projects.toJSON(false) } : { files, totals }) + '\n')
   } else {
     // With NDJSON on stdout, the human summary goes to stderr so pipes stay clean.
     const out = writer ? o.stderr : o.stdout
     out.write(reports.map(formatFileReport).join('\n') + '\n')
     if (reports.length > 1) out.write(formatFileReport({ path: 'TOTAL', format: null, ...totals, firstRejected: {} }) + '\n')
+    if (projects) out.write(projects.format((p) => o.sites!.sourceOf(p), false) + '\n')
   }
   return 0
 }

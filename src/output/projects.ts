@@ -86,8 +86,20 @@ export class ProjectTally {
     }
   }
 
-  toJSON(): Record<string, ProjectCounts> {
-    return Object.fromEntries(this.byPid)
+  /** Adds counts taken elsewhere (a `check` worker thread). */
+  add(from: Record<string, Partial<ProjectCounts>>): void {
+    for (const [pid, c] of Object.entries(from)) {
+      const into = this.counts(pid)
+      for (const k of ['pageview', 'error', 'custom'] as const) into.events[k] += c.events?.[k] ?? 0
+      for (const [r, v] of Object.entries(c.skipped ?? {})) into.skipped[r] = (into.skipped[r] ?? 0) + v
+      for (const [k, v] of Object.entries(c.delivery ?? {})) into.delivery[k as keyof DeliveryTotals] += v
+    }
+  }
+
+  /** `projects` of the JSON summary; `check` leaves out `delivery` (it sends nothing). */
+  toJSON(withDelivery = true): Record<string, ProjectCounts | Omit<ProjectCounts, 'delivery'>> {
+    if (withDelivery) return Object.fromEntries(this.byPid)
+    return Object.fromEntries([...this.byPid].map(([pid, { delivery: _d, ...rest }]) => [pid, rest]))
   }
 
   /** The human summary: one block per project; `sourceOf` names the site entries mapping to it. */
