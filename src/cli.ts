@@ -41,8 +41,8 @@ function addPipelineOptions(cmd: Command): Command {
     .addOption(new Option('--site <host=project>', 'send this virtual host\'s requests to that project (repeatable; first match wins; www. and case ignored, *.example.com = every subdomain)').argParser(collect))
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
-    .addOption(new Option('--config <file>', 'JSON config with custom event rules'))
-    .addOption(new Option('-p, --project <id>', 'Swetrix project id').env('SWETRIX_PROJECT_ID'))
+    .addOption(new Option('--config <file>', 'JSON config with custom event rules and sites'))
+    .addOption(new Option('-p, --project <id>', 'Swetrix project id (with --site or config sites: for lines no site claims)').env('SWETRIX_PROJECT_ID'))
     .addOption(new Option('-v, --verbose', 'print more detail, including visitor data from log lines'))
 }
 
@@ -100,7 +100,7 @@ Examples:
       if (modes > 1) throw new UsageError('choose one of --json, --records, --events')
       const pid = opts.project ? validateProjectId(opts.project, false) : null
       const now = io.now()
-      const parts = await buildPipeline(opts as PipelineFlags, pid, now)
+      const parts = await buildPipeline(opts as PipelineFlags, pid, now, false)
       const output = opts.json ? 'json' : opts.records ? 'records' : opts.events ? 'events' : 'human'
       const threads = opts.threads === 'auto' ? defaultThreads() : parsePositiveInt(opts.threads, '--threads')
       setExit(await runCheck(files, { ...parts, output, stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, flags: opts, projectId: pid, now, threads }))
@@ -120,7 +120,9 @@ Examples:
 Examples:
   swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log
   */5 * * * *  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log   # crontab
-  swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head`)
+  swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head
+  swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' access.log   # several sites
+  swetrix-ingest run --config /etc/swetrix-ingest.json /var/log/nginx/*.access.log                    # config "sites"`)
     .action(async (files: string[], opts: DeliveryFlags) => {
       const { runDelivery } = await import('./commands/run.js') // the sending side loads only when it is used
       setExit(await runDelivery('run', files, opts, io))

@@ -84,9 +84,9 @@ export interface PipelineParts {
   mapperFor(path: string): Mapper
 }
 
-/** `projectId` null: no default project (-p not given). Then, without sites, `requireProject`
- *  makes it an error, else (check) the placeholder id is used. */
-export async function buildPipeline(flags: PipelineFlags, projectId: string | null, now: number, requireProject = false): Promise<PipelineParts> {
+/** `projectId` null: no default project (-p not given). Then, without sites, it is an error unless
+ *  `requireProject` is false (check: the placeholder id is used). */
+export async function buildPipeline(flags: PipelineFlags, projectId: string | null, now: number, requireProject = true): Promise<PipelineParts> {
   const parserOptions: ParserOptions = { fieldMap: parseFieldMap(flags.field ?? []) }
   let format: LogParser | 'auto'
   try {

@@ -8,7 +8,7 @@ import { scanBatches, type WorkerTask } from './check.js'
 
 const task = workerData as WorkerTask
 try {
-  const parts = await buildPipeline(task.flags, task.projectId, task.now)
+  const parts = await buildPipeline(task.flags, task.projectId, task.now, false)
   if (parts.format === 'auto') throw new Error('a check worker needs a resolved format')
   const batches = readLines({ path: task.path }, { from: task.from, final: true, chunkSize: READ_CHUNK_BYTES })
   parentPort!.postMessage(await scanBatches(batches, parts.format, parts.mapperFor(task.path), task.to, null, parts.sites.active ? parts.sites.routerFor(task.path) : null))

@@ -19,7 +19,7 @@ import { JOURNAL_FILE } from '../checkpoint/journal.js'
 import { readLines } from '../source/reader.js'
 import { detectFormat } from '../../parsers/detect.js'
 import type { LogParser } from '../../parsers/types.js'
-import { classifyLine, countOutcome, type Mapper } from '../pipeline/classify.js'
+import { classifyLine, countOutcome } from '../pipeline/classify.js'
 import { assertReadableFile, READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
 import { UsageError } from '../errors.js'
@@ -84,7 +84,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime, '--max-retry-time')
   const apiUrl = validateApiUrl(flags.apiUrl)
-  const parts = await buildPipeline(flags, pid, io.now(), true)
+  const parts = await buildPipeline(flags, pid, io.now())
   const paths = mode === 'backfill' ? await expandInputs(files).catch(asUsage) : files
   if (mode === 'run') for (const f of paths) await assertReadableFile(f)
 
