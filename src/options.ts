@@ -115,6 +115,7 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
   const mapperOptions: MapperOptions = {
     projectId: projectId ?? PLACEHOLDER_PID,
     route: sites.active ? sites.routerFor('-') : undefined,
+    hostProject: sites.active ? sites.hostProject : undefined,
     keepQuery: flags.keepQuery === true,
     errors: flags.errors as MapperOptions['errors'],
     includeStatic: flags.includeStatic === true,

@@ -119,6 +119,21 @@ describe('the mapper emits each event with its routed pid', () => {
   })
 })
 
+describe('referrers from the line\'s own site are internal, as with --host', () => {
+  it('drops a referrer from a host of the same project, keeps one from another site or an unmapped host', () => {
+    const map = createSiteMap(sites(`*.example.com=${A}`, `example.org=${B}`), D)
+    const mapper = createMapper({ projectId: 'XXXXXXXXXXXX', route: map.routerFor('/x.log'), hostProject: map.hostProject })
+    const ref = (host: string, referrer: string) => {
+      const r = mapper({ ...rec(host, '/p'), referrer } as RequestRecord)
+      return 'event' in r ? r.event.body.ref : 'skipped'
+    }
+    expect(ref('shop.example.com', 'https://blog.example.com/post')).toBe(undefined)
+    expect(ref('shop.example.com', 'https://www.example.org/')).toBe('https://www.example.org/')
+    expect(ref('example.net', 'https://example.net/x')).toBe(undefined) // the line's own host
+    expect(ref('example.net', 'https://other.example.net/')).toBe('https://other.example.net/') // default project: no site hosts
+  })
+})
+
 describe('a refused project names the entry that maps to it', () => {
   it('names the --site entry, the config entry or the default', () => {
     const map = createSiteMap([...sites(`example.com=${A}`), { label: 'sites[0] (project BBBBBBBBBBBB) in /etc/x.json', project: B, hosts: ['example.org'], files: [] }], D)

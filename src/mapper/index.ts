@@ -51,6 +51,9 @@ export interface MapperOptions {
   /** Several sites (src/mapper/sites.ts): each record's project; null skips it as `no-site`.
    *  Decided first, so every other skip and every event belongs to a project. Default: `projectId`. */
   route?: (record: RequestRecord) => string | null
+  /** Several sites: the project whose site entry names this (normalised) host, ignoring the
+   *  default; a referrer from the line's own project's hosts is internal, as with `--host`. */
+  hostProject?: (host: string) => string | null
 }
 
 export interface Mapper {
@@ -86,6 +89,7 @@ interface LanguageInfo {
 export function createMapper(options: MapperOptions): Mapper {
   const defaultPid = options.projectId
   const route = options.route
+  const hostProject = options.hostProject
   const keepQuery = options.keepQuery === true
   const errors = options.errors ?? '5xx'
   if (errors !== '5xx' && errors !== '4xx,5xx' && errors !== 'none') throw new Error(`errors: expected 5xx, 4xx,5xx or none, got "${String(errors)}"`)
@@ -130,7 +134,7 @@ export function createMapper(options: MapperOptions): Mapper {
   }
 
   /** `ref`, unless it is the site itself (same host as the record, or one of `hosts`). */
-  function referrer(record: RequestRecord): string | undefined {
+  function referrer(record: RequestRecord, pid: string): string | undefined {
     const raw = record.referrer
     if (raw === null || raw === '' || raw === '-') return undefined
     const ref = logText(raw)
@@ -138,13 +142,14 @@ export function createMapper(options: MapperOptions): Mapper {
     if (host !== null) {
       if (record.host !== null && normaliseHost(record.host) === host) return undefined
       if (hostFilter !== null && hostFilter(host)) return undefined
+      if (hostProject !== undefined && hostProject(host) === pid) return undefined
     }
     return cut(ref, LIMITS.ref)
   }
 
   /** Fields shared by pageviews and custom events, in the tracker's order. */
   function visitFields(body: Record<string, unknown>, record: RequestRecord, query: string | null, lang: LanguageInfo): void {
-    const ref = referrer(record)
+    const ref = referrer(record, dPid)
     if (ref !== undefined) body.ref = ref
     if (query !== null && query !== '') {
       addUtm(body, query)

@@ -90,6 +90,8 @@ export interface SiteMap {
   siteForFile(path: string): SiteEntry | null
   /** The routing of the lines of one file. */
   routerFor(path: string): Router
+  /** The project of the first entry whose hosts match `host`, ignoring files and the default. */
+  hostProject(host: string): string | null
   /** The project of one record of `filePath` (null: skip `no-site`). */
   projectFor(record: { host: string | null }, filePath: string): string | null
   /** Every project the map can send to, in entry order, the default last. */
@@ -107,17 +109,20 @@ export function createSiteMap(entries: readonly SiteEntry[], defaultProject: str
     .map((e) => ({ project: e.project, matches: createHostMatcher(e.hosts) }))
   const byHost = new Map<string, string | null>()
 
-  const hostRouter: Router = (record) => {
-    const host = record.host
-    if (host === null || host === '') return defaultProject
+  function hostProject(host: string): string | null {
     let pid = byHost.get(host)
     if (pid === undefined) {
-      pid = defaultProject
+      pid = null
       for (const s of hostSites) if (s.matches(host)) { pid = s.project; break }
       if (byHost.size >= 1000) byHost.clear()
       byHost.set(host, pid)
     }
     return pid
+  }
+  const hostRouter: Router = (record) => {
+    const host = record.host
+    if (host === null || host === '') return defaultProject
+    return hostProject(host) ?? defaultProject
   }
   const fileRouters = new Map<SiteEntry, Router>()
 
@@ -148,6 +153,7 @@ export function createSiteMap(entries: readonly SiteEntry[], defaultProject: str
     active: entries.length > 0,
     siteForFile,
     routerFor,
+    hostProject,
     projectFor: (record, filePath) => routerFor(filePath)(record),
     projects() {
       const all = new Set(entries.map((e) => e.project))
