@@ -53,8 +53,14 @@ describe('routing by host (--site HOST=PROJECT)', () => {
     expect(without.projectFor({ host: null }, '/x.log')).toBe(null)
   })
 
+  it('IPv6 hosts, bare or in brackets, match the bare address logs record', () => {
+    const map = createSiteMap(sites(`2001:db8::80=${A}`, `[2001:db8::81]=${B}`), null)
+    expect(map.projectFor({ host: '2001:db8::80' }, '/x.log')).toBe(A)
+    expect(map.projectFor({ host: '2001:db8::81' }, '/x.log')).toBe(B)
+  })
+
   it('rejects malformed --site values with one line naming the value', () => {
-    for (const bad of ['example.com', `=${A}`, 'example.com=', 'example.com=short', `https://example.com=${A}`, `example.com/x=${A}`, `exa mple.com=${A}`]) {
+    for (const bad of ['example.com', `=${A}`, 'example.com=', 'example.com=short', `https://example.com=${A}`, `example.com/x=${A}`, `exa mple.com=${A}`, `example.com:8080=${A}`, `a.*.example.com=${A}`]) {
       expect(() => parseSiteOption(bad), bad).toThrow(SiteError)
       expect(() => parseSiteOption(bad), bad).toThrow(`--site ${bad}`)
     }

@@ -34,8 +34,12 @@ export class SiteError extends Error {
 export const SKIP_NO_SITE = 'no-site'
 
 const PID = /^(?!.*--)[a-zA-Z0-9-]{12}$/
-/** A host name, an IP literal, or `*.` + a domain; no scheme, path, port or spaces. */
-const HOST_PATTERN = /^(?:\*\.)?(?:[a-zA-Z0-9_](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9_])?\.?|\[[0-9a-fA-F:.]+\])$/
+/** A host name, an IPv4 or IPv6 address (bare or in brackets), or `*.` + a domain; no scheme,
+ *  path, port or spaces. */
+const HOST_PATTERN = /^(?:(?:\*\.)?[a-zA-Z0-9_](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9_])?\.?|\[[0-9a-fA-F:.]+\]|[0-9a-fA-F.]*:[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$/
+
+/** Logs record IPv6 hosts without brackets (`2001:db8::80`); accept `[2001:db8::80]` too. */
+const unbracket = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host)
 
 /** Why a host pattern is not usable, or null when it is. */
 export function hostPatternProblem(host: string): string | null {
@@ -47,7 +51,7 @@ export function hostPatternProblem(host: string): string | null {
 
 /** `HOST=PROJECT` (the `--site` option) -> an entry; throws SiteError with a one-line message. */
 export function parseSiteOption(text: string): SiteEntry {
-  const eq = text.lastIndexOf('=')
+  const eq = text.indexOf('=')
   const host = eq < 0 ? '' : text.slice(0, eq).trim()
   const project = eq < 0 ? '' : text.slice(eq + 1).trim()
   if (host === '' || project === '') throw new SiteError(`--site ${text}: expected HOST=PROJECT, e.g. --site example.com=AbCdEf123456`)
@@ -106,7 +110,7 @@ export function createSiteMap(entries: readonly SiteEntry[], defaultProject: str
     .map((e) => ({ entry: e, patterns: e.files.map((f) => compileFilePattern(e.baseDir === undefined ? resolve(f) : resolve(e.baseDir, f))) }))
   const hostSites = entries
     .filter((e) => e.hosts.length > 0)
-    .map((e) => ({ project: e.project, matches: createHostMatcher(e.hosts) }))
+    .map((e) => ({ project: e.project, matches: createHostMatcher(e.hosts.map(unbracket)) }))
   const byHost = new Map<string, string | null>()
 
   function hostProject(host: string): string | null {
