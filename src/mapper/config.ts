@@ -5,7 +5,7 @@ import { dirname, posix, resolve } from 'node:path'
 import * as z from 'zod'
 import { LIMITS } from './limits.js'
 import { parseStatusSpec, type CustomEventRule } from './rules.js'
-import { hostPatternProblem, type SiteEntry } from './sites.js'
+import { hostPatternProblem, PROJECT_ID_PATTERN, type SiteEntry } from './sites.js'
 
 /** One entry of the config's `sites` list, as written. */
 export interface SiteConfig {
@@ -67,7 +67,7 @@ const hostSchema = z.string().superRefine((value, ctx) => {
 
 const siteSchema = z
   .strictObject({
-    project: z.string().regex(/^(?!.*--)[a-zA-Z0-9-]{12}$/, 'not a Swetrix project id (12 letters, digits or dashes, no "--")'),
+    project: z.string().regex(PROJECT_ID_PATTERN, 'not a Swetrix project id (12 letters, digits or dashes, no "--")'),
     hosts: z.array(hostSchema).min(1, 'must list at least one host (or leave it out)').optional(),
     files: z.array(nonEmpty).min(1, 'must list at least one path or glob (or leave it out)').optional(),
   })

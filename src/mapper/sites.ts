@@ -33,7 +33,8 @@ export class SiteError extends Error {
 
 export const SKIP_NO_SITE = 'no-site'
 
-const PID = /^(?!.*--)[a-zA-Z0-9-]{12}$/
+/** A Swetrix project id (the same rule as `-p`). */
+export const PROJECT_ID_PATTERN = /^(?!.*--)[a-zA-Z0-9-]{12}$/
 /** A host name, an IPv4 or IPv6 address (bare or in brackets), or `*.` + a domain; no scheme,
  *  path, port or spaces. */
 const HOST_PATTERN = /^(?:(?:\*\.)?[a-zA-Z0-9_](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9_])?\.?|\[[0-9a-fA-F:.]+\]|[0-9a-fA-F.]*:[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$/
@@ -57,7 +58,7 @@ export function parseSiteOption(text: string): SiteEntry {
   if (host === '' || project === '') throw new SiteError(`--site ${text}: expected HOST=PROJECT, e.g. --site example.com=AbCdEf123456`)
   const problem = hostPatternProblem(host)
   if (problem !== null) throw new SiteError(`--site ${text}: ${problem}`)
-  if (!PID.test(project)) throw new SiteError(`--site ${text}: project id "${project}" is not valid: Swetrix ids are 12 letters, digits or dashes (no "--")`)
+  if (!PROJECT_ID_PATTERN.test(project)) throw new SiteError(`--site ${text}: project id "${project}" is not valid: Swetrix ids are 12 letters, digits or dashes (no "--")`)
   return { label: `--site ${host}=${project}`, project, hosts: [host], files: [] }
 }
 

@@ -7,6 +7,7 @@
 import type { LineOutcome } from '../pipeline/classify.js'
 import type { EventSink, SendOutcome } from '../sink/http.js'
 import type { OutgoingEvent } from '../types.js'
+import { SKIP_NO_SITE } from '../mapper/sites.js'
 import { formatDelivery, type DeliveryTotals } from './report.js'
 import { safeText } from './safe-text.js'
 
@@ -46,7 +47,7 @@ export class ProjectTally {
   line(outcome: LineOutcome, projectOf: ProjectOf): void {
     if (outcome.kind === 'event') {
       this.counts(String(outcome.event.body.pid)).events[outcome.event.kind]++
-    } else if (outcome.kind === 'skipped' && outcome.reason !== 'no-site') {
+    } else if (outcome.kind === 'skipped' && outcome.reason !== SKIP_NO_SITE) {
       const pid = projectOf(outcome.record)
       if (pid === null) return
       const skipped = this.counts(pid).skipped
