@@ -147,6 +147,10 @@ describe('a refused project names the entry that maps to it', () => {
     expect(explainRefusedProject(map, B, 'x')).toContain('sites[0] (project BBBBBBBBBBBB) in /etc/x.json')
     expect(explainRefusedProject(map, D, 'x')).toContain('mapped by -p, the default project')
     expect(explainRefusedProject(createSiteMap([], D), D, 'unchanged')).toBe('unchanged')
+    // Not about the project: a redirect, a wrong --api-url path.
+    expect(explainRefusedProject(map, A, 'answered HTTP 301 redirect', 301)).toBe('answered HTTP 301 redirect')
+    expect(explainRefusedProject(map, A, 'HTTP 404 Cannot POST /x', 404)).toBe('HTTP 404 Cannot POST /x')
+    expect(explainRefusedProject(map, A, 'HTTP 400 disabled', 400)).toContain('mapped by --site example.com=')
   })
 })
 

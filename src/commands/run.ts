@@ -152,8 +152,8 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     }
   } catch (err) {
     // [sites] an unknown or disabled project: name the site entry that maps to it.
-    const e = err as { name?: string; pid?: string; message: string }
-    if (e?.name === 'FatalApiError' && typeof e.pid === 'string') e.message = explainRefusedProject(parts.sites, e.pid, e.message)
+    const e = err as { name?: string; pid?: string; status?: number; message: string }
+    if (e?.name === 'FatalApiError' && typeof e.pid === 'string') e.message = explainRefusedProject(parts.sites, e.pid, e.message, e.status)
     throw err
   } finally {
     ctx.progress?.stop()

@@ -174,9 +174,12 @@ export function createSiteMap(entries: readonly SiteEntry[], defaultProject: str
 }
 
 /** One line for a refused project that names the site entry mapping to it (the API's message
- *  names only the project). Unchanged when there are no sites or the project is not in the map. */
-export function explainRefusedProject(map: SiteMap, pid: string, message: string): string {
+ *  names only the project). Unchanged when there are no sites, the project is not in the map, or
+ *  the refusal is not about the project (a redirect, a wrong --api-url path: `Cannot POST`). */
+export function explainRefusedProject(map: SiteMap, pid: string, message: string, status?: number): string {
   if (!map.active) return message
+  if (status !== undefined && status !== 400 && status !== 404 && status !== 402) return message
+  if (message.includes('Cannot POST')) return message
   const source = map.sourceOf(pid)
   return source === null ? message : `${message} (project ${pid} is mapped by ${source}; fix or remove that entry)`
 }
