@@ -144,12 +144,12 @@ describe('run --site HOST=PROJECT on a vhost log', () => {
     api = await startTestApi({ projects: [A, D] })
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
-      await writeFile(log, vhostLines(0, 3000))
+      await writeFile(log, vhostLines(0, 600))
       const r = await runCli(['run', '--from-beginning', ...SITES, '-p', D, ...base(dir), log])
       expect(r.code).toBe(2)
       const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('stopping'))
       expect(lines.at(-1)).toMatch(new RegExp(`refused project ${B}.*mapped by --site b\\.example\\.org=${B}`))
-      expect(received(api).length).toBeLessThan(200)
+      expect(received(api).length).toBeLessThan(100)
       await expect(stat(join(dir, 'state', 'dead-letter.ndjson'))).rejects.toThrow()
     })
   })
@@ -250,8 +250,8 @@ function rng(seed: number) {
 
 describe('crash and resume with several projects in one file', () => {
   it('SIGKILLed and restarted: no event twice, each in its project, every missing one reported uncertain', { timeout: 120_000 }, async () => {
-    const LINES = 1500
-    const KILLS = 6
+    const LINES = 1200
+    const KILLS = 5
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100000)
     const random = rng(seed)
     await api.close()
