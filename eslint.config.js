@@ -48,6 +48,8 @@ export default tseslint.config(
       ],
       // Matching control characters is the point wherever this code does it (escaping log text).
       'no-control-regex': 'off',
+      // `let [a, b] = ...` where only b changes stays one destructuring.
+      'prefer-const': ['error', { destructuring: 'all' }],
     },
   },
 )
