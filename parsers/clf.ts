@@ -18,6 +18,7 @@ import {
   addressListEntries, closingQuote, dashToNull, digitsValue, looksLikeAddressList, pickClientAddress,
   splitHostPort,
 } from './util/fields.js'
+import { decodeLine } from './util/decode.js'
 import { fillRequest } from './util/request-line.js'
 
 type Tail = 'common' | 'combined' | 'traefik'
@@ -115,7 +116,7 @@ class ClfParser implements LogParser {
 
   parse(line: Buffer): ParseResult {
     try {
-      return this.parseText(line.toString('utf8'))
+      return this.parseText(decodeLine(line))
     } catch {
       // Safety net only: the scanner is written not to throw (property-tested).
       return INTERNAL

@@ -124,8 +124,10 @@ export function compileStrftime(format: string): { pattern: string; read: (text:
 function directiveField(letter: string, arg: string | null, greater: boolean, source: string): FieldToken {
   const field = (role: FieldToken['role'], priority = 1): FieldToken => ({ kind: 'field', role, priority, source })
   switch (letter) {
-    case 'h': return field('ip', 1)
-    case 'a': return arg === 'c' ? field('ignore') : field('ip', 2)
+    // %h remote host, %a client IP (mod_remoteip's visitor), %{c}a / %{c}h the connection's peer
+    // (the proxy): used only when the format logs no other client.
+    case 'h': return arg === 'c' ? field('ip', 0) : field('ip', 1)
+    case 'a': return arg === 'c' ? field('ip', 0) : field('ip', 2)
     case 'u': return field('user')
     case 'r': return field('request')
     case 'm': return field('method')
@@ -137,7 +139,7 @@ function directiveField(letter: string, arg: string | null, greater: boolean, so
     case 'O': return field('bytes', 1)
     case 'v': return field('host', 2)
     case 'V': return field('host', 1)
-    case 'p': return arg === null || arg === 'canonical' || arg === 'local' ? field('port') : field('ignore')
+    case 'p': return arg === null || arg === 'canonical' || arg === 'local' ? field('port') : field('ignoreNumber')
     case 'D': return field('requestTimeMicros')
     case 'T':
       if (arg === 'ms') return field('requestTimeMillis')
@@ -159,10 +161,13 @@ function directiveField(letter: string, arg: string | null, greater: boolean, so
       if (fmt === 'sec') return field('timeEpochSeconds')
       if (fmt === 'msec') return field('timeEpochMillis')
       if (fmt === 'usec') return field('timeEpochMicros')
-      if (fmt === 'msec_frac' || fmt === 'usec_frac') return field('ignore')
+      if (fmt === 'msec_frac' || fmt === 'usec_frac') return field('ignoreNumber')
       const time = compileStrftime(fmt)
       return { kind: 'field', role: 'timeCustom', priority: 1, timePattern: time.pattern, readTime: time.read, source }
     }
+    // Matched and ignored: %{VAR}x (mod_ssl), %{VAR}e %{VAR}n %{VAR}o %{VAR}C, %P %{pid|tid|hextid}P,
+    // %k %X %I %S %R %l %L %f, and any other letter.
+    case 'P': case 'k': case 'I': case 'S': return field('ignoreNumber')
     default: return field('ignore')
   }
 }
@@ -212,14 +217,31 @@ export function tokenizeApacheFormat(definition: string): FormatToken[] {
       literal += '%'
       continue
     }
-    if (!/[A-Za-z]/.test(letter)) {
+    if (letter !== '^' && !/[A-Za-z]/.test(letter)) {
       throw new FormatError(`Apache LogFormat: unknown directive "${text.slice(start, i)}" at offset ${start}`)
     }
     const source = text.slice(start, i)
-    if (letter === 't' && arg === null) {
-      // `%t` writes `[10/Oct/2000:13:55:36 -0700]`, brackets included.
+    if (letter === '^') {
+      // `%{VAR}^ti` / `%{VAR}^to`: request / response trailer lines.
+      const kind = text.slice(i, i + 2)
+      if (kind !== 'ti' && kind !== 'to') {
+        throw new FormatError(`Apache LogFormat: unknown directive "${text.slice(start, i + 2)}" at offset ${start}`)
+      }
+      i += 2
+      pushField({ kind: 'field', role: 'ignore', priority: 1, source: text.slice(start, i) })
+      continue
+    }
+    if (letter === 't' && (arg === null || arg === 'begin' || arg === 'end')) {
+      // `%t` writes `[10/Oct/2000:13:55:36 -0700]`, brackets included. Written as `[%t]` (mod_ssl's
+      // request log is often quoted so), it stands for one pair of brackets: the extra pair is
+      // optional.
+      const bracketed = literal.endsWith('[') && text[i] === ']'
+      if (bracketed) {
+        pushField({ ...directiveField(letter, null, greater, source), optionalBrackets: true })
+        continue
+      }
       literal += '['
-      pushField(directiveField(letter, arg, greater, source))
+      pushField(directiveField(letter, null, greater, source))
       literal = ']'
       continue
     }

@@ -24,6 +24,15 @@ function isBlank(line: Buffer): boolean {
   return true
 }
 
+const FIELDS_DIRECTIVE = Buffer.from('#Fields:', 'latin1')
+
+/** The name of the format a `#Fields:` directive selects. */
+export const W3C_FORMAT_NAME = 'w3c'
+
+function isFieldsDirective(line: Buffer): boolean {
+  return line.length >= FIELDS_DIRECTIVE.length && line.subarray(0, FIELDS_DIRECTIVE.length).equals(FIELDS_DIRECTIVE)
+}
+
 function scoreOf(parser: LogParser, sample: readonly Buffer[]): number {
   try {
     const s = parser.detect(sample)
@@ -45,6 +54,12 @@ function accepts(parser: LogParser, line: Buffer): boolean {
  *  earlier candidate wins (list specific formats before general ones). */
 export function detectFormat(sample: readonly Buffer[], candidates: readonly LogParser[]): DetectResult {
   const tried = candidates.map((c) => c.name)
+  // A W3C `#Fields:` directive is decisive: no other format writes one, and its data lines can
+  // only be read with the layout it declares.
+  if (sample.some(isFieldsDirective)) {
+    const w3c = candidates.find((c) => c.name === W3C_FORMAT_NAME)
+    if (w3c !== undefined) return { ok: true, parser: w3c, score: 1 }
+  }
   const lines: Buffer[] = []
   const lineNumbers: number[] = []
   sample.forEach((line, i) => {

@@ -7,6 +7,7 @@
 // writes the visitor's raw bytes) read `\xHH`, exactly as nginx's combined format writes them:
 // nothing is lost to U+FFFD, and the mapper undoes all escapes the same way for every format.
 import { isUtf8 } from 'node:buffer'
+import { utf8SequenceLength } from './util/decode.js'
 import { acceptedShare } from './util/accepted-share.js'
 import { FormatError, type LogParser, type ParseResult, type ParserOptions, type RequestRecord } from './types.js'
 
@@ -110,30 +111,6 @@ function normaliseEscapes(src: Buffer): Buffer {
     i += 2
   }
   return out.subarray(0, o)
-}
-
-/** Length of the valid UTF-8 sequence at `i`, or 0 when the byte there does not start one. */
-function utf8SequenceLength(b: Buffer, i: number): number {
-  const c = b[i]!
-  if (c < 0x80) return 1
-  const c1 = b[i + 1]
-  if (c1 === undefined) return 0
-  if (c >= 0xc2 && c <= 0xdf) return c1 >= 0x80 && c1 <= 0xbf ? 2 : 0
-  const c2 = b[i + 2]
-  if (c2 === undefined || c2 < 0x80 || c2 > 0xbf) return 0
-  if (c >= 0xe0 && c <= 0xef) {
-    const lo = c === 0xe0 ? 0xa0 : 0x80
-    const hi = c === 0xed ? 0x9f : 0xbf
-    return c1 >= lo && c1 <= hi ? 3 : 0
-  }
-  const c3 = b[i + 3]
-  if (c3 === undefined || c3 < 0x80 || c3 > 0xbf) return 0
-  if (c >= 0xf0 && c <= 0xf4) {
-    const lo = c === 0xf0 ? 0x90 : 0x80
-    const hi = c === 0xf4 ? 0x8f : 0xbf
-    return c1 >= lo && c1 <= hi ? 4 : 0
-  }
-  return 0
 }
 
 /** Decodes UTF-8; each byte that is not part of a valid sequence becomes JSON source text `\\xHH`
@@ -305,14 +282,14 @@ export function splitRequestLine(text: string): { method: string; target: string
   return rest.length === 0 || rest.indexOf(' ') !== -1 ? null : { method, target: rest, protocol: null }
 }
 
-function normaliseProtocol(p: string | null): string | null {
+export function normaliseProtocol(p: string | null): string | null {
   if (p === null) return null
   const c = p.charCodeAt(0)
   return c >= 0x30 && c <= 0x39 ? 'HTTP/' + p : p
 }
 
 /** A request target split at the first `?` into path and query (null without a `?`). */
-function splitTarget(target: string | null): [string | null, string | null] {
+export function splitTarget(target: string | null): [string | null, string | null] {
   if (target === null) return [null, null]
   const q = target.indexOf('?')
   return q < 0 ? [target, null] : [target.slice(0, q), target.slice(q + 1)]
@@ -323,7 +300,7 @@ function rejected(reason: string): ParseResult {
 }
 
 /** The line's JSON object, or the reason it is not one (the first step of every JSON format). */
-function jsonRecordOf(line: Buffer): Record<string, unknown> | string {
+export function jsonRecordOf(line: Buffer): Record<string, unknown> | string {
   if (line.length === 0) return 'empty'
   const obj = parseJsonLine(line)
   if (obj === undefined) return 'bad-json'

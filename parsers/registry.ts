@@ -6,7 +6,11 @@ import { pathToFileURL } from 'node:url'
 import { createClfParser } from './clf.js'
 import { compileApacheFormat } from './custom-apache.js'
 import { compileNginxFormat } from './custom-nginx.js'
+import { awsAlb, awsElb } from './aws-elb.js'
+import { cloudflareJson } from './cloudflare.js'
+import { createHaproxyParser } from './haproxy.js'
 import { caddyJson, createNginxJson, traefikJson } from './json.js'
+import { createW3cParser } from './w3c.js'
 import { FormatError, type LogParser, type ParseResult, type ParserOptions } from './types.js'
 
 /** The built-in `--format` names (also the formats of the conformance sets). */
@@ -19,16 +23,27 @@ export const BUILTIN_FORMAT_NAMES = [
   'nginx_json',
   'caddy_json',
   'traefik_json',
+  'w3c',
+  'aws_elb',
+  'aws_alb',
+  'haproxy',
+  'cloudflare_json',
 ] as const
 
 export type BuiltinFormatName = (typeof BUILTIN_FORMAT_NAMES)[number]
 
-/** A fresh instance (own caches) of a built-in format; caddy_json and traefik_json keep no state. */
+/** A fresh instance (own caches) of a built-in format; caddy_json, traefik_json, aws_elb, aws_alb and
+ *  cloudflare_json keep no state; w3c keeps its layout per input (`forInput`). */
 function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefined): LogParser {
   switch (name) {
     case 'nginx_json': return createNginxJson(options)
     case 'caddy_json': return caddyJson
     case 'traefik_json': return traefikJson
+    case 'w3c': return createW3cParser()
+    case 'aws_elb': return awsElb
+    case 'aws_alb': return awsAlb
+    case 'haproxy': return createHaproxyParser(options)
+    case 'cloudflare_json': return cloudflareJson
     default: return createClfParser(name)
   }
 }
@@ -36,15 +51,22 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
 /** Detection order: on a tie the earlier parser wins, so a format comes before every format that
  *  also reads its lines (vhost_combined before vhost_common, combined before common; the CLF
  *  variants before traefik_clf, which also reads plain common lines; nginx_json, which reads any
- *  JSON access record, last). */
+ *  JSON access record, last). The CDN/load-balancer formats come after the CLF family and before
+ *  nginx_json, so they never take a line today's formats read (a `#Fields:` directive picks w3c
+ *  outright, see detect.ts). */
 const DETECTION_ORDER: readonly BuiltinFormatName[] = [
   'vhost_combined',
   'vhost_common',
   'combined',
   'common',
   'traefik_clf',
+  'w3c',
+  'aws_alb',
+  'aws_elb',
+  'haproxy',
   'caddy_json',
   'traefik_json',
+  'cloudflare_json',
   'nginx_json',
 ]
 
@@ -54,7 +76,11 @@ export function builtinParsers(options?: ParserOptions): LogParser[] {
 }
 
 /** Other spellings users reach for. */
-const ALIASES: Readonly<Record<string, BuiltinFormatName>> = { json: 'nginx_json', caddy: 'caddy_json', traefik: 'traefik_json' }
+const ALIASES: Readonly<Record<string, BuiltinFormatName>> = {
+  json: 'nginx_json', caddy: 'caddy_json', traefik: 'traefik_json',
+  iis: 'w3c', cloudfront: 'w3c', amazon_cloudfront: 'w3c', w3c_extended: 'w3c',
+  elb: 'aws_elb', alb: 'aws_alb', cloudflare: 'cloudflare_json',
+}
 
 function builtinName(spec: string): BuiltinFormatName | undefined {
   const normalised = spec.toLowerCase().replaceAll('-', '_')
@@ -194,5 +220,19 @@ export function safeParser(p: LogParser): LogParser {
     }
     return typeof score === 'number' && score > 0 ? Math.min(score, 1) : 0
   }
-  return p.description === undefined ? { name: p.name, detect, parse } : { name: p.name, description: p.description, detect, parse }
+  const wrapped: LogParser = p.description === undefined ? { name: p.name, detect, parse } : { name: p.name, description: p.description, detect, parse }
+  // A module parser with per-file state keeps it: each input's instance is wrapped the same way.
+  if (typeof p.forInput === 'function') {
+    const forInput = p.forInput.bind(p)
+    wrapped.forInput = () => {
+      let fresh: LogParser
+      try {
+        fresh = forInput()
+      } catch {
+        return wrapped
+      }
+      return shapeProblem(fresh) === null ? safeParser(fresh) : wrapped
+    }
+  }
+  return wrapped
 }

@@ -48,6 +48,11 @@ export function isRejection(r: ParseResult): r is Rejection {
   return (r as Rejection).rejected !== undefined
 }
 
+/** The rejection reason for a line that is a directive of the log itself, not a request (W3C
+ *  `#Version:`, `#Fields:`, `#Date:`): the pipeline counts it as skipped (`directive`), not as
+ *  rejected. */
+export const DIRECTIVE_REASON = 'directive'
+
 /** A log format. `parse` must never throw, whatever the bytes: every line becomes a record or a
  *  rejection with a reason. */
 export interface LogParser {
@@ -61,6 +66,18 @@ export interface LogParser {
   detect(sample: readonly Buffer[]): number
   /** `line` is the line's bytes without the `\n` and without a trailing `\r`. */
   parse(line: Buffer): ParseResult
+  /** Only for formats whose layout is declared inside the file (W3C `#Fields:`, which may change
+   *  half-way): a fresh instance with its own per-file state. The pipeline calls it once for each
+   *  input file or stream and feeds that instance the file's lines in order; when it starts
+   *  reading after the file's beginning (a resumed checkpoint, a `check` thread's part), it first
+   *  passes the instance the file's earlier `#` lines. Parsers without per-file state omit it. */
+  forInput?(): LogParser
+}
+
+/** The parser instance for one input: `forInput()` for formats with per-file state, else the
+ *  parser itself. */
+export function parserForInput(parser: LogParser): LogParser {
+  return typeof parser.forInput === 'function' ? parser.forInput() : parser
 }
 
 /** Options that shape how some parsers read a line. */

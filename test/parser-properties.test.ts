@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { builtinParsers, resolveFormat } from '../parsers/registry.js'
-import type { LogParser, ParseResult } from '../parsers/types.js'
+import { parserForInput, type LogParser, type ParseResult } from '../parsers/types.js'
 
 const RECORD_FIELDS = ['ip', 'time', 'method', 'path', 'query', 'protocol', 'status', 'bytes', 'referrer', 'userAgent', 'user', 'host', 'port', 'requestLine']
 
@@ -21,6 +21,19 @@ const VALID_LINES: Record<string, string> = {
     '{"level":"info","ts":1795165200.25,"logger":"http.log.access","msg":"handled request","request":{"client_ip":"203.0.113.40","proto":"HTTP/2.0","method":"GET","host":"example.com","uri":"/b?c","headers":{"User-Agent":["x"]}},"size":1,"status":200}',
   traefik_json:
     '{"ClientHost":"203.0.113.50","DownstreamStatus":200,"DownstreamContentSize":9,"RequestHost":"example.com","RequestMethod":"GET","RequestPath":"/d","RequestProtocol":"HTTP/1.1","StartUTC":"2026-11-20T10:00:00.123456789Z"}',
+  // No #Fields: seen: the IIS default layout (15 fields).
+  w3c: '2026-11-20 10:00:00 192.0.2.1 GET /default.aspx q=1 443 - 203.0.113.5 Mozilla/5.0+(Windows+NT+10.0) https://www.example.com/ 200 0 0 15',
+  w3c_cloudfront:
+    '2026-11-20\t10:00:00\tFRA2\t182\t203.0.113.10\tGET\td111111abcdef8.cloudfront.net\t/view/file.html\t200\thttps://example.com/\tMozilla/5.0%20(X11)\t-\t-\tMiss\tabc==\twww.example.com\thttps\t217\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tMiss\tHTTP/1.1\t-\t-',
+  w3c_quoted: '"2026-11-20" "10:00:00" "203.0.113.7" "GET" "www.example.com/page.php" "a=1" "200" "Mozilla/5.0 (X11)"',
+  aws_elb:
+    '2026-11-20T10:00:00.945958Z my-lb 203.0.113.5:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 57 "GET https://www.example.com:443/p?q=1 HTTP/1.1" "Mozilla/5.0 (X11)" DHE-RSA-AES128-SHA TLSv1.2',
+  aws_alb:
+    'https 2026-11-20T10:00:00.127531Z app/my-alb/abcdef 203.0.113.5:2817 10.0.0.1:80 0.001 0.102 0.000 200 200 225 24950 "GET https://www.example.com:443/p HTTP/1.1" "Mozilla/5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:123456789123:targetgroup/tg/abc "Root=1-abc" "www.example.com" "-" 0 2026-11-20T10:00:00.023000Z "forward" "-" "-" "10.0.1.1:80" "200"',
+  haproxy:
+    'Nov 20 10:00:00 lb haproxy[6801]: 203.0.113.5:55008 [20/Nov/2026:10:00:00.584] ft_https~ bk_https/web1 0/0/0/72/72 200 7456 - - ---- 5/4/0/1/0 0/0 {www.example.com|Mozilla/5.0 (X11)} "GET /p?q=1 HTTP/1.1"',
+  cloudflare_json:
+    '{"ClientIP":"203.0.113.9","ClientRequestHost":"www.example.com","ClientRequestMethod":"GET","ClientRequestURI":"/p?q=1","ClientRequestProtocol":"HTTP/2","ClientRequestUserAgent":"Mozilla/5.0","ClientRequestReferer":"","EdgeResponseStatus":200,"EdgeResponseBytes":512,"EdgeStartTimestamp":1795165200100000000}',
   nginx_custom: '203.0.113.5 [20/Nov/2026:10:00:00 +0100] "GET /n HTTP/1.1" 200 "Mozilla/5.0" rt=0.002',
   apache_custom: 'www.example.com 203.0.113.5 [20/Nov/2026:10:00:00 +0100] "GET /m HTTP/1.1" 301 "-" "Mozilla/5.0" 1234',
 }
@@ -36,8 +49,24 @@ async function allCases(): Promise<Case[]> {
   const apache = (await resolveFormat('apache:%v %h %t "%r" %>s "%{Referer}i" "%{User-Agent}i" %D')) as LogParser
   const withFields = builtinParsers({ fieldMap: { userAgent: 'ua', ip: 'meta.client' } }).find((p) => p.name === 'nginx_json')!
   const line = (name: string): Buffer => Buffer.from(VALID_LINES[name]!)
+  // W3C instances that have read a #Fields: directive (the layout mutated lines are then read with).
+  const w3cWith = (fields: string): LogParser => {
+    const p = parserForInput(builtinParsers().find((b) => b.name === 'w3c')!)
+    p.parse(Buffer.from(`#Fields: ${fields}`))
+    return p
+  }
   return [
     ...builtinParsers().map((parser) => ({ label: parser.name, parser, valid: line(parser.name) })),
+    {
+      label: 'w3c after a CloudFront #Fields:',
+      parser: w3cWith('date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields'),
+      valid: line('w3c_cloudfront'),
+    },
+    {
+      label: 'w3c after a quoted-values #Fields:',
+      parser: w3cWith('date time c-ip cs-method cs-uri cs-uri-query sc-status cs(User-Agent)'),
+      valid: line('w3c_quoted'),
+    },
     { label: 'nginx_json with --field', parser: withFields, valid: line('nginx_json') },
     { label: 'nginx:<log_format>', parser: nginx, valid: line('nginx_custom') },
     { label: 'apache:<LogFormat>', parser: apache, valid: line('apache_custom') },

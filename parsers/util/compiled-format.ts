@@ -6,6 +6,7 @@
 import { acceptedShare } from './accepted-share.js'
 import { FormatError, type LogParser, type ParseResult, type RequestRecord } from '../types.js'
 import { CLF_TIME_LENGTH, ClfTimeReader } from './clf-time.js'
+import { decodeLine } from './decode.js'
 import { dashToNull, splitHostPort } from './fields.js'
 import { fillRequest, fillTarget } from './request-line.js'
 
@@ -16,7 +17,7 @@ export type FieldRole =
   | 'host' | 'hostPort' | 'port'
   | 'timeClf' | 'timeIso' | 'timeEpochSeconds' | 'timeEpochMillis' | 'timeEpochMicros' | 'timeCustom'
   | 'requestTimeSeconds' | 'requestTimeMillis' | 'requestTimeMicros'
-  | 'ignore'
+  | 'ignore' | 'ignoreNumber'
 
 export interface FieldToken {
   kind: 'field'
@@ -28,6 +29,9 @@ export interface FieldToken {
   readTime?: (text: string) => number
   /** The source text, for error messages. */
   source: string
+  /** For `timeClf` written inside literal brackets (`[%t]`): the field's own brackets may or may not
+   *  be there. */
+  optionalBrackets?: boolean
 }
 
 export type FormatToken = { kind: 'literal'; text: string } | FieldToken
@@ -41,13 +45,17 @@ const NUMBER = '(\\d+(?:\\.\\d+)?|-)'
 /** Value shapes of unquoted fields whose text has a known form. */
 function shapeOf(field: FieldToken): string | null {
   switch (field.role) {
-    case 'timeClf': return '(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2} [+-]\\d{4})'
+    case 'timeClf': {
+      const time = '(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2} [+-]\\d{4})'
+      return field.optionalBrackets === true ? `\\[?${time}\\]?` : time
+    }
     case 'timeIso': return '(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:Z|[+-]\\d{2}:?\\d{2})?)'
     case 'timeEpochSeconds': case 'timeEpochMillis': case 'timeEpochMicros': return '(\\d+(?:\\.\\d+)?)'
     case 'timeCustom': return `(${field.timePattern ?? '.*?'})`
     case 'status': return '(\\d{1,3}|-)'
     case 'bytes': case 'port': case 'requestTimeSeconds': case 'requestTimeMillis': case 'requestTimeMicros':
       return NUMBER
+    case 'ignoreNumber': return '([0-9a-fA-F]+|-)'
     case 'xForwardedFor': return '([^\\s,]+(?:,\\s*[^\\s,]+)*|-)'
     case 'queryWithMark': return '((?:\\?\\S*)?)' // Apache %q: empty, or `?` and the query
     default: return null
@@ -133,7 +141,7 @@ class CompiledFormatParser implements LogParser {
   parse(line: Buffer): ParseResult {
     if (line.length === 0) return EMPTY
     try {
-      const m = this.regex.exec(line.toString('utf8'))
+      const m = this.regex.exec(decodeLine(line))
       return m === null ? NO_MATCH : this.build(m)
     } catch {
       return INTERNAL
@@ -155,7 +163,7 @@ class CompiledFormatParser implements LogParser {
       const text = m[i + 1] ?? ''
       const value = dashToNull(text, 0, text.length)
       const role = slot.role
-      if (role === 'ignore') continue
+      if (role === 'ignore' || role === 'ignoreNumber') continue
       const key = roleKey(role)
       const prev = taken[key]
       if (prev !== undefined && (prev > slot.priority || value === null)) continue

@@ -102,7 +102,7 @@ export async function scanBatches(
       }
       if (sink?.writer) {
         if (sink.records) {
-          const parsed = outcome.kind === 'rejected' ? { rejected: outcome.reason } : outcome.record
+          const parsed = outcome.kind === 'rejected' || outcome.kind === 'directive' ? { rejected: outcome.reason } : outcome.record
           await sink.writer.line(safeJson(recordJson(parsed, lineNo, base + starts[i]!, outcomeLabel(outcome))))
         } else if (sink.events && outcome.kind === 'event') {
           const ev = outcome.event

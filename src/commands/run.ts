@@ -18,7 +18,8 @@ import { hashBefore, hashRange, identify, type FileIdentity } from '../source/fi
 import { JOURNAL_FILE } from '../checkpoint/journal.js'
 import { readLines } from '../source/reader.js'
 import { detectFormat } from '../../parsers/detect.js'
-import type { LogParser } from '../../parsers/types.js'
+import { parserForInput, type LogParser } from '../../parsers/types.js'
+import { replayDirectives } from '../pipeline/directives.js'
 import { classifyLine, countOutcome } from '../pipeline/classify.js'
 import { assertReadableFile, READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
@@ -209,7 +210,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
   const counters = emptyCounters()
   const mapper = ctx.parts.mapperFor(item.path) // [sites] this file's project, or routing by host
   const projectOf = ctx.parts.sites.routerFor(item.path)
-  let parser: LogParser | null = ctx.parts.format === 'auto' ? null : ctx.parts.format
+  let parser: LogParser | null = ctx.parts.format === 'auto' ? null : parserForInput(ctx.parts.format)
   let hashedAt = -Infinity
 
   // Progress saves go to the store's journal (one pwrite + fdatasync); the tail hash is read
@@ -232,9 +233,14 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
   const finalRead = item.finished || ident.gzip
   async function* items(): AsyncGenerator<DeliveryItem> {
     let lineNo = cp.ackedLine
+    // A format with per-file state (W3C `#Fields:`) first reads the directives before the resume point.
+    if (parser !== null) await replayDirectives(parser, item.path, cp.acked, READ_CHUNK_BYTES)
     for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })) {
       const { buf, base, starts, contentEnds, ends, truncated } = batch
-      if (parser === null) parser = detectParser(ctx, item.path, batch)
+      if (parser === null) {
+        parser = detectParser(ctx, item.path, batch)
+        await replayDirectives(parser, item.path, cp.acked, READ_CHUNK_BYTES)
+      }
       for (let i = 0; i < starts.length; i++) {
         lineNo++
         const start = base + starts[i]!
@@ -354,7 +360,7 @@ function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: 
   const detected = detectFormat(sample, ctx.parts.candidates)
   if (!detected.ok)
     throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); name it with --format`)
-  return detected.parser
+  return parserForInput(detected.parser)
 }
 
 function addStats(into: DeliveryStats, from: DeliveryStats): void {

@@ -1,5 +1,5 @@
 // The pure per-line core shared by check, run and backfill: bytes -> record -> event or skip.
-import { isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
+import { DIRECTIVE_REASON, isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
 import type { EventKind, LineCounters, OutgoingEvent } from '../types.js'
 import type { Mapper } from '../mapper/index.js'
 
@@ -7,6 +7,8 @@ export type { Mapper }
 
 export type LineOutcome =
   | { kind: 'rejected'; reason: string; record?: undefined; event?: undefined }
+  /** A line of the log's own directives (W3C `#Fields:`): counted as skipped, not rejected. */
+  | { kind: 'directive'; reason: typeof DIRECTIVE_REASON; record?: undefined; event?: undefined }
   | { kind: 'skipped'; reason: string; record: RequestRecord; event?: undefined }
   | { kind: 'event'; event: OutgoingEvent; record: RequestRecord; reason?: undefined }
 
@@ -14,7 +16,10 @@ export type LineOutcome =
 export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, truncated = false): LineOutcome {
   if (truncated) return { kind: 'rejected', reason: 'line-too-long' }
   const parsed = parser.parse(line)
-  if (isRejection(parsed)) return { kind: 'rejected', reason: parsed.rejected || 'no-match' }
+  if (isRejection(parsed)) {
+    if (parsed.rejected === DIRECTIVE_REASON) return DIRECTIVE
+    return { kind: 'rejected', reason: parsed.rejected || 'no-match' }
+  }
   const mapped = mapper(parsed)
   if ('skip' in mapped) return { kind: 'skipped', reason: mapped.skip, record: parsed }
   return { kind: 'event', event: mapped.event, record: parsed }
@@ -23,7 +28,7 @@ export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, tr
 export function countOutcome(c: LineCounters, o: LineOutcome): void {
   c.lines++
   if (o.kind === 'rejected') countRejected(c, o.reason)
-  else if (o.kind === 'skipped') countSkipped(c, o.reason)
+  else if (o.kind === 'skipped' || o.kind === 'directive') countSkipped(c, o.reason)
   else countEvent(c, o.event.kind)
 }
 
@@ -45,7 +50,7 @@ function countEvent(c: LineCounters, kind: EventKind): void {
 /** The `outcome` value of a `--records` line. */
 export function outcomeLabel(o: LineOutcome): string | undefined {
   if (o.kind === 'rejected') return undefined
-  if (o.kind === 'skipped') return `skip:${o.reason}`
+  if (o.kind === 'skipped' || o.kind === 'directive') return `skip:${o.reason}`
   return o.event.kind === 'custom' ? `custom:${o.event.name ?? ''}` : o.event.kind
 }
 
@@ -55,6 +60,10 @@ export function countLine(c: LineCounters, parser: LogParser, mapper: Mapper, li
   c.lines++
   const parsed = truncated ? TOO_LONG : parser.parse(line)
   if (isRejection(parsed)) {
+    if (parsed.rejected === DIRECTIVE_REASON) {
+      countSkipped(c, DIRECTIVE_REASON)
+      return null
+    }
     const reason = parsed.rejected || 'no-match'
     countRejected(c, reason)
     return reason
@@ -67,3 +76,4 @@ export function countLine(c: LineCounters, parser: LogParser, mapper: Mapper, li
 }
 
 const TOO_LONG = { rejected: 'line-too-long' }
+const DIRECTIVE: LineOutcome = Object.freeze({ kind: 'directive', reason: DIRECTIVE_REASON })

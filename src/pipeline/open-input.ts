@@ -1,7 +1,7 @@
 // Opens one input (a file, a gzip file or `-` for stdin) and settles its format from a sample of
 // its first lines. Errors a user can fix become one-line UsageErrors (exit 2).
 import { stat } from 'node:fs/promises'
-import type { LogParser } from '../../parsers/types.js'
+import { parserForInput, type LogParser } from '../../parsers/types.js'
 import { detectFormat } from '../../parsers/detect.js'
 import { readLines, type LineBatch, type ReadOptions } from '../source/reader.js'
 import { UsageError } from '../errors.js'
@@ -56,7 +56,7 @@ export async function openInput(path: string, o: OpenInputOptions): Promise<Open
     throw asInputError(label, err)
   }
   if (first.done || first.value.starts.length === 0) {
-    return { label, parser: o.format === 'auto' ? null : o.format, batches: empty() }
+    return { label, parser: o.format === 'auto' ? null : parserForInput(o.format), batches: empty() }
   }
   const batch = first.value
   let parser: LogParser
@@ -80,7 +80,8 @@ export async function openInput(path: string, o: OpenInputOptions): Promise<Open
     }
     parser = detected.parser
   }
-  return { label, parser, batches: rest(batch, it, label) }
+  // One instance per input for formats with per-file state (W3C `#Fields:`).
+  return { label, parser: parserForInput(parser), batches: rest(batch, it, label) }
 }
 
 async function* empty(): AsyncGenerator<LineBatch> {}

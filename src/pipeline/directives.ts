@@ -1,0 +1,21 @@
+// Formats whose layout is declared inside the file (W3C `#Fields:`) need the file's directives
+// before its lines can be read. When reading starts after the beginning of a file (a resumed
+// checkpoint, one part of a parallel `check`), this passes the parser the `#` lines before that
+// point, so the layout in force at the resume point is known.
+import type { LogParser } from '../../parsers/types.js'
+import { readLines } from '../source/reader.js'
+
+const HASH = 0x23
+
+/** Feeds `parser` every line of `path` that starts with `#` and begins before `upTo`. Only for
+ *  parsers with per-file state (`forInput`); others are left alone. */
+export async function replayDirectives(parser: LogParser, path: string, upTo: number, chunkSize: number): Promise<void> {
+  if (upTo <= 0 || typeof parser.forInput !== 'function') return
+  for await (const batch of readLines({ path }, { from: 0, final: true, chunkSize })) {
+    const { buf, base, starts, contentEnds } = batch
+    for (let i = 0; i < starts.length; i++) {
+      if (base + starts[i]! >= upTo) return
+      if (buf[starts[i]!] === HASH) parser.parse(buf.subarray(starts[i], contentEnds[i]))
+    }
+  }
+}
