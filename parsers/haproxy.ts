@@ -18,7 +18,6 @@
 // start-up messages) are rejected as `not-access-record`.
 
 import type { LogParser, ParseResult, ParserOptions, RequestRecord } from './types.js'
-import { acceptedShare } from './util/accepted-share.js'
 import { CLF_TIME_LENGTH, ClfTimeReader } from './util/clf-time.js'
 import { decodeLine } from './util/decode.js'
 import { splitHostPort } from './util/fields.js'
@@ -35,6 +34,9 @@ const HTTPLOG = new RegExp(
     '(\\S+) (\\S+/\\S+) (-?\\d+/-?\\d+/-?\\d+/-?\\d+/\\+?-?\\d+) (-?\\d{1,3}) (\\+?-?\\d+) (\\S+) (\\S+) (\\S{4}) ' +
     '(\\d+/\\d+/\\d+/\\d+/\\+?\\d+) (\\d+/\\d+)(?: \\{([^}]*)\\})?(?: \\{([^}]*)\\})? "(.*?)"?$',
 )
+
+/** Any line HAProxy writes about a connection: `client:port [accept date] ...`. */
+const HAPROXY_EVENT = /(?:^|: )\S+:\d{1,5} \[\d{2}\/[A-Za-z]{3}\/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\] \S/
 
 type CaptureField = 'host' | 'userAgent' | 'referrer' | 'xForwardedFor' | 'acceptLanguage'
 const CAPTURE_FIELDS: readonly CaptureField[] = ['host', 'userAgent', 'referrer', 'xForwardedFor', 'acceptLanguage']
@@ -69,8 +71,19 @@ class HaproxyParser implements LogParser {
 
   constructor(private readonly positions: Partial<Record<CaptureField, number>> | null) {}
 
+  /** Partial credit for HAProxy's own non-request lines (`client:port [date] frontend/backend: SSL
+   *  handshake failure`) once the sample holds at least one request. */
   detect(sample: readonly Buffer[]): number {
-    return acceptedShare(this, sample)
+    let lines = 0
+    let access = 0
+    let own = 0
+    for (const line of sample) {
+      if (line.length === 0) continue
+      lines++
+      if ((this.parse(line) as { rejected?: string }).rejected === undefined) access++
+      else if (HAPROXY_EVENT.test(line.toString('latin1'))) own++
+    }
+    return lines === 0 || access === 0 ? 0 : (access + 0.6 * own) / lines
   }
 
   parse(line: Buffer): ParseResult {

@@ -33,7 +33,10 @@ function httpVersion(protocol: string | null): string | null {
  *  `valid`; the neutral fields for a record, or `reason` for a rejected line. `outcome` (what the
  *  pipeline did with a record, e.g. `pageview` or `skip:bot`) is added when given. */
 export function recordJson(result: ParseResult, line: number, offset: number, outcome?: string): Record<string, unknown> {
-  if ('rejected' in result) return { line, offset, valid: false, reason: result.rejected }
+  if ('rejected' in result) {
+    // A directive line (W3C `#Fields:`) is not a record but is counted as skipped: say so.
+    return outcome === undefined ? { line, offset, valid: false, reason: result.rejected } : { line, offset, valid: false, reason: result.rejected, outcome }
+  }
   const r: RequestRecord = result
   const out: Record<string, unknown> = {
     line,

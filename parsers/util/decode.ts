@@ -48,10 +48,11 @@ export function utf8WithByteEscapes(b: Buffer): string {
   return out + b.toString('utf8', runStart)
 }
 
-/** The text of a log line. The common case costs one comparison: a decoded string as long as its
- *  bytes is ASCII; only a line with multi-byte characters is checked for invalid UTF-8. */
+/** The text of a log line. Invalid UTF-8 decodes to U+FFFD, so only a line holding one is looked
+ *  at again; for an ASCII line (V8 stores it one byte per character) that search fails at once,
+ *  so the common case costs next to nothing. A real U+FFFD in valid UTF-8 is kept. */
 export function decodeLine(line: Buffer): string {
   const s = line.toString('utf8')
-  if (s.length === line.length || isUtf8(line)) return s
+  if (s.indexOf('\uFFFD') === -1 || isUtf8(line)) return s
   return utf8WithByteEscapes(line)
 }
