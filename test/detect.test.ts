@@ -264,3 +264,29 @@ describe('detectFormat and comment lines', () => {
     expect(onlyComments.ok).toBe(false)
   })
 })
+
+describe('the CDN and load-balancer formats take no line of the other formats', () => {
+  const NEW_FORMATS = ['w3c', 'aws_alb', 'aws_elb', 'haproxy', 'cloudflare_json']
+  const files = [
+    ...['combined', 'common', 'edge-cases', 'traefik_clf', 'vhost_combined', 'vhost_common'].map((f) => join(repoRoot, 'fixtures', 'clf', `${f}.log`)),
+    ...['caddy', 'custom-keys', 'matomo-nginx', 'nginx-escape-default', 'nginx-escape-json', 'traefik'].map((f) => join(repoRoot, 'fixtures', 'json', `${f}.log`)),
+    join(repoRoot, 'fixtures', 'sample.access.log'),
+    ...(haveCorpus
+      ? ['local-nginx/access.log', 'local-nginx/access.timed.log', 'local-nginx/access.vhost.log', 'local-nginx/access.json.log',
+          'elastic-examples-apache_logs/apache_logs', 'lnav-test-logs/logfile_caddy_log.1', 'crowdsec-hub-tests/traefik_json__traefik_json.log',
+          'advertools-logs_testing/combined_latin1_enc.log'].map((f) => join(corpus, f))
+      : []),
+  ]
+  it.each(files)('%s', (path) => {
+    const sample = fileSample(path, 400).filter((l) => l.length > 0 && l[0] !== 0x23)
+    for (const parser of builtinParsers().filter((p) => NEW_FORMATS.includes(p.name))) {
+      const fresh = parser.forInput?.() ?? parser
+      const taken = sample.filter((l) => !isRejection(fresh.parse(l)))
+      expect(taken.map((l) => l.toString('latin1').slice(0, 80)), parser.name).toEqual([])
+    }
+    // And detection still picks what it picked before these formats existed.
+    const before = detectFormat(sample, builtinParsers().filter((p) => !NEW_FORMATS.includes(p.name)))
+    const now = detectFormat(sample, builtinParsers())
+    expect(now.ok && now.parser.name).toBe(before.ok && before.parser.name)
+  })
+})

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import fc from 'fast-check'
+import { headerValue } from '../src/mapper/headers.js'
 import { describe, expect, it } from 'vitest'
 import { combined, common, createClfParser, traefikClf, vhostCombined, vhostCommon } from '../parsers/clf.js'
 import { isRejection, type LogParser, type ParseResult, type RequestRecord } from '../parsers/types.js'
@@ -187,13 +188,34 @@ describe('real-world edge cases', () => {
     expect(internal.ip).toBe('10.0.0.2')
   })
 
-  it('decodes invalid UTF-8 as U+FFFD and keeps percent-encoding as logged', () => {
+  it('keeps bytes that are not UTF-8 as \\xHH (as nginx and Apache escape them) and percent-encoding as logged', () => {
     const line = Buffer.concat([
       Buffer.from('192.0.2.8 - - [10/Oct/2000:13:55:36 -0700] "GET /caf'),
       Buffer.from([0xe9, 0xff]),
       Buffer.from('/%D8%A8?q=%20 HTTP/1.1" 200 1 "-" "M"'),
     ])
-    expect(record(combined, line)).toMatchObject({ path: '/caf\uFFFD\uFFFD/%D8%A8', query: 'q=%20' })
+    expect(record(combined, line)).toMatchObject({ path: '/caf\\xE9\\xFF/%D8%A8', query: 'q=%20' })
+  })
+
+  it('a Latin-1 User-Agent or Referer reaches the request headers as its original bytes', () => {
+    const line = Buffer.concat([
+      Buffer.from('192.0.2.8 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "https://www.example.com/r'),
+      Buffer.from([0xe9]),
+      Buffer.from('f" "Mozilla/5.0 (Windows; U; fr-FR) Fran'),
+      Buffer.from([0xe7]),
+      Buffer.from('ais"'),
+    ])
+    const r = record(combined, line)
+    expect(r.userAgent).toBe('Mozilla/5.0 (Windows; U; fr-FR) Fran\\xE7ais')
+    expect(r.referrer).toBe('https://www.example.com/r\\xE9f')
+    // The header value is a Latin-1 byte string: byte 0xE7, not U+FFFD.
+    expect(Buffer.from(headerValue(r.userAgent)!, 'latin1')).toEqual(Buffer.from('Mozilla/5.0 (Windows; U; fr-FR) Fran\xe7ais', 'latin1'))
+  })
+
+  it('valid UTF-8, and a U+FFFD the client really sent, are read unchanged', () => {
+    const ua = 'Mozilla/5.0 \u00e9\u20ac\ud83d\ude00 \ufffd'
+    const r = record(combined, Buffer.from(`192.0.2.8 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "${ua}"`))
+    expect(r.userAgent).toBe(ua)
   })
 
   it('parses lines of many kilobytes', () => {

@@ -116,7 +116,39 @@ describe('Apache LogFormat', () => {
     expect(record(p, '05/Mar/2021 08:09:10 "GET / HTTP/1.1"').time).toBe(new Date(2021, 2, 5, 8, 9, 10).getTime())
   })
 
+  it('mod_ssl request log: [%t] %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b', () => {
+    const p = compileApacheFormat('[%t] %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b')
+    expect(record(p, '[10/Aug/2018:09:45:56 +0200] 192.0.2.19 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 "GET /a?b=1 HTTP/1.1" 1375')).toMatchObject({
+      ip: '192.0.2.19', time: Date.UTC(2018, 7, 10, 7, 45, 56), method: 'GET', path: '/a', query: 'b=1', bytes: 1375, status: null,
+    })
+    // mod_ssl's default `%t %h ...` (one pair of brackets from %t itself) reads the same line.
+    const plain = compileApacheFormat('%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b')
+    expect(record(plain, '[10/Aug/2018:09:45:56 +0200] 192.0.2.19 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 "GET / HTTP/1.1" -').bytes).toBeNull()
+  })
+
+  it('every mod_log_config directive compiles: a record field where one fits, else matched and ignored', () => {
+    const def = '%a %{c}a %A %B %b %{Cookie}C %D %{HOME}e %f %h %{c}h %H %{Referer}i %k %l %L %m %{note}n %{Location}o ' +
+      '%p %{canonical}p %{local}p %{remote}p %P %{pid}P %{tid}P %{hextid}P %q %r %R %s %<s %>s %t %{begin:%Y-%m-%d}t ' +
+      '%{end:sec}t %{msec_frac}t %T %{ms}T %{us}T %{s}T %u %U %v %V %X %I %O %S %{SSL_PROTOCOL}x %{Trailer}^ti %{Trailer}^to ' +
+      '%!200,304{User-Agent}i %400,501h %%'
+    const p = compileApacheFormat(def)
+    const line = '192.0.2.1 198.51.100.2 192.0.2.80 512 512 a=b 1500 /root /var/www/index.html 192.0.2.1 198.51.100.2 HTTP/1.1 ' +
+      'https://www.example.com/ 0 - - GET - /next 443 443 443 51515 1234 1234 5678 1a2b ?x=1 GET /p?x=1 HTTP/1.1 handler 200 200 200 ' +
+      '[20/Nov/2026:10:00:00 +0000] 2026-11-20 1795168800 123 0 1 1500 0 - /p www.example.com www.example.com + 700 900 1600 TLSv1.3 - - ' +
+      'Mozilla/5.0 - %'
+    expect(record(p, line)).toMatchObject({
+      ip: '192.0.2.1', method: 'GET', path: '/p', query: 'x=1', status: 200, bytes: 512, referrer: 'https://www.example.com/',
+      host: 'www.example.com', port: 443, time: Date.UTC(2026, 10, 20, 10), userAgent: 'Mozilla/5.0',
+    })
+  })
+
+  it('%{c}a is the client only when the format logs no other client address', () => {
+    expect(record(compileApacheFormat('%{c}a "%r"'), '198.51.100.2 "GET / HTTP/1.1"').ip).toBe('198.51.100.2')
+    expect(record(compileApacheFormat('%{c}a %a "%r"'), '198.51.100.2 192.0.2.1 "GET / HTTP/1.1"').ip).toBe('192.0.2.1')
+  })
+
   it('throws FormatError for definitions that cannot be compiled', () => {
+    expect(() => compileApacheFormat('%{X}^tx "%r"')).toThrow(FormatError)
     expect(() => compileApacheFormat('')).toThrow(FormatError)
     expect(() => compileApacheFormat('%h %>s')).toThrow(/request/)
     expect(() => compileApacheFormat('%h %{Referer "%r"')).toThrow(/unterminated/)
