@@ -19,7 +19,7 @@ import { JOURNAL_FILE } from '../checkpoint/journal.js'
 import { readLines } from '../source/reader.js'
 import { detectFormat } from '../../parsers/detect.js'
 import { parserForInput, type LogParser } from '../../parsers/types.js'
-import { replayDirectives } from '../pipeline/directives.js'
+import { headSample, replayDirectives } from '../pipeline/directives.js'
 import { classifyLine, countOutcome } from '../pipeline/classify.js'
 import { assertReadableFile, READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
@@ -238,7 +238,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
     for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })) {
       const { buf, base, starts, contentEnds, ends, truncated } = batch
       if (parser === null) {
-        parser = detectParser(ctx, item.path, batch)
+        parser = await detectParser(ctx, item.path, batch, cp.acked)
         await replayDirectives(parser, item.path, cp.acked, READ_CHUNK_BYTES)
       }
       for (let i = 0; i < starts.length; i++) {
@@ -352,12 +352,15 @@ async function endOfLastCompleteLine(path: string, size: number): Promise<number
   }
 }
 
-function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }): LogParser {
+async function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, resumedAt: number): Promise<LogParser> {
   const sample: Buffer[] = []
   for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
     if (batch.contentEnds[i]! > batch.starts[i]!) sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
   }
-  const detected = detectFormat(sample, ctx.parts.candidates)
+  let detected = detectFormat(sample, ctx.parts.candidates)
+  // Resumed half-way through a file whose layout is declared at its start (W3C `#Fields:`): the
+  // lines there tell the format.
+  if (!detected.ok && resumedAt > 0) detected = detectFormat(await headSample(path, SAMPLE_LINES, READ_CHUNK_BYTES), ctx.parts.candidates)
   if (!detected.ok)
     throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); name it with --format`)
   return parserForInput(detected.parser)

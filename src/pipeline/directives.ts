@@ -19,3 +19,17 @@ export async function replayDirectives(parser: LogParser, path: string, upTo: nu
     }
   }
 }
+
+/** The first `count` non-empty lines of `path` (for detecting the format of a file resumed
+ *  half-way, whose directives are at its start). */
+export async function headSample(path: string, count: number, chunkSize: number): Promise<Buffer[]> {
+  const sample: Buffer[] = []
+  for await (const batch of readLines({ path }, { from: 0, final: true, chunkSize })) {
+    const { buf, starts, contentEnds } = batch
+    for (let i = 0; i < starts.length && sample.length < count; i++) {
+      if (contentEnds[i]! > starts[i]!) sample.push(Buffer.from(buf.subarray(starts[i], contentEnds[i])))
+    }
+    if (sample.length >= count) break
+  }
+  return sample
+}
