@@ -1,4 +1,4 @@
-// HAProxy HTTP log (`option httplog`), with or without the syslog prefix:
+// HAProxy HTTP log (`option httplog`), with or without a syslog prefix (RFC 3164 or RFC 5424):
 //
 //   [Sep 25 06:05:27 host haproxy[6801]: ]client:port [accept_date] frontend backend/server
 //     TR/Tw/Tc/Tr/Ta status bytes req_cookie res_cookie termination actconn/feconn/beconn/srv_conn/retries
@@ -30,13 +30,13 @@ const INTERNAL = Object.freeze({ rejected: 'parser-error' })
 
 // client:port [date] frontend backend/server timers status bytes cookie cookie termination conns queues
 const HTTPLOG = new RegExp(
-  '(?:^|: )(\\S+):(\\d{1,5}) \\[(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2})(\\.\\d{1,6})?\\] ' +
+  '(?:^|\\s)(\\S+):(\\d{1,5}) \\[(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2})(\\.\\d{1,6})?\\] ' +
     '(\\S+) (\\S+/\\S+) (-?\\d+/-?\\d+/-?\\d+/-?\\d+/\\+?-?\\d+) (-?\\d{1,3}) (\\+?-?\\d+) (\\S+) (\\S+) (\\S{4}) ' +
     '(\\d+/\\d+/\\d+/\\d+/\\+?\\d+) (\\d+/\\d+)(?: \\{([^}]*)\\})?(?: \\{([^}]*)\\})? "(.*?)"?$',
 )
 
 /** Any line HAProxy writes about a connection: `client:port [accept date] ...`. */
-const HAPROXY_EVENT = /(?:^|: )\S+:\d{1,5} \[\d{2}\/[A-Za-z]{3}\/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\] \S/
+const HAPROXY_EVENT = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/[A-Za-z]{3}\/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\] \S/
 
 type CaptureField = 'host' | 'userAgent' | 'referrer' | 'xForwardedFor' | 'acceptLanguage'
 const CAPTURE_FIELDS: readonly CaptureField[] = ['host', 'userAgent', 'referrer', 'xForwardedFor', 'acceptLanguage']

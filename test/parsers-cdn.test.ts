@@ -190,6 +190,12 @@ describe('haproxy', () => {
     expect(r[3]).toMatchObject({ valid: false, reason: 'not-access-record' })
   })
 
+  it('an RFC 5424 syslog prefix works too', async () => {
+    const parser = (await resolveFormat('haproxy')) as LogParser
+    const line = '<134>1 2026-11-20T10:00:00.584Z lb1 haproxy 6801 - - 203.0.113.5:55008 [20/Nov/2026:10:00:00.584] fe be/s 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 "GET /x HTTP/1.1"'
+    expect(parser.parse(Buffer.from(line))).toMatchObject({ ip: '203.0.113.5', path: '/x', status: 200 })
+  })
+
   it('capture positions are configurable with --field (1-based)', async () => {
     const parser = (await resolveFormat('haproxy', { fieldMap: { userAgent: '1', referrer: '2' } })) as LogParser
     const line = '203.0.113.5:1 [20/Nov/2026:10:00:00.000] fe be/s 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 {Mozilla/5.0 (X11)|https://www.example.com/} "GET / HTTP/1.1"'
