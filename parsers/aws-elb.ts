@@ -11,9 +11,9 @@
 // The client is reported without its port; `"request"` holds the full URL
 // (`GET https://www.example.com:443/path?q HTTP/1.1`), from which host, port, path and query come.
 // The time is the entry's `time` (when the response was sent; ALB also logs request_creation_time).
-// A TCP/SSL-listener entry (`"- - - "` and no status: no HTTP request) is rejected as
-// `not-http-request`; a request the load balancer could not parse but answered (400) is a record
-// without a method. `#` lines (not written by AWS) are rejected as `comment`.
+// A TCP/SSL-listener entry (`"- - - "`, no status) and a request the load balancer could not parse
+// (400) are records without a method, like junk requests in the other formats (the mapper skips
+// them as malformed). `#` lines (not written by AWS) are rejected as `comment`.
 
 import { isIP } from 'node:net'
 import { timeValue } from './json.js'
@@ -27,7 +27,6 @@ const EMPTY = Object.freeze({ rejected: 'empty' })
 const NO_MATCH = Object.freeze({ rejected: 'no-match' })
 const BAD_TIME = Object.freeze({ rejected: 'bad-time' })
 const BAD_STATUS = Object.freeze({ rejected: 'bad-status' })
-const NOT_HTTP = Object.freeze({ rejected: 'not-http-request' })
 const INTERNAL = Object.freeze({ rejected: 'parser-error' })
 const COMMENT = Object.freeze({ rejected: 'comment' })
 
@@ -137,12 +136,10 @@ function parseEntry(line: Buffer, alb: boolean): ParseResult {
     }
     const times = [f[o + 4]!, f[o + 5]!, f[o + 6]!].map(Number)
     if (times.every((t) => Number.isFinite(t) && t >= 0)) rec.requestTime = times[0]! + times[1]! + times[2]!
-    if (!fillRequest(rec, f[o + 11]!)) {
-      // A TCP/SSL-listener entry has neither a request nor a status; a request the load balancer
-      // could not parse (`"- http://host:80- -"` with its 400) is still an HTTP request.
-      if (code === null) return NOT_HTTP
-      rec.requestLine = f[o + 11]!
-    }
+    // No request that could be read: a TCP/SSL-listener entry (`"- - - "`, no status) or a request
+    // the load balancer could not parse (`"- http://host:80- -"`, answered 400). The line has the
+    // format's layout, so it is a record without a method (the mapper skips it as malformed).
+    if (!fillRequest(rec, f[o + 11]!)) rec.requestLine = f[o + 11]!
     if (rec.method === null) {
       rec.path = null
       rec.query = null

@@ -14,8 +14,9 @@
 // `--field acceptLanguage=N` (1-based). Without a setting, a position is read by its content: the
 // first value shaped like a host name (`www.example.com[:port]`) is the host, the first value shaped
 // like a User-Agent (`Product/version ...`) is the User-Agent; nothing else is guessed.
-// Lines HAProxy writes that are not requests (TLS handshake failures, `option tcplog` entries,
-// start-up messages) are rejected as `not-access-record`.
+// An `option tcplog` entry (a connection, no HTTP request) is a record without a method (the mapper
+// skips it as malformed); other lines HAProxy writes (TLS handshake failures, start-up messages)
+// are rejected as `not-access-record`.
 
 import type { LogParser, ParseResult, ParserOptions, RequestRecord } from './types.js'
 import { CLF_TIME_LENGTH, ClfTimeReader } from './util/clf-time.js'
@@ -37,6 +38,16 @@ const HTTPLOG = new RegExp(
 
 /** Any line HAProxy writes about a connection: `client:port [accept date] ...`. */
 const HAPROXY_EVENT = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/[A-Za-z]{3}\/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\] \S/
+
+// option tcplog: client:port [date] frontend backend/server Tw/Tc/Tt bytes termination conns queues
+const TCPLOG = new RegExp(
+  '(?:^|\\s)(\\S+):(\\d{1,5}) \\[(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2})(\\.\\d{1,6})?\\] ' +
+    '(\\S+) (\\S+/\\S+) (-?\\d+/-?\\d+/\\+?-?\\d+) (\\+?\\d+) (\\S{2}) (\\d+/\\d+/\\d+/\\d+/\\+?\\d+) (\\d+/\\d+)$',
+)
+
+function unbracket(ip: string): string {
+  return ip.charCodeAt(0) === 0x5b && ip.endsWith(']') ? ip.slice(1, -1) : ip
+}
 
 type CaptureField = 'host' | 'userAgent' | 'referrer' | 'xForwardedFor' | 'acceptLanguage'
 const CAPTURE_FIELDS: readonly CaptureField[] = ['host', 'userAgent', 'referrer', 'xForwardedFor', 'acceptLanguage']
@@ -91,21 +102,16 @@ class HaproxyParser implements LogParser {
     try {
       const s = decodeLine(line)
       const m = HTTPLOG.exec(s)
-      if (m === null) return NOT_ACCESS
-      // The CLF time reader wants `dd/Mon/yyyy:HH:MM:SS +zone`: read the clock as UTC, then shift
-      // by the machine's zone offset at that instant.
-      const utc = this.clock.read(`${m[3]} +0000`, 0)
-      if (Number.isNaN(utc) || m[3]!.length + 6 !== CLF_TIME_LENGTH) return BAD_TIME
-      const d = new Date(utc)
-      const local = new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()).getTime()
-      const fraction = m[4] === undefined ? 0 : Number(m[4]) * 1000
+      if (m === null) return this.tcpEntry(s)
+      const time = this.localTime(m[3]!, m[4])
+      if (Number.isNaN(time)) return BAD_TIME
       const status = Number(m[8])
       const bytes = Number(m[9]!.replace('+', ''))
       const timers = m[7]!.split('/')
       const total = Number(timers[4]!.replace('+', ''))
       const rec: HaproxyRecord = {
-        ip: m[1]!.charCodeAt(0) === 0x5b && m[1]!.endsWith(']') ? m[1]!.slice(1, -1) : m[1]!,
-        time: local + fraction,
+        ip: unbracket(m[1]!),
+        time,
         method: null, path: null, query: null, protocol: null,
         status: status >= 0 ? status : null,
         bytes: Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : null,
@@ -119,6 +125,34 @@ class HaproxyParser implements LogParser {
     } catch {
       return INTERNAL
     }
+  }
+
+  /** An `option tcplog` entry: a connection without an HTTP request, a record without a method. */
+  private tcpEntry(s: string): ParseResult {
+    const m = TCPLOG.exec(s)
+    if (m === null) return NOT_ACCESS
+    const time = this.localTime(m[3]!, m[4])
+    if (Number.isNaN(time)) return BAD_TIME
+    const bytes = Number(m[8]!.replace('+', ''))
+    const total = Number(m[7]!.split('/')[2]!.replace('+', ''))
+    const rec: HaproxyRecord = {
+      ip: unbracket(m[1]!), time, method: null, path: null, query: null, protocol: null, status: null,
+      bytes: Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : null,
+      referrer: null, userAgent: null, user: null, host: null, port: null, requestLine: null,
+      xForwardedFor: null, requestTime: total >= 0 ? total / 1000 : null, acceptLanguage: null,
+    }
+    return rec
+  }
+
+  /** HAProxy's accept date (local time, no zone) as epoch ms in the machine's zone. */
+  private localTime(date: string, fraction: string | undefined): number {
+    // The CLF time reader wants `dd/Mon/yyyy:HH:MM:SS +zone`: read the clock as UTC, then take the
+    // same wall-clock time in the machine's zone.
+    const utc = this.clock.read(`${date} +0000`, 0)
+    if (Number.isNaN(utc) || date.length + 6 !== CLF_TIME_LENGTH) return Number.NaN
+    const d = new Date(utc)
+    const local = new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()).getTime()
+    return local + (fraction === undefined ? 0 : Number(fraction) * 1000)
   }
 
   private readCaptures(rec: HaproxyRecord, block: string): void {

@@ -163,11 +163,11 @@ describe('aws_elb and aws_alb', () => {
     expect(r[2]).toMatchObject({ valid: true, method: null, status: 400, request_line: '- http://www.example.com:80- -' })
   })
 
-  it('classic ELB: the TCP-listener entry is not an HTTP request', async () => {
+  it('classic ELB: the TCP-listener entry is a record without a request', async () => {
     const r = await records('aws_elb', join(fixtures, 'elb.log'))
     expect(r[0]).toMatchObject({ ip: '203.0.113.5', time: '2026-11-20T10:00:00.945958Z', path: '/docs/index.html', status: 200, bytes: 57, host: 'www.example.com' })
     expect(r[1]).toMatchObject({ ip: '198.51.100.8', path: '/search', query: 'q=w3c', port: 80 })
-    expect(r[2]).toEqual({ line: 3, offset: 0, valid: false, reason: 'not-http-request' })
+    expect(r[2]).toMatchObject({ valid: true, ip: '198.51.100.9', method: null, path: null, status: null, bytes: 305, request_line: '- - - ' })
   })
 
   it('ELB and ALB lines are told apart by detection', () => {
@@ -188,6 +188,13 @@ describe('haproxy', () => {
     expect(r[1]).toMatchObject({ ip: '203.0.113.6', path: '/missing', status: 404, host: null, user_agent: null })
     expect(r[2]).toMatchObject({ ip: '2001:db8::9', method: 'POST', status: 503, host: 'shop.example.com', port: 8443, user_agent: 'curl/8.5.0' })
     expect(r[3]).toMatchObject({ valid: false, reason: 'not-access-record' })
+  })
+
+  it('an option tcplog entry is a record without a request; other HAProxy lines are not access records', async () => {
+    const parser = (await resolveFormat('haproxy')) as LogParser
+    const tcp = 'Nov 20 10:00:00 lb1 haproxy[6801]: 203.0.113.5:38862 [20/Nov/2026:10:00:00.726] fe~ be/s1 0/0/1 1234 -- 6/6/0/0/0 0/0'
+    expect(parser.parse(Buffer.from(tcp))).toMatchObject({ ip: '203.0.113.5', method: null, status: null, bytes: 1234, requestTime: 0.001 })
+    expect(parser.parse(Buffer.from('Nov 20 10:00:00 lb1 haproxy[6801]: Proxy fe started.'))).toEqual({ rejected: 'not-access-record' })
   })
 
   it('an RFC 5424 syslog prefix works too', async () => {
@@ -258,10 +265,10 @@ describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)',
     ['matomo-log-analytics-tests/shoutcast.log', 'w3c', { directive: 3 }, {}],
     ['matomo-log-analytics-tests/splitted_date_and_time.log', 'w3c', { directive: 1 }, {}],
     ['crowdsec-hub-tests/aws-cloudfront-logs__aws-cloudfront-logs.log', 'w3c', {}, {}],
-    ['matomo-log-analytics-tests/elb.log', 'aws_elb', {}, { comment: 1, 'not-http-request': 1 }],
+    ['matomo-log-analytics-tests/elb.log', 'aws_elb', { malformed: 1 }, { comment: 1 }],
     ['matomo-log-analytics-tests/alb.log', 'aws_alb', {}, {}],
     ['crowdsec-hub-tests/aws-alb-logs__aws-alb-logs.log', 'aws_alb', {}, {}],
-    ['elastic-beats-filebeat-fixtures/aws-elb__example-alb-http.log', 'aws_alb', {}, { empty: 1 }],
+    ['elastic-beats-filebeat-fixtures/aws-elb__example-alb-http.log', 'aws_alb', { malformed: 2 }, { empty: 1 }],
     ['matomo-log-analytics-tests/haproxy.log', 'haproxy', {}, {}],
     ['crowdsec-hub-tests/haproxy-logs__haproxy-logs.log', 'haproxy', {}, { 'not-access-record': 3 }],
     ['crowdsec-hub-tests/haproxy-nextcloud-whitelist__haproxy-logs.log', 'haproxy', {}, {}],
