@@ -253,6 +253,32 @@ describe('the real CLI on per-file formats', () => {
   })
 })
 
+describe('check on a large W3C file split across threads', () => {
+  it('the thread reading the later part gets the #Fields: written before it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'swetrix-w3c-big-'))
+    try {
+      const path = join(dir, 'u_ex261120.log')
+      const ua = 'Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)+AppleWebKit/537.36+(KHTML,+like+Gecko)+Chrome/124.0.0.0+Safari/537.36'
+      const first = `2026-11-20 10:00:00 192.0.2.1 GET /a - 443 - 203.0.113.5 ${ua} https://www.example.com/ 200 0 0 15\n`
+      const second = `2026-11-20 11:00:00 198.51.100.20 GET /b id=1 200 5120 ${ua} https://www.example.com/ www.example.com 22\n`
+      // ~36 MB (above the 32 MB parallel threshold); the layout changes at about a fifth of the file,
+      // so the second thread's part (from about half) is read with the second layout only.
+      const n1 = 30_000
+      const n2 = 150_000
+      const text = '#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n' +
+        first.repeat(n1) + '#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status sc-bytes cs(User-Agent) cs(Referer) cs-host time-taken\n' +
+        second.repeat(n2)
+      await writeFile(path, text)
+      const f = await checkJson('--threads', '2', path)
+      expect(f).toMatchObject({ format: 'w3c', lines: n1 + n2 + 2, rejected: 0 })
+      expect(f.skipped.directive).toBe(2)
+      expect(f.events.pageview).toBe(n1 + n2)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
+
 /** Corpus files of these formats: every line is a record, a skipped directive, or a rejection with a reason. */
 describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)', () => {
   it.each([
