@@ -99,10 +99,12 @@ function splitSpaced(s: string): string[] {
   const out: string[] = []
   const len = s.length
   let i = 0
+  // Once a quote finds no closing quote, none later can: stop looking (keeps junk lines linear).
+  let closable = true
   while (i < len) {
     const c = s.charCodeAt(i)
     if (c === SPACE) { i++; continue }
-    if (c === QUOTE) {
+    if (c === QUOTE && closable) {
       let j = i + 1
       for (;;) {
         const q = s.indexOf('"', j)
@@ -116,6 +118,7 @@ function splitSpaced(s: string): string[] {
         i = j + 1
         continue
       }
+      closable = false
     }
     let e = s.indexOf(' ', i)
     if (e === -1) e = len
@@ -206,6 +209,8 @@ class W3cParser implements LogParser {
   readonly description = 'W3C extended log (IIS, CloudFront, NetScaler, Incapsula, ...): layout from the #Fields: directive'
   /** The layout declared by the last `#Fields:` line; null until one is seen. */
   private layout: Layout | null = null
+  /** The date of the last `#Date:` directive (`YYYY-MM-DD`), for layouts with `time` but no `date`. */
+  private directiveDate: string | null = null
 
   forInput(): LogParser {
     return new W3cParser()
@@ -241,6 +246,8 @@ class W3cParser implements LogParser {
     if (text.startsWith('#Fields:')) {
       const names = text.slice(8).trim().split(/\s+/).filter((n) => n !== '')
       if (names.length > 0) this.layout = layoutOf(names)
+    } else if (text.startsWith('#Date:')) {
+      this.directiveDate = directiveDateOf(text.slice(6).trim())
     }
     return DIRECTIVE
   }
@@ -309,7 +316,8 @@ class W3cParser implements LogParser {
     }
     // The time: UTC `date`/`time`, else the server's local `date-local`/`time-local`. A layout
     // assumed without `#Fields:` must show a real date and time.
-    const d = date ?? dateLocal
+    // A layout with a time but no date (the W3C draft's example) takes the `#Date:` directive's date.
+    const d = date ?? dateLocal ?? ((time ?? timeLocal) !== null ? this.directiveDate : null)
     const t = time ?? timeLocal
     if (d !== null || t !== null) {
       if (d === null || t === null) return BAD_TIME
@@ -346,6 +354,18 @@ class W3cParser implements LogParser {
     if (rec.ip !== null && rec.ip.charCodeAt(0) === 0x5b && rec.ip.endsWith(']')) rec.ip = rec.ip.slice(1, -1)
     return rec
   }
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
+
+/** `2026-11-20 10:00:00` or the W3C draft's `20-Nov-2026 10:00:00` -> `2026-11-20`; null otherwise. */
+function directiveDateOf(text: string): string | null {
+  let m = /^(\d{4})-(\d{2})-(\d{2})\b/.exec(text)
+  if (m !== null) return `${m[1]}-${m[2]}-${m[3]}`
+  m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})\b/.exec(text)
+  if (m === null) return null
+  const month = MONTHS.indexOf(m[2]!.toLowerCase()) + 1
+  return month === 0 ? null : `${m[3]}-${String(month).padStart(2, '0')}-${m[1]!.padStart(2, '0')}`
 }
 
 function nonNegative(v: string): number | null {

@@ -110,6 +110,12 @@ describe('w3c', () => {
     })
   })
 
+  it('a layout with time but no date takes the date of the #Date: directive (the W3C draft example)', () => {
+    const p = parserForInput(builtinParsers().find((b) => b.name === 'w3c')!)
+    for (const l of ['#Version: 1.0', '#Date: 12-Jan-1996 00:00:00', '#Fields: time c-ip cs-method cs-uri']) p.parse(Buffer.from(l))
+    expect(p.parse(Buffer.from('00:34:23 192.0.2.3 GET /foo/bar.html'))).toMatchObject({ time: Date.UTC(1996, 0, 12, 0, 34, 23), path: '/foo/bar.html' })
+  })
+
   it('without #Fields: the IIS default layout is assumed; lines of other formats are not taken', () => {
     const p = parserForInput(builtinParsers().find((b) => b.name === 'w3c')!)
     const iis = '2026-11-20 10:00:00 192.0.2.1 GET /a - 80 - 203.0.113.5 Mozilla/5.0 - 200 0 0 15'
