@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { detectFormat } from '../parsers/detect.js'
 import { builtinParsers, resolveFormat } from '../parsers/registry.js'
 import { parserForInput, type LogParser } from '../parsers/types.js'
@@ -286,8 +286,7 @@ describe('check on a large W3C file split across threads', () => {
 })
 
 /** Corpus files of these formats: every line is a record, a skipped directive, or a rejection with a reason. */
-describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)', () => {
-  it.each([
+const CORPUS_FILES = [
     ['matomo-log-analytics-tests/iis.log', 'w3c', { directive: 4 }, {}],
     ['matomo-log-analytics-tests/iis_custom.log', 'w3c', { directive: 4 }, { empty: 3 }],
     ['matomo-log-analytics-tests/amazon_cloudfront_web.log', 'w3c', { directive: 2 }, {}],
@@ -306,8 +305,18 @@ describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)',
     ['crowdsec-hub-tests/haproxy-nextcloud-whitelist__haproxy-logs.log', 'haproxy', {}, {}],
     ['lnav-test-logs/logfile_cloudflare.1', 'cloudflare_json', {}, {}],
     ['lnav-test-logs/logfile_cloudflare.json', 'cloudflare_json', {}, {}],
-  ] as const)('%s: detected as %s, every line classified', async (file, format, skipped, rejected) => {
-    const f = await checkJson(join(corpus, file))
+] as const
+
+describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)', () => {
+  // One check over all the files (one child process), each file detected on its own.
+  let files: Map<string, Record<string, any>>
+  beforeAll(async () => {
+    const { stdout } = await run(process.execPath, [cli, 'check', '--json', ...CORPUS_FILES.map(([file]) => join(corpus, file))])
+    files = new Map((JSON.parse(stdout).files as Array<Record<string, any>>).map((f) => [f['path'] as string, f]))
+  })
+
+  it.each(CORPUS_FILES)('%s: detected as %s, every line classified', (file, format, skipped, rejected) => {
+    const f = files.get(join(corpus, file))!
     expect(f.format).toBe(format)
     expect(f.lines).toBe(f.parsed + f.rejected)
     expect(f.rejectedReasons).toEqual(rejected)
