@@ -40,9 +40,21 @@ async function records(format: string, path: string): Promise<Array<Record<strin
   return fileLines(path).map((line, i) => recordJson(parser.parse(line), i + 1, 0))
 }
 
-async function checkJson(...args: string[]): Promise<Record<string, any>> {
+/** One file of `check --json`. */
+interface FileSummary {
+  path: string
+  format: string | null
+  lines: number
+  parsed: number
+  rejected: number
+  events: Record<string, number>
+  skipped: Record<string, number>
+  rejectedReasons: Record<string, number>
+}
+
+async function checkJson(...args: string[]): Promise<FileSummary> {
   const { stdout } = await run(process.execPath, [cli, 'check', '--json', ...args])
-  return JSON.parse(stdout).files[0]
+  return (JSON.parse(stdout) as { files: FileSummary[] }).files[0]!
 }
 
 async function checkRecords(...args: string[]): Promise<Array<Record<string, unknown>>> {
@@ -309,10 +321,10 @@ const CORPUS_FILES = [
 
 describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)', () => {
   // One check over all the files (one child process), each file detected on its own.
-  let files: Map<string, Record<string, any>>
+  let files: Map<string, FileSummary>
   beforeAll(async () => {
     const { stdout } = await run(process.execPath, [cli, 'check', '--json', ...CORPUS_FILES.map(([file]) => join(corpus, file))])
-    files = new Map((JSON.parse(stdout).files as Array<Record<string, any>>).map((f) => [f['path'] as string, f]))
+    files = new Map((JSON.parse(stdout) as { files: FileSummary[] }).files.map((f) => [f.path, f]))
   })
 
   it.each(CORPUS_FILES)('%s: detected as %s, every line classified', (file, format, skipped, rejected) => {
