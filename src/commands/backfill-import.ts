@@ -77,6 +77,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const pid = validateProjectId(flags.project, upload)
   const credentials = upload ? credentialsFromEnv(io.env) : null
   if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
+  if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? '')) throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
   const maxBytes = flags.maxFileSize === undefined ? UPLOAD_LIMIT_BYTES : parseSize(flags.maxFileSize)
   const parts = await buildPipeline(flags, pid || PLACEHOLDER_PID, io.now())
   const paths = await expandInputs(files).catch(asUsage)

@@ -14,6 +14,8 @@ export interface DataImportOptions {
   maxFileBytes?: number
   /** Time an import stays pending, then processing (default 20 ms each). */
   stepMs?: number
+  /** Every import fails with this message (as Swetrix reports a processing error). */
+  failWith?: string
 }
 
 export interface ImportedRow {
@@ -157,6 +159,7 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
 
   function processImport(rec: ImportRecord, text: string): void {
     try {
+      if (o.failWith !== undefined) throw new Error(o.failWith)
       const rows = importSimpleAnalytics(text)
       rec.rows = rows.rows
       rec.skippedRows = rows.skipped
