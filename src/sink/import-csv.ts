@@ -35,8 +35,6 @@ interface OpenFile {
   info: ImportFileInfo
   fd: number
   hash: Hash
-  pending: string[]
-  pendingBytes: number
 }
 
 export class ImportCsvSink {
@@ -44,6 +42,9 @@ export class ImportCsvSink {
   private current: OpenFile | null = null
   private readonly maxBytes: number
   private readonly headerBytes = Buffer.byteLength(IMPORT_HEADER)
+  /** Encoded rows of the open file not yet written; [0, used). */
+  private readonly buf = Buffer.allocUnsafe(FLUSH_BYTES)
+  private used = 0
 
   constructor(private readonly o: ImportCsvSinkOptions) {
     this.maxBytes = o.maxBytes ?? UPLOAD_LIMIT_BYTES
@@ -53,22 +54,31 @@ export class ImportCsvSink {
 
   /** Appends one complete row (ending in `\n`). */
   write(row: string, timeMs: number): void {
-    const size = Buffer.byteLength(row)
+    // Encoded once, straight into the file buffer (no per-row Buffer or joined string).
+    const buf = this.buf
+    if (this.used + row.length * 3 > buf.length) this.drain()
+    const inBuf = this.used + row.length * 3 <= buf.length
+    const size = inBuf ? buf.write(row, this.used) : Buffer.byteLength(row)
     if (this.headerBytes + size > this.maxBytes) throw new RangeError(`a row of ${size} bytes does not fit an import file of ${this.maxBytes} bytes`)
     let f = this.current
     if (f !== null && f.info.bytes + size > this.maxBytes) {
+      // The row belongs to the next file: keep its bytes at the front of the buffer.
+      const rowBytes = inBuf ? Buffer.from(buf.subarray(this.used, this.used + size)) : null
       this.finish(f)
-      f = null
+      f = this.start(timeMs)
+      rowBytes?.copy(buf, this.used)
     }
     f ??= this.start(timeMs)
+    if (inBuf) this.used += size
+    else {
+      // A row too large for the free space (only a huge row): written on its own.
+      this.drain()
+      this.writeOut(f, Buffer.from(row))
+    }
     f.info.bytes += size
     f.info.rows++
     if (timeMs > f.info.lastMs) f.info.lastMs = timeMs
     if (timeMs < f.info.firstMs) f.info.firstMs = timeMs
-    if (this.o.dryRun) return
-    f.pending.push(row)
-    f.pendingBytes += size
-    if (f.pendingBytes >= FLUSH_BYTES) this.flushPending(f)
   }
 
   /** Completes the open file; returns every file written. */
@@ -81,6 +91,7 @@ export class ImportCsvSink {
   abort(): void {
     const f = this.current
     this.current = null
+    this.used = 0
     if (f === null || this.o.dryRun) return
     closeSync(f.fd)
     try {
@@ -95,24 +106,32 @@ export class ImportCsvSink {
     const path = join(this.o.dir, name)
     const info: ImportFileInfo = { name, path, bytes: this.headerBytes, rows: 0, sha256: '', firstMs: timeMs, lastMs: timeMs }
     const fd = this.o.dryRun ? -1 : openSync(path + '.partial', 'w', 0o600)
-    const f: OpenFile = { info, fd, hash: createHash('sha256'), pending: [IMPORT_HEADER], pendingBytes: this.headerBytes }
+    const f: OpenFile = { info, fd, hash: createHash('sha256') }
     this.current = f
+    this.writeOut(f, Buffer.from(IMPORT_HEADER))
     return f
   }
 
-  private flushPending(f: OpenFile): void {
-    const chunk = Buffer.from(f.pending.join(''))
-    f.pending.length = 0
-    f.pendingBytes = 0
+  /** Writes the buffered rows to the open file. */
+  private drain(): void {
+    if (this.used === 0) return
+    const f = this.current
+    if (f !== null) this.writeOut(f, this.buf.subarray(0, this.used))
+    this.used = 0
+  }
+
+  private writeOut(f: OpenFile, chunk: Buffer): void {
+    if (this.o.dryRun) return
     f.hash.update(chunk)
     let off = 0
     while (off < chunk.length) off += writeSync(f.fd, chunk, off)
   }
 
   private finish(f: OpenFile): void {
+    // Rows encoded for this file are in buf[0, used) unless the caller moved the next file's row.
+    this.drain()
     this.current = null
     if (!this.o.dryRun) {
-      this.flushPending(f)
       fsyncSync(f.fd)
       closeSync(f.fd)
       renameSync(f.info.path + '.partial', f.info.path)
