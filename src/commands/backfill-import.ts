@@ -393,6 +393,9 @@ class Progress {
   }
 
   stop(): void {
+    let value = 0
+    for (const v of this.done.values()) value += v
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1) })
     this.bar.stop()
   }
 }

@@ -24,7 +24,7 @@ export function countryOf(rec: CountryRecord | null): string {
   return /^[A-Za-z]{2}$/.test(cc) ? cc.toUpperCase() : ''
 }
 
-const CACHE_SIZE = 50_000
+const CACHE_SIZE = 10_000
 
 /** Opens `file` (default: the bundled database); lookups are cached per address. */
 export async function openCountryLookup(file?: string): Promise<CountryLookup> {

@@ -2,9 +2,9 @@
 // day, a new session when 30 minutes (1800 s, the Redis TTL each event refreshes) pass without an
 // imported row from them. Rows may arrive out of time order (servers log a request when it ends;
 // logs merged from several servers): they wait in a small reorder buffer (a min-heap by time) and
-// are assigned in time order. The buffer holds at most `reorderMs` of log time and `maxBuffered`
-// rows, and a session is forgotten once the input is 30 minutes past it, so memory stays bounded
-// on a year of logs. A row older than what already left the buffer ("late") joins its visitor's
+// are assigned in time order. The buffer holds at most `maxBuffered` rows (and `reorderMs` of log
+// time, unlimited by default), and a session is forgotten once the input is 30 minutes past it, so
+// memory stays bounded on a year of logs. A row older than what already left the buffer ("late") joins its visitor's
 // remembered session when it falls within 30 minutes of it, else starts one.
 // `session_id` is a salted hash of the visitor and the day, plus the session's first second:
 // deterministic, no IP or User-Agent in any file.
@@ -12,7 +12,10 @@ import { createHash } from 'node:crypto'
 
 export const SESSION_GAP_MS = 1800 * 1000
 /** How far out of order a row may be and still be placed exactly (log time). */
-export const DEFAULT_REORDER_MS = 5 * 60 * 1000
+export const DEFAULT_REORDER_MS = Infinity
+/** Rows wait for reordering until this many are waiting (a few MB): on a quiet log that is days of
+ *  log time, on a busy one minutes. */
+export const DEFAULT_MAX_BUFFERED = 10_000
 const DAY_MS = 86_400_000
 
 export interface PendingRow {
@@ -72,7 +75,7 @@ export class Sessionizer {
 
   constructor(private readonly o: SessionizerOptions) {
     this.reorderMs = o.reorderMs ?? DEFAULT_REORDER_MS
-    this.maxBuffered = o.maxBuffered ?? 100_000
+    this.maxBuffered = o.maxBuffered ?? DEFAULT_MAX_BUFFERED
   }
 
   push(time: number, ip: string, ua: string, text: string): void {
@@ -81,6 +84,9 @@ export class Sessionizer {
       this.assign({ time, ip, ua, text, seq: this.seq++ }, true)
       return
     }
+    // A row built by concatenation is a tree of string pieces (~1 KB); charCodeAt makes V8 flatten
+    // it to one string, so a waiting row costs its characters only.
+    text.charCodeAt(0)
     const row = { time, ip, ua, text, seq: this.seq++ }
     // Rows in time order (nearly all) wait in a FIFO; only those older than its newest go to the heap.
     const q = this.queue
@@ -159,7 +165,7 @@ export class Sessionizer {
   /** Forgets sessions the input has moved 30 minutes past (they can only take late rows). */
   private sweep(): void {
     this.sinceSweep = 0
-    const before = this.watermark - SESSION_GAP_MS - this.reorderMs
+    const before = this.watermark - SESSION_GAP_MS
     for (const [ua, byIp] of this.open) {
       for (const [ip, s] of byIp) {
         if (s.last < before) {
