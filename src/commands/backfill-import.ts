@@ -274,7 +274,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     }
     out.write(`\n${dryRun ? 'would write' : 'wrote'} ${rows.toLocaleString('en-US')} rows in ${written.length} file(s) to ${safeText(outDir)}\n`)
     for (const f of written) out.write(`  ${safeText(f.name)}  ${f.rows.toLocaleString('en-US')} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
-    out.write(`sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived late, more than 5 min out of order)` : ''}\n`)
+    out.write(`sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`)
     if (range) out.write(`dates     ${range.from} .. ${range.to} (UTC)\n`)
     if (totals.events.error > 0) out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
     if (noTime > 0) out.write(`no time   ${noTime.toLocaleString('en-US')} events without a logged time not imported\n`)
