@@ -135,7 +135,7 @@ Examples:
     addPipelineOptions(
       program
         .command('backfill')
-        .description('import historical (rotated, gzipped) logs, oldest first, resumable')
+        .description('historical (rotated, gzipped) logs, oldest first: Swetrix Data Import files with the original dates (default), or live events (--via api)')
         .argument('<file...>', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
     ),
     io.env,
