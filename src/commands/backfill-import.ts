@@ -80,6 +80,9 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? '')) throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
   const maxBytes = flags.maxFileSize === undefined ? UPLOAD_LIMIT_BYTES : parseSize(flags.maxFileSize)
   const parts = await buildPipeline(flags, pid || PLACEHOLDER_PID, io.now())
+  // Data Import files belong to one project (each upload goes to one).
+  if (parts.sites.active)
+    throw new UsageError('backfill --via import writes the files of one project: give -p and select its lines with --host, instead of sites (--site or config sites)')
   const paths = await expandInputs(files).catch(asUsage)
   const country = flags.geoip === false ? null : await openCountryLookup(typeof flags.geoip === 'string' ? flags.geoip : undefined)
   const outDir = resolve(flags.out ?? '.')
