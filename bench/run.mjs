@@ -1,6 +1,8 @@
 // `npm run bench`: figures and ratios against peers run side by side, in the same run.
 //   1. parsing: `swetrix-ingest check` on a deterministic 1,000,000-line combined log, lines/s and
 //      peak RSS (also at 250k and 500k lines, to show RSS stays flat), beside GoAccess on the same file.
+//   1b. import: `swetrix-ingest backfill --via import` (Data Import CSV files) on the same file, lines/s
+//      and peak RSS.
 //   2. sending: `swetrix-ingest run` events/s against the bundled test API on loopback, beside
 //      autocannon (a keep-alive HTTP load generator) against the same endpoint, and peak RSS.
 // Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (16,64),
@@ -25,6 +27,7 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '16,64' },
     'skip-parse': { type: 'boolean', default: false },
     'skip-send': { type: 'boolean', default: false },
+    'skip-import': { type: 'boolean', default: false },
   },
 })
 const work = await mkdtemp(join(tmpdir(), 'swetrix-ingest-bench-'))
@@ -77,6 +80,21 @@ async function parseBench() {
   console.log(`ratio: swetrix-ingest check is ${(ours.rate / (total / g.secs)).toFixed(1)}x GoAccess's lines/s on the same file`)
 }
 
+async function importBench() {
+  const total = Number(opt.lines)
+  console.log(`\n== Import files: backfill --via import on a ${fmt(total)}-line combined log ==`)
+  const file = join(work, `combined-${total}.log`)
+  if (!existsSync(file)) await writeLog(file, total, { seed: 42 })
+  for (const geo of [[], ['--no-geoip']]) {
+    const out = join(work, `import-out${geo.length}`)
+    const r = await timed(process.execPath, ['--import', rssPreload, cli, 'backfill', '--via', 'import', '--no-progress', '--json', ...geo,
+      '--out', out, '--state-dir', join(work, `state-import${geo.length}`), file], { stdout: 'ignore' })
+    if (r.code !== 0) throw new Error(`backfill --via import failed (${r.code}): ${r.stderr}`)
+    console.log(`swetrix-ingest backfill --via import${geo.length ? ' --no-geoip' : ''}  ${fmt(total)} lines  ${r.secs.toFixed(2)} s  ${fmt(total / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB`)
+    await rm(out, { recursive: true, force: true })
+  }
+}
+
 async function startApi() {
   const child = spawn(process.execPath, [join(root, 'dist/src/testapi/main.js'), '--port', '0', '--project', 'BENCHPROJECT', '--no-memory'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const rl = createInterface({ input: child.stdout })
@@ -124,6 +142,7 @@ try {
   if (!existsSync(join(root, 'dist/src/cli.js'))) throw new Error('build first: npm run build')
   await mkdir(work, { recursive: true })
   if (!opt['skip-parse']) await parseBench()
+  if (!opt['skip-import']) await importBench()
   if (!opt['skip-send']) await sendBench()
 } finally {
   await rm(work, { recursive: true, force: true })

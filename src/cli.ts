@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { defaultThreads, runCheck } from './commands/check.js'
 import type { DeliveryFlags } from './commands/run.js'
+import type { ImportFlags } from './commands/backfill-import.js'
 import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError } from './errors.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from './options.js'
 import { BUILTIN_FORMAT_NAMES } from '../parsers/registry.js'
@@ -71,10 +72,12 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void) {
 Examples:
   swetrix-ingest check /var/log/nginx/access.log
   swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log            # from cron
+  swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'      # Data Import files, original dates
   swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'
   swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' -p DEFAULT_PROJ /var/log/nginx/access.log
 
-Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR.
+Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR,
+             SWETRIX_EMAIL, SWETRIX_PASSWORD or SWETRIX_TOKEN (backfill --upload).
 Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration error,
             75 another swetrix-ingest holds the state directory.`,
     )
@@ -132,17 +135,30 @@ Examples:
     addPipelineOptions(
       program
         .command('backfill')
-        .description('import historical (rotated, gzipped) logs, oldest first, resumable')
+        .description('historical (rotated, gzipped) logs, oldest first: Swetrix Data Import files with the original dates (default), or live events (--via api)')
         .argument('<file...>', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
     ),
     io.env,
   )
-    .addOption(new Option('--via <sink>', 'api: the Events API (events are stamped with the time they arrive)').choices(['api']).makeOptionMandatory())
+    .addOption(new Option('--via <sink>', 'import: Swetrix Data Import files with the original dates; api: the Events API (events are stamped with the time they arrive)').choices(['import', 'api']).default('import'))
     .addOption(new Option('--no-progress', 'no progress bar or progress lines on stderr'))
+    .addOption(new Option('--out <dir>', 'import: where the import files (CSV) are written').default('.'))
+    .addOption(new Option('--hostname <host>', 'import: the hostname column of every row (default: the logged host, if any)'))
+    .addOption(new Option('--geoip <file.mmdb>', 'import: country from this MaxMind-format database instead of the bundled DB-IP Lite one'))
+    .addOption(new Option('--no-geoip', 'import: leave the country column empty'))
+    .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
+    .addOption(new Option('--max-file-size <bytes>', 'import: split files at this size (at most and default 100m)'))
     .addHelpText('after', `
 Examples:
-  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'`)
-    .action(async (files: string[], opts: DeliveryFlags) => {
+  swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'              # import files with the original dates
+  SWETRIX_EMAIL=you@example.com SWETRIX_PASSWORD=... \\
+    swetrix-ingest backfill -p YOUR_PROJECT --upload --out ./import '/var/log/nginx/access.log*'
+  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'   # live events, stamped now`)
+    .action(async (files: string[], opts: DeliveryFlags & ImportFlags & { via: string }) => {
+      if (opts.via === 'import') {
+        const { runBackfillImport } = await import('./commands/backfill-import.js')
+        return setExit(await runBackfillImport(files, opts, io))
+      }
       const { runDelivery } = await import('./commands/run.js')
       setExit(await runDelivery('backfill', files, { ...opts, fromBeginning: true }, io))
     })

@@ -16,6 +16,8 @@ import {
   validateEventBody,
 } from './validate.js'
 
+import { createDataImport, type DataImportApi, type DataImportOptions } from './data-import.js'
+
 export type { Faults, FaultSettings } from './faults.js'
 
 /** `refuse`: the listening socket is closed (clients get ECONNREFUSED) and every open connection is reset.
@@ -51,6 +53,8 @@ export interface TestApiOptions {
   bodyLimitBytes?: number
   /** Allow binding a non-loopback host. */
   allowRemote?: boolean
+  /** Data Import and login routes (`/data-import/...`, `/v1/auth/login`); see data-import.ts. */
+  dataImport?: DataImportOptions
 }
 
 export interface AcceptedEvent {
@@ -126,6 +130,8 @@ export interface TestApi {
    *  from the seed. Fault settings and a running outage are kept. */
   reset(): void
   close(): Promise<void>
+  /** The Data Import side: uploaded imports and their rows. */
+  dataImport: DataImportApi
 }
 
 const DEFAULT_BODY_LIMIT = 100 * 1024
@@ -279,6 +285,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   let counters = emptyCounters()
   let events: AcceptedEvent[] = []
   let recordFd = o.recordFile === undefined ? null : openSync(o.recordFile, 'a', 0o600)
+  const dataImport = createDataImport(o.dataImport)
 
   let server: Server | null = null
   const sockets = new Set<Socket>()
@@ -550,6 +557,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
       return
     }
     if (path.startsWith('/__admin/')) return onAdminRequest(req, res, path)
+    if (dataImport.handle(req, res, path)) return
     counters.unknownRoute++
     sendJson(res, 404, errorBody(404, `Cannot ${method} ${path}`))
   }
@@ -657,6 +665,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 
   const api: TestApi = {
+    dataImport,
     url: `${origin}${basePath}`,
     port,
     origin,

@@ -1,0 +1,420 @@
+// `backfill --via import` (the default): turn historical logs into Swetrix Data Import files with
+// the original dates (Simple Analytics CSV), optionally upload them. The same pipeline as `check`
+// and `run` (reader -> parser -> mapper); the destination is the import sink (sink/import-csv.ts).
+// Pageviews and custom events become rows; errors cannot be imported and are counted.
+//
+// Checkpoints: the rows of a backfill are written (files fsync'd and renamed) before any checkpoint
+// moves; then each input's checkpoint is set to the end of its last line (rotated generations are
+// marked complete), so a later `run` on the live file continues right after the last line written
+// to an import file. A backfill stopped before that writes nothing a rerun would repeat: its
+// partial file is removed and the rerun reads the same lines again.
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { SingleBar, Presets } from 'cli-progress'
+import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
+import { acquireLock, type StateLock } from '../checkpoint/lock.js'
+import { writeFileAtomic } from '../checkpoint/atomic.js'
+import { expandInputs, parseRotation } from '../source/paths.js'
+import { hashRange, identify } from '../source/fingerprint.js'
+import { readLines, type LineBatch } from '../source/reader.js'
+import { detectFormat } from '../../parsers/detect.js'
+import { isRejection, type LogParser } from '../../parsers/types.js'
+import { classifyLine, countOutcome } from '../pipeline/classify.js'
+import { READ_CHUNK_BYTES } from '../pipeline/open-input.js'
+import { buildPipeline, PLACEHOLDER_PID, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
+import { UsageError } from '../errors.js'
+import { addCounters, emptyCounters, type LineCounters } from '../types.js'
+import { formatFileReport } from '../output/report.js'
+import { safeJson, safeText } from '../output/safe-text.js'
+import { dayChart } from '../output/day-chart.js'
+import { ImportCsvSink, syncDir, UPLOAD_LIMIT_BYTES, type ImportFileInfo } from '../sink/import-csv.js'
+import { Sessionizer } from '../import/sessions.js'
+import { createRowFormatter } from '../import/row.js'
+import { openCountryLookup } from '../import/geo.js'
+import { ImportLedger } from '../import/ledger.js'
+import { apiBaseFromLogUrl, credentialsFromEnv, Uploader } from '../import/upload.js'
+import type { CliIO } from '../cli.js'
+
+export interface ImportFlags extends PipelineFlags {
+  project?: string
+  apiUrl: string
+  stateDir: string
+  out?: string
+  hostname?: string
+  /** undefined: the bundled database; a path: the user's; false: no country (`--no-geoip`). */
+  geoip?: string | boolean
+  upload?: boolean
+  dryRun?: boolean
+  json?: boolean
+  progress?: boolean
+  maxFileSize?: string
+  verbose?: boolean
+}
+
+interface InputPlan {
+  path: string
+  finished: boolean
+  firstTime: number | null
+}
+
+interface InputReport extends LineCounters {
+  path: string
+  format: string | null
+  rows: number
+  noTime: number
+  skippedAsDone: boolean
+}
+
+const DAY_MS = 86_400_000
+const SALT_FILE = 'import-salt'
+const SAMPLE_LINES = 200
+
+export async function runBackfillImport(files: string[], flags: ImportFlags, io: CliIO): Promise<number> {
+  const upload = flags.upload === true
+  const dryRun = flags.dryRun === true
+  if (upload && dryRun) throw new UsageError('choose one of --upload and --dry-run')
+  const pid = validateProjectId(flags.project, upload)
+  const credentials = upload ? credentialsFromEnv(io.env) : null
+  if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
+  if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? '')) throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
+  const maxBytes = flags.maxFileSize === undefined ? UPLOAD_LIMIT_BYTES : parseSize(flags.maxFileSize)
+  const parts = await buildPipeline(flags, pid || PLACEHOLDER_PID, io.now())
+  // Data Import files belong to one project (each upload goes to one).
+  if (parts.sites.active)
+    throw new UsageError('backfill --via import writes the files of one project: give -p and select its lines with --host, instead of sites (--site or config sites)')
+  const paths = await expandInputs(files).catch(asUsage)
+  const country = flags.geoip === false ? null : await openCountryLookup(typeof flags.geoip === 'string' ? flags.geoip : undefined)
+  const outDir = resolve(flags.out ?? '.')
+  const note = (msg: string) => io.stderr.write(`swetrix-ingest: ${safeText(msg)}\n`)
+
+  let lock: StateLock | null = null
+  let store: CheckpointStore | null = null
+  let ledger: ImportLedger | null = null
+  if (!dryRun) {
+    await mkdir(flags.stateDir, { recursive: true, mode: 0o700 })
+    lock = await acquireLock(flags.stateDir)
+    store = await CheckpointStore.open(flags.stateDir)
+    const held = lock
+    process.once('exit', () => held.releaseSync())
+    ledger = await ImportLedger.open(flags.stateDir)
+  }
+  const stopper = new AbortController()
+  const onSignal = () => {
+    if (!stopper.signal.aborted) {
+      io.stderr.write('swetrix-ingest: stopping (signal again to stop at once)\n')
+      stopper.abort()
+    } else process.exit(130)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const stamp = new Date(io.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const sink = new ImportCsvSink({ dir: outDir, prefix: `swetrix-import-${stamp}`, maxBytes, dryRun })
+  const perDay = new Map<number, number>()
+  const salt = dryRun ? randomBytes(32).toString('hex') : await loadSalt(flags.stateDir)
+  const sessions = new Sessionizer({
+    salt,
+    country: country ?? undefined,
+    emit: (row, id, cc) => {
+      sink.write(`${row.text}${cc},${id}\n`, row.time)
+      const day = Math.floor(row.time / DAY_MS)
+      perDay.set(day, (perDay.get(day) ?? 0) + 1)
+    },
+  })
+  const format = createRowFormatter({ hostname: flags.hostname })
+  const reports: InputReport[] = []
+  const checkpoints: FileCheckpoint[] = []
+  let written: ImportFileInfo[] = []
+  let uploaded = 0
+  let progress: Progress | null = null
+  try {
+    const plan = await planInputs(paths, parts)
+    if (flags.progress !== false && !dryRun) progress = await Progress.start(plan, io.stderr)
+    for (const item of plan) {
+      if (stopper.signal.aborted) break
+      const cp = await importFile(item)
+      if (cp) checkpoints.push(cp)
+    }
+    if (stopper.signal.aborted) {
+      sink.abort()
+      note('stopped: no import file or checkpoint was written; run the same command again')
+      return 0
+    }
+    sessions.flush()
+    written = sink.close()
+    progress?.stop()
+    progress = null
+    if (!dryRun && store && ledger) {
+      if (written.length > 0) syncDir(outDir)
+      const at = new Date(io.now()).toISOString()
+      for (const f of written) {
+        ledger.add({ name: f.name, path: f.path, sha256: f.sha256, bytes: f.bytes, rows: f.rows, from: iso(f.firstMs), to: iso(f.lastMs), writtenAt: at })
+      }
+      await ledger.save()
+      for (const cp of checkpoints) store.set(cp)
+      await store.save()
+    }
+    if (upload && ledger) {
+      const uploader = new Uploader({
+        apiBase: apiBaseFromLogUrl(flags.apiUrl),
+        projectId: pid,
+        credentials: credentials!,
+        ledger,
+        pollMs: Number(io.env.SWETRIX_INGEST_POLL_MS) || undefined,
+        onStatus: (f, status) => note(`${f.name}: ${status}`),
+      })
+      uploaded = await uploader.uploadAll(stopper.signal)
+    }
+  } catch (err) {
+    sink.abort()
+    throw err
+  } finally {
+    progress?.stop()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await store?.close()
+    await lock?.release()
+  }
+  printSummary()
+  return 0
+
+  async function importFile(item: InputPlan): Promise<FileCheckpoint | null> {
+    const ident = await identify(item.path).catch(asUsage)
+    const report: InputReport = { path: item.path, format: null, ...emptyCounters(), rows: 0, noTime: 0, skippedAsDone: false }
+    reports.push(report)
+    if (ident.id === null) {
+      note(`${item.path}: empty or no complete first line yet; nothing to import`)
+      return null
+    }
+    const known = store?.get(ident.id)
+    if (known?.complete) {
+      report.skippedAsDone = true
+      progress?.file(item.path, Infinity)
+      return null
+    }
+    let from = known?.acked ?? 0
+    let line = known?.ackedLine ?? 0
+    if (known && !ident.gzip && ident.size < known.acked) {
+      note(`${item.path}: the file is shorter than its checkpoint; reading it again from the start`)
+      from = line = 0
+    }
+    const finalRead = item.finished || ident.gzip
+    let parser: LogParser | null = parts.format === 'auto' ? null : parts.format
+    let end = from
+    for await (const batch of readLines({ path: item.path }, { from, final: finalRead, signal: stopper.signal, chunkSize: READ_CHUNK_BYTES })) {
+      const { buf, base, starts, contentEnds, truncated } = batch
+      parser ??= detectParser(item.path, batch)
+      for (let i = 0; i < starts.length; i++) {
+        const outcome = classifyLine(parser, parts.mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
+        countOutcome(report, outcome)
+        if (outcome.kind === 'event' && outcome.event.kind !== 'error') {
+          const text = format(outcome.event, outcome.record)
+          if (text === null) report.noTime++
+          else {
+            report.rows++
+            sessions.push(outcome.record.time!, format.ip, format.ua, text)
+          }
+        }
+      }
+      line += starts.length
+      end = base + batch.ends[batch.ends.length - 1]!
+      progress?.file(item.path, end)
+    }
+    report.format = (parser as LogParser | null)?.name ?? null
+    const now = new Date(io.now()).toISOString()
+    const cp: FileCheckpoint = {
+      id: ident.id, path: item.path, dev: ident.dev, ino: ident.ino, gzip: ident.gzip, size: ident.size,
+      acked: end, ackedLine: line, dispatched: end, doneAhead: [], updatedAt: now,
+    }
+    if (!ident.gzip && end > 0) {
+      cp.ackedTailHash = await hashRange(item.path, false, end)
+      cp.tailHashAt = end
+    }
+    if (finalRead) cp.complete = true
+    return cp
+  }
+
+  function detectParser(path: string, batch: LineBatch): LogParser {
+    const sample: Buffer[] = []
+    for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
+      if (batch.contentEnds[i]! > batch.starts[i]!) sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+    }
+    const detected = detectFormat(sample, parts.candidates)
+    if (!detected.ok) throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); name it with --format`)
+    return detected.parser
+  }
+
+  function printSummary(): void {
+    const totals = emptyCounters()
+    for (const r of reports) addCounters(totals, r)
+    const rows = reports.reduce((a, r) => a + r.rows, 0)
+    const noTime = reports.reduce((a, r) => a + r.noTime, 0)
+    const days = [...perDay.keys()].sort((a, b) => a - b)
+    const range = days.length ? { from: iso(days[0]! * DAY_MS).slice(0, 10), to: iso(days.at(-1)! * DAY_MS).slice(0, 10) } : null
+    const output = {
+      dir: outDir,
+      dryRun,
+      files: written.map((f) => ({ name: f.name, rows: f.rows, bytes: f.bytes, from: iso(f.firstMs), to: iso(f.lastMs), sha256: f.sha256 || undefined })),
+      rows,
+      sessions: sessions.stats.sessions,
+      lateRows: sessions.stats.late,
+      noTime,
+      errorsNotImported: totals.events.error,
+      range,
+      rowsPerDay: Object.fromEntries(days.map((d) => [iso(d * DAY_MS).slice(0, 10), perDay.get(d)!])),
+      uploaded,
+    }
+    if (flags.json) {
+      const files = reports.map(({ skippedAsDone, ...r }) => ({ ...r, alreadyImported: skippedAsDone }))
+      io.stdout.write(safeJson({ files, totals, import: output }) + '\n')
+      return
+    }
+    const out = io.stdout
+    for (const r of reports) {
+      if (r.skippedAsDone) out.write(`${safeText(r.path)}  already imported by an earlier backfill\n`)
+      else out.write(`${formatFileReport({ ...r, firstRejected: {} })}\n  rows      ${r.rows.toLocaleString('en-US')}\n`)
+    }
+    out.write(`\n${dryRun ? 'would write' : 'wrote'} ${rows.toLocaleString('en-US')} rows in ${written.length} file(s) to ${safeText(outDir)}\n`)
+    for (const f of written) out.write(`  ${safeText(f.name)}  ${f.rows.toLocaleString('en-US')} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
+    out.write(`sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`)
+    if (range) out.write(`dates     ${range.from} .. ${range.to} (UTC)\n`)
+    if (totals.events.error > 0) out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
+    if (noTime > 0) out.write(`no time   ${noTime.toLocaleString('en-US')} events without a logged time not imported\n`)
+    const chart = dayChart(perDay)
+    if (chart.length) out.write(`rows per day:\n${chart.join('\n')}\n`)
+    if (upload) out.write(`uploaded  ${uploaded} file(s) now; see ${join(flags.stateDir, 'imports.json')}\n`)
+    else if (!dryRun && written.length > 0) out.write(`upload with --upload (SWETRIX_EMAIL/SWETRIX_PASSWORD or SWETRIX_TOKEN), or in Swetrix: Project settings > Data import > Simple Analytics\n`)
+  }
+}
+
+/** Inputs oldest first by content: the time of each file's first line; names (natural rotation
+ *  order from expandInputs) break ties and place files without a readable time. */
+async function planInputs(paths: string[], parts: PipelineParts): Promise<InputPlan[]> {
+  const plan: (InputPlan & { index: number })[] = []
+  for (const [index, path] of paths.entries()) {
+    plan.push({ path, index, finished: parseRotation(basename(path)).rotation.kind !== 'live', firstTime: await firstTime(path, parts) })
+  }
+  plan.sort((a, b) => {
+    if (a.firstTime !== null && b.firstTime !== null && a.firstTime !== b.firstTime) return a.firstTime - b.firstTime
+    return a.index - b.index
+  })
+  return plan
+}
+
+async function firstTime(path: string, parts: PipelineParts): Promise<number | null> {
+  const it = readLines({ path }, { final: true, chunkSize: 64 * 1024 })
+  try {
+    const first = await it.next()
+    if (first.done) return null
+    const b = first.value
+    const sample: Buffer[] = []
+    for (let i = 0; i < b.starts.length && sample.length < SAMPLE_LINES; i++) sample.push(b.buf.subarray(b.starts[i], b.contentEnds[i]))
+    let parser: LogParser | null = parts.format === 'auto' ? null : parts.format
+    if (parser === null) {
+      const d = detectFormat(sample.map((s) => Buffer.from(s)), parts.candidates)
+      if (!d.ok) return null
+      parser = d.parser
+    }
+    for (const line of sample) {
+      const r = parser.parse(line)
+      if (!isRejection(r) && r.time !== null) return r.time
+    }
+    return null
+  } catch {
+    return null
+  } finally {
+    await it.return(undefined)
+  }
+}
+
+async function loadSalt(stateDir: string): Promise<string> {
+  const file = join(stateDir, SALT_FILE)
+  try {
+    const s = (await readFile(file, 'utf8')).trim()
+    if (/^[0-9a-f]{64}$/.test(s)) return s
+    throw new UsageError(`${file}: damaged; move it aside (session ids then change for later imports)`)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const salt = randomBytes(32).toString('hex')
+  await writeFileAtomic(file, salt + '\n')
+  return salt
+}
+
+function parseSize(text: string): number {
+  const m = /^(\d+)(k|m)?b?$/i.exec(text.trim())
+  if (!m) throw new UsageError(`--max-file-size ${text}: expected bytes, e.g. 100m or 5000000`)
+  const n = Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1000 : 1000_000) : 1)
+  if (n > UPLOAD_LIMIT_BYTES) throw new UsageError(`--max-file-size ${text}: Swetrix accepts at most 100 MB per file`)
+  if (n < 1000) throw new UsageError(`--max-file-size ${text}: at least 1000 bytes`)
+  return n
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z')
+
+function asUsage(err: unknown): never {
+  const e = err as NodeJS.ErrnoException
+  if (e?.name === 'InputError' || e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') throw new UsageError(e.message)
+  throw err
+}
+
+/** Progress over the bytes of all inputs (a bar on a terminal, a line every 2 s otherwise). */
+class Progress {
+  private done = new Map<string, number>()
+  private started = Date.now()
+  private lastDraw = 0
+  private constructor(private bar: SingleBar, private sizes: Map<string, number>) {}
+
+  static async start(plan: InputPlan[], stderr: NodeJS.WritableStream): Promise<Progress> {
+    const sizes = new Map<string, number>()
+    for (const p of plan) sizes.set(p.path, await contentSize(p.path))
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+    const bar = new SingleBar(
+      {
+        stream: stderr as NodeJS.WriteStream,
+        format: 'backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} MB/s | ETA {eta_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 2000,
+        hideCursor: true,
+      },
+      Presets.legacy,
+    )
+    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: '0.0' })
+    return new Progress(bar, sizes)
+  }
+
+  file(path: string, offset: number): void {
+    this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
+    const now = Date.now()
+    if (now - this.lastDraw < 100) return
+    this.lastDraw = now
+    let value = 0
+    for (const v of this.done.values()) value += v
+    const secs = Math.max((now - this.started) / 1000, 0.001)
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: (value / 1e6 / secs).toFixed(1) })
+  }
+
+  stop(): void {
+    let value = 0
+    for (const v of this.done.values()) value += v
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1) })
+    this.bar.stop()
+  }
+}
+
+/** Bytes of log content: the file size, or for gzip the ISIZE trailer. */
+async function contentSize(path: string): Promise<number> {
+  const fh = await open(path, 'r')
+  try {
+    const { size } = await fh.stat()
+    const head = Buffer.alloc(2)
+    await fh.read(head, 0, 2, 0)
+    if (head[0] !== 0x1f || head[1] !== 0x8b || size < 18) return size
+    const tail = Buffer.alloc(4)
+    await fh.read(tail, 0, 4, size - 4)
+    return tail.readUInt32LE(0)
+  } finally {
+    await fh.close()
+  }
+}

