@@ -33,6 +33,11 @@ export interface FileCheckpoint {
   tailHashAt?: number
   /** Number of lines before `acked` (line numbers stay right after a resume). */
   ackedLine: number
+  /** Written by the last save of a run that stopped or failed (not a crash): [acked, dispatched)
+   *  then holds only requests that were written and left unanswered. Absent in older files. */
+  stoppedCleanly?: boolean
+  /** Starts of events in [acked, dispatched) known not delivered (with stoppedCleanly). */
+  unsent?: number[]
   /** A rotated/compressed file read to its end. */
   complete?: boolean
   updatedAt: string

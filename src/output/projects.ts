@@ -5,7 +5,8 @@
 // skipped[r] for every reason but `no-site`, of delivery = the run's delivery (retries: those of
 // events that got an answer).
 import type { LineOutcome } from '../pipeline/classify.js'
-import type { EventSink, SendOutcome } from '../sink/http.js'
+import { mayHaveReachedServer } from '../sink/contract.js'
+import type { EventSink, SendOutcome } from '../sink/contract.js'
 import type { OutgoingEvent } from '../types.js'
 import { SKIP_NO_SITE } from '../mapper/sites.js'
 import { formatDelivery, type DeliveryTotals } from './report.js'
@@ -63,18 +64,15 @@ export class ProjectTally {
   /** The same sink, counting each send and its outcome for the event's project. */
   wrapSink(sink: EventSink): EventSink {
     return {
-      send: async (ev, signal) => {
+      send: async (ev, signal, control) => {
         const d = this.counts(String(ev.body.pid)).delivery
         d.sent++
         let outcome: SendOutcome
         try {
-          outcome = await sink.send(ev, signal)
+          outcome = await sink.send(ev, signal, control)
         } catch (err) {
-          // As the delivery engine decides: certainly not stored (retries ran out, or refused on
-          // the first attempt) is not uncertain; anything else (aborted, ambiguous) is.
-          const e = err as { name?: string; maybeDelivered?: boolean }
-          const refused = e?.name === 'DeliveryError' || (e?.name === 'FatalApiError' && e.maybeDelivered !== true)
-          if (!refused) d.uncertain++
+          // As the delivery engine decides: uncertain only when a request may have reached the server.
+          if (mayHaveReachedServer(err)) d.uncertain++
           throw err
         }
         if (outcome.attempts > 1) d.retries += outcome.attempts - 1
