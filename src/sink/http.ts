@@ -77,7 +77,9 @@ export function endpointUrls(apiUrl: string): Record<Endpoint, string> {
 /** The proxy settings as curl and npm read them: lower-case first, then upper-case. */
 export function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
   const pick = (name: string): string | undefined => {
-    const v = env[name.toLowerCase()] ?? env[name.toUpperCase()]
+    // An empty value counts as unset (so an empty lower-case form does not hide the upper-case one).
+    const lower = env[name.toLowerCase()]
+    const v = lower !== undefined && lower !== '' ? lower : env[name.toUpperCase()]
     return v === undefined || v === '' ? undefined : v
   }
   const out: { httpProxy?: string; httpsProxy?: string; noProxy?: string } = {}
@@ -242,7 +244,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {
     // EnvHttpProxyAgent: NO_PROXY matching, CONNECT tunnels for https, absolute-URI requests for
     // http (proxyTunnel: false, as curl does); the API's CA applies inside the tunnel (requestTls).
-    const agent = new EnvHttpProxyAgent({ ...poolOptions, ...proxy, requestTls: tls, proxyTunnel: false })
+    const agent = new EnvHttpProxyAgent({ ...poolOptions, ...proxy, noProxy: proxy.noProxy ?? '', requestTls: tls, proxyTunnel: false })
     dispatchers.push(agent)
     for (const endpoint of Object.keys(targets) as Endpoint[]) dispatcherOf[endpoint] = agent
   } else {

@@ -3,6 +3,7 @@
 // latency, outages) from a seeded schedule. See swetrix-api.md §2-§5 for the contract it follows.
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Endpoint } from '../types.js'
 import { createRandom, normalizeFaults, pickFault, type FaultKind, type Faults, type FaultSettings } from './faults.js'
@@ -51,6 +52,8 @@ export interface TestApiOptions {
   bodyLimitBytes?: number
   /** Allow binding a non-loopback host. */
   allowRemote?: boolean
+  /** Serve HTTPS with this PEM certificate and key (tests of certificate handling). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
 }
 
 export interface AcceptedEvent {
@@ -555,7 +558,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   }
 
   function listenOnce(port: number): Promise<Server> {
-    const s = createServer(onRequest)
+    const s: Server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : createServer(onRequest)
     s.on('connection', (socket: Socket) => {
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
@@ -654,7 +657,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   const address = initial.address()
   if (address === null || typeof address === 'string') throw new Error('test API: unexpected listen address')
   const port = address.port
-  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const origin = `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
 
   const api: TestApi = {
     url: `${origin}${basePath}`,
