@@ -4,7 +4,7 @@ import { certificateMessage, classifyAnswer, classifyFailure } from '../src/sink
 const answer = (status: number, text = '', headers: Record<string, string> = {}) => classifyAnswer({ status, headers, text }, Date.parse('2026-01-01T00:00:00Z'))
 const withCode = (code: string, cause?: unknown) => Object.assign(new Error(code), { code, cause })
 
-describe('classifyAnswer (swetrix-api.md §5)', () => {
+describe('classifyAnswer', () => {
   it('accepted on 2xx, bot on the bot message', () => {
     expect(answer(201, '{}')).toEqual({ kind: 'accepted', status: 201 })
     expect(answer(200, '{"message":"Bot traffic detected, request is ignored"}')).toEqual({ kind: 'bot', status: 200 })

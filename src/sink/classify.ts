@@ -1,4 +1,5 @@
-// Classification of one Events API answer (swetrix-api.md §5) and of one failed attempt, as pure
+// Classification of one Events API answer (the statuses and messages of Swetrix's source, see the
+// README's Delivery guarantees) and of one failed attempt, as pure
 // functions: the HTTP sink does the I/O and the retry loop, these decide what an answer means.
 
 /** What one answered attempt means for its event. */
@@ -22,7 +23,7 @@ export interface Answer {
 }
 
 const BOT_MESSAGE = 'Bot traffic detected'
-/** Server messages that mean the project (not this event) is refused: §5 "fatal". */
+/** Server messages that mean the project (not this event) is refused: the run stops. */
 const FATAL_MESSAGES = [
   'The provided Project ID (pid) is incorrect',
   'Incoming analytics is disabled for this project',

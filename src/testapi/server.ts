@@ -1,6 +1,7 @@
 // A Swetrix-compatible Events API on loopback for tests, the demo and the benchmark: plain node:http,
-// the real DTO rules and status codes, records what it accepted, and injects faults (5xx, 429, resets,
-// latency, outages) from a seeded schedule. See swetrix-api.md §2-§5 for the contract it follows.
+// the real DTO rules and status codes (node:https with a test certificate when asked), records what it accepted, and injects faults (5xx, 429, resets,
+// latency, outages) from a seeded schedule. The contract it follows is the README's
+// "What gets sent" and "Delivery guarantees" (routes, validation, answers).
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
