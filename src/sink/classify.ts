@@ -130,10 +130,14 @@ function errorCodes(err: unknown): string[] {
 function errorMessage(err: unknown, code: string): string {
   let e: unknown = err
   for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth++) {
-    if ((e as { code?: unknown }).code === code) return String((e as { message?: unknown }).message ?? code)
+    if ((e as { code?: unknown }).code === code) {
+      const m = (e as { message?: unknown }).message
+      return typeof m === 'string' ? m : code
+    }
     e = (e as { cause?: unknown }).cause
   }
-  return String((err as { message?: unknown })?.message ?? err)
+  const m = (err as { message?: unknown } | null)?.message
+  return typeof m === 'string' ? m : code
 }
 
 /** Retry-After as milliseconds from now (delta-seconds or HTTP-date), undefined if absent/invalid. */

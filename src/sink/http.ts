@@ -122,7 +122,6 @@ type WireResult = { answer: RawAnswer } | { error: unknown; written: boolean }
 
 /** A header value undici would send wrongly or refuse: CR, LF, NUL or a character above U+00FF
  *  (headers go out as Latin-1, so a Latin-1 User-Agent from a log arrives byte-exact). */
-// eslint-disable-next-line no-control-regex
 const UNSENDABLE = /[\r\n\0]|[^\u0000-\u00ff]/
 
 function unsendableHeader(headers: Record<string, string>): string | undefined {
