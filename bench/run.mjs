@@ -5,7 +5,10 @@
 //      and peak RSS.
 //   2. sending: `swetrix-ingest run` events/s against the bundled test API on loopback, beside
 //      autocannon (a keep-alive HTTP load generator) against the same endpoint, and peak RSS.
+//   3. sending with latency: the test API answers every event after --latency-ms (default 40), beside
+//      the physical rate --concurrency ÷ round trip (start-up of the process included).
 // Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (16,64),
+//          --latency-ms N (40; 0 skips part 3), --latency-seconds S (about 15 s of sending per level),
 //          --skip-parse, --skip-send. Nothing here asserts; it reports.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -28,6 +31,8 @@ const { values: opt } = parseArgs({
     'skip-parse': { type: 'boolean', default: false },
     'skip-send': { type: 'boolean', default: false },
     'skip-import': { type: 'boolean', default: false },
+    'latency-ms': { type: 'string', default: '40' },
+    'latency-seconds': { type: 'string', default: '15' },
   },
 })
 const work = await mkdtemp(join(tmpdir(), 'swetrix-ingest-bench-'))
@@ -95,8 +100,8 @@ async function importBench() {
   }
 }
 
-async function startApi() {
-  const child = spawn(process.execPath, [join(root, 'dist/src/testapi/main.js'), '--port', '0', '--project', 'BENCHPROJECT', '--no-memory'], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function startApi(extra = []) {
+  const child = spawn(process.execPath, [join(root, 'dist/src/testapi/main.js'), '--port', '0', '--project', 'BENCHPROJECT', '--no-memory', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] })
   const rl = createInterface({ input: child.stdout })
   const first = await new Promise((resolve, reject) => {
     rl.once('line', resolve)
@@ -105,21 +110,26 @@ async function startApi() {
   return { child, ...JSON.parse(first) }
 }
 
+/** What autocannon sends: one event as `run` would send it. */
+const BODY = JSON.stringify({ pid: 'BENCHPROJECT', pg: '/page/1', ref: 'https://www.example.com/' })
+const HEADERS = {
+  'content-type': 'application/json',
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
+  'x-client-ip-address': '192.0.2.10', 'x-forwarded-for': '192.0.2.10',
+  accept: 'text/html', 'accept-language': 'en-US,en;q=0.9', 'accept-encoding': 'identity',
+}
+
 async function sendBench() {
   const lines = Number(opt['send-lines'])
+  if (lines === 0) return
   const levels = opt.concurrency.split(',').map(Number)
   console.log(`\n== Sending: run against the test API on loopback (${fmt(lines)} lines, every one an event) ==`)
   const file = join(work, `unique-${lines}.log`)
   await writeLog(file, lines, { seed: 7, uniquePaths: true })
   const api = await startApi()
   const autocannon = (await import('autocannon')).default
-  const body = JSON.stringify({ pid: 'BENCHPROJECT', pg: '/page/1', ref: 'https://www.example.com/' })
-  const headers = {
-    'content-type': 'application/json',
-    'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
-    'x-client-ip-address': '192.0.2.10', 'x-forwarded-for': '192.0.2.10',
-    accept: 'text/html', 'accept-language': 'en-US,en;q=0.9', 'accept-encoding': 'identity',
-  }
+  const body = BODY
+  const headers = HEADERS
   try {
     for (const c of levels) {
       const ac = await autocannon({ url: api.url, method: 'POST', body, headers, connections: c, pipelining: 1, duration: 10 })
@@ -138,12 +148,47 @@ async function sendBench() {
   }
 }
 
+async function latencyBench() {
+  const latency = Number(opt['latency-ms'])
+  if (!(latency > 0)) return
+  const levels = opt.concurrency.split(',').map(Number)
+  console.log(`\n== Sending with ${latency} ms added latency: run beside the physical rate (concurrency ÷ round trip) ==`)
+  const api = await startApi(['--latency-ms', String(latency)])
+  const autocannon = (await import('autocannon')).default
+  try {
+    for (const c of levels) {
+      // The physical rate: c requests in flight, each taking the added latency plus loopback time.
+      const physical = (c * 1000) / latency
+      const lines = Math.round(physical * Number(opt['latency-seconds']))
+      const file = join(work, `latency-${lines}.log`)
+      await writeLog(file, lines, { seed: 9, uniquePaths: true })
+      // autocannon at the same connections and latency: what this machine reaches right now (timers
+      // fire late on a loaded machine, so even a load generator stays below the physical rate).
+      const ac = await autocannon({ url: api.url, method: 'POST', body: BODY, headers: HEADERS, connections: c, pipelining: 1, duration: 5 })
+      console.log(`autocannon            ${String(c).padStart(3)} connections, ${latency} ms, 5 s: ${fmt(ac.requests.average)} requests/s (physical ${fmt(physical)}/s)`)
+      const state = join(work, `state-latency-${c}`)
+      const r = await timed(process.execPath, ['--import', rssPreload, cli, 'run', '--from-beginning', '--json', '-p', 'BENCHPROJECT',
+        '--api-url', api.url, '--state-dir', state, '--concurrency', String(c), file], { stdout: 'pipe' })
+      if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
+      const rate = lines / r.secs
+      console.log(`swetrix-ingest run    --concurrency ${c}, ${latency} ms: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s (physical ${fmt(physical)}/s), peak RSS ${r.rssMB?.toFixed(1)} MB`)
+      console.log(`ratio (${c} in flight, ${latency} ms): run reaches ${((rate / physical) * 100).toFixed(0)}% of concurrency ÷ round trip, start-up included (autocannon: ${((ac.requests.average / physical) * 100).toFixed(0)}%)`)
+    }
+  } finally {
+    api.child.kill('SIGTERM')
+  }
+}
+
 try {
   if (!existsSync(join(root, 'dist/src/cli.js'))) throw new Error('build first: npm run build')
   await mkdir(work, { recursive: true })
   if (!opt['skip-parse']) await parseBench()
   if (!opt['skip-import']) await importBench()
   if (!opt['skip-send']) await sendBench()
+  if (!opt['skip-send']) {
+    await sendBench()
+    await latencyBench()
+  }
 } finally {
   await rm(work, { recursive: true, force: true })
 }

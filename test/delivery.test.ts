@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import { deliver } from '../src/delivery/engine.js'
 import type { DeliveryItem, DeliveryOptions, Progress } from '../src/delivery/engine.js'
-import { DeliveryError, FatalApiError } from '../src/sink/http.js'
-import type { EventSink, SendOutcome } from '../src/sink/http.js'
+import { CertificateError, DeliveryError, FatalApiError, SendStoppedError } from '../src/sink/contract.js'
+import type { EventSink, SendControl, SendOutcome } from '../src/sink/contract.js'
 import type { OutgoingEvent } from '../src/types.js'
 
 // ---- helpers ----
@@ -42,12 +42,12 @@ const accepted: SendOutcome = { kind: 'accepted', status: 201, attempts: 1 }
 
 /** A sink whose sends stay pending until the test settles them. */
 class ControlledSink implements EventSink {
-  calls: { ev: OutgoingEvent; signal: AbortSignal | undefined; d: Deferred<SendOutcome> }[] = []
+  calls: { ev: OutgoingEvent; signal: AbortSignal | undefined; control: SendControl | undefined; d: Deferred<SendOutcome> }[] = []
   onSend: ((ev: OutgoingEvent) => void) | undefined
-  send(ev: OutgoingEvent, signal?: AbortSignal): Promise<SendOutcome> {
+  send(ev: OutgoingEvent, signal?: AbortSignal, control?: SendControl): Promise<SendOutcome> {
     this.onSend?.(ev)
     const d = deferred<SendOutcome>()
-    this.calls.push({ ev, signal, d })
+    this.calls.push({ ev, signal, control, d })
     return d.promise
   }
   call(item: number) {
@@ -173,12 +173,17 @@ describe('deliver: watermark and reservations', () => {
       for (let s = p.acked; s < p.dispatched; s += LINE) if ((s / LINE) % 3 === 0 && !p.doneAhead.includes(s)) undone.push(s)
       expect(undone.length).toBeLessThanOrEqual(5)
     }
-    // completing one event lets exactly one more event be read; nothing is sent until half the window is free
+    // completing one event lets exactly one more event be read, and it is sent after the short held
+    // wait (2 ms) although more than half the window is still in flight
     sink.calls[0]!.d.resolve(accepted)
     await until(() => pulled > pulledWhenFull, 'reading to resume')
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+    await until(() => sink.calls.length === 6, 'the held event to be sent')
     expect(pulled).toBe(pulledWhenFull + 3)
-    expect(sink.calls.length).toBe(5)
+    for (const p of rec.persisted) {
+      const undone = []
+      for (let s = p.acked; s < p.dispatched; s += LINE) if ((s / LINE) % 3 === 0 && !p.doneAhead.includes(s)) undone.push(s)
+      expect(undone.length).toBeLessThanOrEqual(5)
+    }
     ac.abort()
     for (const c of sink.calls) c.d.resolve(accepted)
     const result = await run
@@ -279,7 +284,7 @@ describe('deliver: watermark and reservations', () => {
     sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.reject(
       new FatalApiError('Swetrix API http://x/log refused project AAAAAAAAAAAA: HTTP 404', 404, 'AAAAAAAAAAAA', 'http://x/log', false)))
     await expect(deliver(feed(items), baseOptions(sink, rec, { concurrency: 1 }))).rejects.toBeInstanceOf(FatalApiError)
-    expect(rec.last()).toEqual({ acked: 0, ackedLine: 0, dispatched: 0, doneAhead: [] })
+    expect(rec.last()).toEqual({ acked: 0, ackedLine: 0, dispatched: 0, doneAhead: [], stoppedCleanly: true })
   })
 
   it('never sends a block whose reservation could not be persisted', async () => {
@@ -324,7 +329,7 @@ describe('deliver: graceful stop', () => {
     sink.calls[0]!.d.resolve(accepted)
     const result = await run
     expect(result.stopped).toBe(true)
-    expect(result.progress).toEqual({ acked: 20, ackedLine: 2, dispatched: 20, doneAhead: [] })
+    expect(result.progress).toEqual({ acked: 20, ackedLine: 2, dispatched: 20, doneAhead: [], stoppedCleanly: true })
     expect(sink.calls.length).toBe(2)
     expect(result.stats.uncertain).toBe(0)
   })
@@ -347,7 +352,7 @@ describe('deliver: graceful stop', () => {
     const result = await run
     expect(sink.call(2).signal!.aborted).toBe(true)
     expect(result.stopped).toBe(true)
-    expect(result.progress).toEqual({ acked: 20, ackedLine: 2, dispatched: 30, doneAhead: [] })
+    expect(result.progress).toEqual({ acked: 20, ackedLine: 2, dispatched: 30, doneAhead: [], stoppedCleanly: true })
     expect(result.stats).toMatchObject({ accepted: 2, uncertain: 1 })
   })
 
@@ -433,5 +438,73 @@ describe('deliver: invariants under random completion orders (property)', () => 
       ),
       { numRuns: 300 },
     )
+  })
+})
+
+describe('deliver: only sends that may have reached the server stay uncertain', () => {
+  it('a clean stop while every send waits out a refused connection leaves nothing uncertain', async () => {
+    const sink = new ControlledSink()
+    const rec = recorder()
+    const ac = new AbortController()
+    const items = makeItems([true, true, true, true])
+    const run = deliver(feed(items), baseOptions(sink, rec, { concurrency: 4, signal: ac.signal, graceMs: 60_000 }))
+    await until(() => sink.calls.length === 4)
+    // As the HTTP sink does: a stop ends the backoff wait; nothing was ever written.
+    for (const c of sink.calls) c.control!.stopRetrying!.addEventListener('abort', () => c.d.reject(new SendStoppedError(false)))
+    ac.abort()
+    const result = await run
+    expect(result.stopped).toBe(true)
+    expect(result.stats.uncertain).toBe(0)
+    expect(result.progress).toEqual({ acked: 0, ackedLine: 0, dispatched: 0, doneAhead: [], stoppedCleanly: true })
+  })
+
+  it('keeps only the unanswered send uncertain and lists the refused ones inside the range as unsent', async () => {
+    const sink = new ControlledSink()
+    const rec = recorder()
+    const ac = new AbortController()
+    const items = makeItems([true, true, true, true])
+    const run = deliver(feed(items), baseOptions(sink, rec, { concurrency: 4, signal: ac.signal, graceMs: 60_000 }))
+    await until(() => sink.calls.length === 4)
+    sink.call(1).d.resolve(accepted)
+    for (const i of [0, 2]) sink.call(i).control!.stopRetrying!.addEventListener('abort', () => sink.call(i).d.reject(new SendStoppedError(false)))
+    sink.call(3).control!.stopRetrying!.addEventListener('abort', () => sink.call(3).d.reject(new SendStoppedError(true, 1)))
+    ac.abort()
+    const result = await run
+    expect(result.stats.uncertain).toBe(1)
+    expect(result.stats.unansweredRetries).toBe(1)
+    expect(result.progress).toEqual({
+      acked: 0, ackedLine: 0, dispatched: items[3]!.end, doneAhead: [items[1]!.start], stoppedCleanly: true,
+      unsent: [items[0]!.start, items[2]!.start],
+    })
+  })
+
+  it('a certificate error stops the run with nothing uncertain', async () => {
+    const sink = new ControlledSink()
+    const rec = recorder()
+    const items = makeItems([true, true, true])
+    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.reject(new CertificateError('TLS certificate of https://x/log is self-signed', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'https://x/log')))
+    await expect(deliver(feed(items), baseOptions(sink, rec, { concurrency: 3 }))).rejects.toBeInstanceOf(CertificateError)
+    expect(rec.last()).toMatchObject({ acked: 0, dispatched: 0, doneAhead: [] })
+  })
+
+  it('an error that does not say whether it reached the server counts as uncertain', async () => {
+    const sink = new ControlledSink()
+    const rec = recorder()
+    const items = makeItems([true])
+    sink.onSend = () => queueMicrotask(() => sink.calls[0]!.d.reject(new Error('sink bug')))
+    await expect(deliver(feed(items), baseOptions(sink, rec, { concurrency: 1 }))).rejects.toThrow('sink bug')
+    expect(rec.last()).toMatchObject({ acked: 0, dispatched: items[0]!.end })
+  })
+
+  it('counts retries after unanswered attempts and reports each event once', async () => {
+    const sink = new ControlledSink()
+    const rec = recorder()
+    const items = makeItems([true, true])
+    const reported: [number, number][] = []
+    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.resolve(itemOf(ev) === 1 ? { ...accepted, attempts: 3, unansweredRetries: 2 } : accepted))
+    const result = await deliver(feed(items), baseOptions(sink, rec, { onUnansweredRetry: (it, n) => reported.push([it.start, n]) }))
+    expect(result.stats.unansweredRetries).toBe(2)
+    expect(result.stats.retries).toBe(2)
+    expect(reported).toEqual([[items[1]!.start, 2]])
   })
 })

@@ -1,4 +1,4 @@
-// Atomic, durable file replacement (lessons R3, packages §10): temp file in the same directory,
+// Atomic, durable file replacement: temp file in the same directory,
 // fsync, rename over the target, fsync the directory so the rename itself survives a power cut.
 // Hand-rolled because write-file-atomic skips the directory fsync and bypasses memfs.
 import { randomBytes } from 'node:crypto'

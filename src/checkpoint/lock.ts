@@ -1,4 +1,4 @@
-// One process per state dir (lessons R10): a pidfile `<dir>/lock` created exclusively. A lock whose
+// One process per state dir: a pidfile `<dir>/lock` created exclusively. A lock whose
 // process is gone (crash, SIGKILL) is stale and taken over. For cron, `flock -n` around the command
 // is the kernel-level complement (see README).
 import { randomUUID } from 'node:crypto'

@@ -1,6 +1,6 @@
 // The checkpoint state: one JSON file `<state-dir>/state.json`, keyed by file id (fingerprint).
 // Saved atomically and durably; versioned; a damaged file is an error, never a silent reset
-// (a reset would re-send every line — lessons R3, R4).
+// (a reset would re-send every line).
 // Hot progress updates (`saveProgress`) go to the double-slot journal `progress.journal` instead
 // (journal.ts); state.json records the journal sequence number it already includes (`journalSeq`),
 // and loading applies a newer journal record over it.
@@ -33,6 +33,11 @@ export interface FileCheckpoint {
   tailHashAt?: number
   /** Number of lines before `acked` (line numbers stay right after a resume). */
   ackedLine: number
+  /** Written by the last save of a run that stopped or failed (not a crash): [acked, dispatched)
+   *  then holds only requests that were written and left unanswered. Absent in older files. */
+  stoppedCleanly?: boolean
+  /** Starts of events in [acked, dispatched) known not delivered (with stoppedCleanly). */
+  unsent?: number[]
   /** A rotated/compressed file read to its end. */
   complete?: boolean
   updatedAt: string

@@ -1,5 +1,5 @@
 // A worker thread of a parallel `check`: scans one line-aligned byte range of a file with a pipeline
-// rebuilt from the same flags, and posts its counters back (see check.ts, scanParallel).
+// rebuilt from the same flags, and posts its counters back (see check.ts, runWorker).
 import { parentPort, workerData } from 'node:worker_threads'
 import { buildPipeline } from '../options.js'
 import { readLines } from '../source/reader.js'

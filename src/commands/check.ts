@@ -1,6 +1,6 @@
 // `swetrix-ingest check <file...>`: parse and map without network or state, and report.
 // A large plain file is split at a line boundary and its parts scanned in parallel (worker threads):
-// counting needs no order, so the cores a machine has are used (see scanParallel).
+// counting needs no order, so the cores a machine has are used (see splitPoints and runWorker).
 import { open, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import type { Writable } from 'node:stream'

@@ -10,7 +10,8 @@ import { SingleBar, Presets } from 'cli-progress'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { deliver, type DeliveryItem, type DeliveryStats, type Progress } from '../delivery/engine.js'
-import { createHttpSink, type EventSink } from '../sink/http.js'
+import { createHttpSink } from '../sink/http.js'
+import type { EventSink } from '../sink/contract.js'
 import { createStdoutSink } from '../sink/stdout.js'
 import { openNdjsonAppender } from '../sink/ndjson.js'
 import { expandInputs, parseRotation, rotatedSiblings } from '../source/paths.js'
@@ -40,6 +41,7 @@ export interface DeliveryFlags extends PipelineFlags {
   rate?: string
   maxRetryTime: string
   resendUncertain?: boolean
+  caFile?: string
   dryRun?: boolean
   json?: boolean
   fromBeginning?: boolean
@@ -69,6 +71,7 @@ interface Context {
   reports: FileReport[]
   deadLetter: ReturnType<typeof lazyAppender>
   uncertain: ReturnType<typeof lazyAppender>
+  unansweredRetries: ReturnType<typeof lazyAppender>
   progress: ProgressView | null
   /** [sites] counts per project (several sites on one server). */
   projects: ProjectTally
@@ -114,11 +117,11 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
+  const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0, unansweredRetries: 0 }
   const projects = new ProjectTally(parts.sites.projects()) // [sites]
   const sink = projects.wrapSink(dryRun
     ? createStdoutSink(io.stdout)
-    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++ }))
+    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++, env: io.env, ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}) }))
   const ctx: Context = {
     mode,
     flags,
@@ -132,6 +135,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     reports: [],
     deadLetter: lazyAppender(join(stateDir, 'dead-letter.ndjson')),
     uncertain: lazyAppender(join(stateDir, 'uncertain.ndjson')),
+    unansweredRetries: lazyAppender(join(stateDir, 'unanswered-retries.ndjson')),
     progress: null,
     projects,
     note: (msg) => io.stderr.write(`swetrix-ingest: ${safeText(msg)}\n`),
@@ -163,6 +167,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     await sink.close().catch(() => {})
     await ctx.deadLetter.close()
     await ctx.uncertain.close()
+    await ctx.unansweredRetries.close()
     await ctx.store?.close()
     await lock?.release()
     printSummary(ctx, dryRun)
@@ -207,6 +212,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
       }
   const resumeEnd = cp.dispatched
   const doneAhead = new Set(cp.doneAhead)
+  const unsent = new Set(cp.unsent ?? [])
   const counters = emptyCounters()
   const mapper = ctx.parts.mapperFor(item.path) // [sites] this file's project, or routing by host
   const projectOf = ctx.parts.sites.routerFor(item.path)
@@ -226,7 +232,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
       cp.tailHashAt = p.acked
       hashedAt = now
     }
-    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, updatedAt: new Date(io.now()).toISOString() })
+    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, stoppedCleanly: p.stoppedCleanly, unsent: p.unsent, updatedAt: new Date(io.now()).toISOString() })
     await store.saveProgress(cp)
   }
 
@@ -238,7 +244,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
     for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })) {
       const { buf, base, starts, contentEnds, ends, truncated } = batch
       if (parser === null) {
-        parser = await detectParser(ctx, item.path, batch, cp.acked)
+        parser = await detectParser(ctx, item.path, batch, lineNo, cp.acked)
         await replayDirectives(parser, item.path, cp.acked, READ_CHUNK_BYTES)
       }
       for (let i = 0; i < starts.length; i++) {
@@ -257,7 +263,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
           yield { start, end, line: lineNo }
           continue
         }
-        if (start < resumeEnd) {
+        if (start < resumeEnd && !unsent.has(start)) {
           // Between the acknowledged and the dispatched offset of an interrupted run.
           ctx.totals.uncertain++
           ctx.projects.uncertain(outcome.event) // [sites]
@@ -273,7 +279,9 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
     }
   }
 
-  if (ctx.totals.uncertain === 0 && resumeEnd > cp.acked && !ctx.flags.dryRun) {
+  // A clean stop (signal, failure) records that its uncertain range holds only unanswered requests.
+  const stoppedCleanly = cp.stoppedCleanly === true
+  if (ctx.totals.uncertain === 0 && resumeEnd > cp.acked && !ctx.flags.dryRun && !stoppedCleanly) {
     ctx.note(`${item.path}: the previous run stopped without a clean shutdown; checking ${resumeEnd - cp.acked} bytes that were in flight`)
   }
   const uncertainBefore = ctx.totals.uncertain
@@ -285,6 +293,9 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
       persist,
       onDeadLetter: async (it, outcome) => {
         await ctx.deadLetter.write({ file: item.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, body: it.event?.body, headers: it.event?.headers, status: outcome.status, response: outcome.body })
+      },
+      onUnansweredRetry: (it, count) => {
+        void ctx.unansweredRetries.write({ file: item.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, retries: count, at: new Date(io.now()).toISOString() })
       },
       initial: { acked: cp.acked, ackedLine: cp.ackedLine },
       signal: ctx.signal,
@@ -299,7 +310,10 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
   addStats(ctx.totals, result.stats)
   const uncertainHere = ctx.totals.uncertain - uncertainBefore
   if (uncertainHere > 0) {
-    ctx.note(`${item.path}: ${uncertainHere} event(s) were in flight when the previous run was killed; ${ctx.flags.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'}: see ${join(ctx.flags.stateDir, 'uncertain.ndjson')}`)
+    const why = stoppedCleanly
+      ? `the previous run stopped while ${uncertainHere} request(s) were unanswered`
+      : `${uncertainHere} event(s) were in flight when the previous run was killed`
+    ctx.note(`${item.path}: ${why}; ${ctx.flags.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'}: see ${join(ctx.flags.stateDir, 'uncertain.ndjson')}`)
   }
   if (!result.stopped && finalRead && store && !ctx.flags.dryRun) {
     store.set({ ...cp, complete: true, updatedAt: new Date(io.now()).toISOString() })
@@ -352,17 +366,29 @@ async function endOfLastCompleteLine(path: string, size: number): Promise<number
   }
 }
 
-async function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, resumedAt: number): Promise<LogParser> {
+/** `linesBefore`: lines of the file before this batch, so the failing line is named as in the file.
+ *  `resumedAt`: the byte offset this read started at (0 = the file's start). */
+async function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, linesBefore: number, resumedAt: number): Promise<LogParser> {
   const sample: Buffer[] = []
+  // Blank lines stay in the sample (detection skips them) so its line numbers are the file's.
   for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
-    if (batch.contentEnds[i]! > batch.starts[i]!) sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+    sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
   }
   let detected = detectFormat(sample, ctx.parts.candidates)
   // Resumed half-way through a file whose layout is declared at its start (W3C `#Fields:`): the
   // lines there tell the format.
-  if (!detected.ok && resumedAt > 0) detected = detectFormat(await headSample(path, SAMPLE_LINES, READ_CHUNK_BYTES), ctx.parts.candidates)
-  if (!detected.ok)
-    throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); name it with --format`)
+  if (!detected.ok && resumedAt > 0) {
+    const head = await headSample(path, SAMPLE_LINES, READ_CHUNK_BYTES)
+    const fromHead = detectFormat(head, ctx.parts.candidates)
+    if (fromHead.ok) detected = fromHead
+  }
+  if (!detected.ok) {
+    // As `check` words it: the failing line (its text only with --verbose: it holds visitor data).
+    const failing = detected.firstFailedLine > 0 ? sample[detected.firstFailedLine - 1] : undefined
+    const shown = ctx.flags.verbose && failing ? `: ${safeText(failing.toString('utf8').slice(0, 200))}` : ' (--verbose shows it)'
+    const where = detected.firstFailedLine > 0 ? `line ${linesBefore + detected.firstFailedLine} fails${shown}; ${detected.reason}. ` : ''
+    throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); ${where}Name the format with --format, e.g. --format 'nginx:<your log_format>'`)
+  }
   return parserForInput(detected.parser)
 }
 
@@ -374,6 +400,7 @@ function addStats(into: DeliveryStats, from: DeliveryStats): void {
   // Sends this run left unresolved (stopped after the grace period); the reader adds the uncertain
   // events it finds from an earlier crash. Retries are counted by the sink's callback.
   into.uncertain += from.uncertain
+  into.unansweredRetries = (into.unansweredRetries ?? 0) + (from.unansweredRetries ?? 0)
 }
 
 function printSummary(ctx: Context, dryRun: boolean): void {

@@ -6,14 +6,17 @@
 //               [acked, dispatched) whose start is not in doneAhead is "uncertain" (maybe sent, maybe not)
 //               and every event at or beyond dispatched was certainly never sent
 //   doneAhead   starts of events beyond acked that are already done, so a restart skips them
-// After a failure or a stop, dispatched covers only sends whose outcome is unknown; events that
-// failed (retries exhausted) are left outside it, so the next run sends them again: nothing skipped.
+// After a failure or a stop, dispatched covers only sends that may have reached the server (a request
+// written and left unanswered); events the server certainly does not have (refused connections, DNS
+// or TLS failures, answered 429/5xx, aborted before the write, retries exhausted) are left outside
+// it, so the next run sends them again: nothing skipped. Only a crash leaves the whole reserved
+// range uncertain, and a reservation never covers more than `concurrency` undone events.
 // Reservations are made in blocks (one durable write for up to half the window) and pipelined with
 // the sends, so the persist latency is hidden while the window still has work in flight.
 import { setMaxListeners } from 'node:events'
 import type { OutgoingEvent } from '../types.js'
-import { DeliveryError, FatalApiError } from '../sink/http.js'
-import type { EventSink, SendOutcome } from '../sink/http.js'
+import { mayHaveReachedServer, SendStoppedError } from '../sink/contract.js'
+import type { EventSink, SendOutcome } from '../sink/contract.js'
 
 export interface DeliveryItem {
   start: number
@@ -22,7 +25,18 @@ export interface DeliveryItem {
   /** Absent: the line is done at once (skipped, rejected or already delivered). */
   event?: OutgoingEvent
 }
-export interface Progress { acked: number; ackedLine: number; dispatched: number; doneAhead: number[] }
+export interface Progress {
+  acked: number
+  ackedLine: number
+  dispatched: number
+  doneAhead: number[]
+  /** Set on the last save of a run that ended by a stop or a failure (not a crash): then
+   *  [acked, dispatched) holds only sends that were written and left unanswered. */
+  stoppedCleanly?: true
+  /** With stoppedCleanly: starts of events in [acked, dispatched) that certainly did not reach the
+   *  server (the next run sends them). */
+  unsent?: number[]
+}
 export interface DeliveryStats {
   sent: number
   accepted: number
@@ -31,6 +45,9 @@ export interface DeliveryStats {
   retries: number
   /** Events sent whose outcome is unknown when the run ended (failure or aborted after the grace). */
   uncertain: number
+  /** Retries that followed an attempt written and left unanswered (timeout, reset after the write):
+   *  the one way an event can reach the API twice within a run. */
+  unansweredRetries?: number
 }
 export type DeadOutcome = Extract<SendOutcome, { kind: 'dead' }>
 export interface DeliveryOptions {
@@ -40,6 +57,8 @@ export interface DeliveryOptions {
   /** Durable checkpoint write. Called one at a time, in order. */
   persist(p: Progress): Promise<void>
   onDeadLetter(item: DeliveryItem, outcome: DeadOutcome): Promise<void>
+  /** An event was retried `count` times after unanswered attempts (it may have been stored twice). */
+  onUnansweredRetry?(item: DeliveryItem, count: number): void
   initial: { acked: number; ackedLine: number }
   /** Persist acked progress at least this often while running (default 1000 ms). */
   flushIntervalMs?: number
@@ -51,8 +70,11 @@ export interface DeliveryOptions {
 }
 export interface DeliveryResult { progress: Progress; stats: DeliveryStats; stopped: boolean }
 
-/** How long held events wait for half the window to free before they are reserved anyway. */
-const HELD_WAIT_MS = 20
+/** How long held events wait for half the window to free before they are reserved anyway. Short:
+ *  against a distant API (40 ms) completions trickle in one by one, and every millisecond a freed
+ *  slot waits here is lost rate (20 ms held it at ~71-78% of concurrency ÷ round trip); on loopback
+ *  half the window frees long before this, so blocks stay large there. */
+const HELD_WAIT_MS = 2
 /** Non-event items held behind an undone event before reading pauses. */
 const NON_EVENT_CAP = 10_000
 /** Done events kept beyond the watermark (bounds doneAhead): while one event waits out a retry
@@ -68,8 +90,8 @@ const HELD = 1 // event pulled, not yet covered by a reservation
 const RESERVED = 2 // covered by a reservation being persisted (or persisted), not yet sent
 const INFLIGHT = 3 // sent (includes writing its dead-letter record)
 const DONE = 4 // accepted, bot-ignored or dead-lettered
-const UNKNOWN = 5 // send failed or was aborted: maybe stored
-const REFUSED = 6 // not stored as far as we know (retries exhausted, or refused on a first attempt): the next run sends it again
+const UNKNOWN = 5 // a request was written and left unanswered, then the send ended: maybe stored
+const REFUSED = 6 // certainly not stored (never written, or every written attempt answered with a refusal): the next run sends it again
 
 export async function deliver(items: AsyncIterable<DeliveryItem>, o: DeliveryOptions): Promise<DeliveryResult> {
   return new Engine(items[Symbol.asyncIterator](), o).run()
@@ -82,7 +104,10 @@ class Engine {
   private heldOverdue = false
   private readonly maxEventsInWindow: number
   private readonly sendAbort = new AbortController()
-  private readonly stats: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
+  /** Aborted on a stop or failure: sends start no further attempt (a backoff wait ends at once). */
+  private readonly retryStop = new AbortController()
+  private readonly sendControl = { stopRetrying: this.retryStop.signal }
+  private readonly stats: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0, unansweredRetries: 0 }
 
   // Window of items not yet acked, in file order. Index = seq - base; entries before `head` are acked.
   private entries: DeliveryItem[] = []
@@ -136,6 +161,7 @@ class Engine {
     this.reservedDispatched = o.initial.acked
     // Every in-flight send listens on this one signal.
     setMaxListeners(0, this.sendAbort.signal)
+    setMaxListeners(0, this.retryStop.signal)
   }
 
   run(): Promise<DeliveryResult> {
@@ -278,7 +304,7 @@ class Engine {
       const seq = this.base + i
       let pending: Promise<SendOutcome>
       try {
-        pending = this.o.sink.send(this.entries[i]!.event!, signal)
+        pending = this.o.sink.send(this.entries[i]!.event!, signal, this.sendControl)
       } catch (err) {
         pending = Promise.reject(err)
       }
@@ -287,8 +313,15 @@ class Engine {
     this.sendCursor = this.sendableEndSeq
   }
 
+  private noteUnanswered(seq: number, count: number | undefined): void {
+    if (!count) return
+    this.stats.unansweredRetries! += count
+    this.o.onUnansweredRetry?.(this.entries[seq - this.base]!, count)
+  }
+
   private onOutcome(seq: number, outcome: SendOutcome): void {
     if (outcome.attempts > 1) this.stats.retries += outcome.attempts - 1
+    this.noteUnanswered(seq, outcome.unansweredRetries)
     if (outcome.kind === 'dead') {
       const item = this.entries[seq - this.base]!
       this.o.onDeadLetter(item, outcome).then(() => {
@@ -316,13 +349,13 @@ class Engine {
 
   private onSendError(seq: number, err: unknown): void {
     const i = seq - this.base
-    // Retries exhausted means every attempt failed: the checkpoint stays before it and the next run
-    // sends it again (the issue's "nothing is skipped"). Aborted sends stay uncertain.
-    const refused = err instanceof DeliveryError || (err instanceof FatalApiError && !err.maybeDelivered)
-    this.states[i] = refused ? REFUSED : UNKNOWN
+    // A send that certainly did not reach the server stays before the checkpoint and the next run
+    // sends it again ("nothing is skipped"); one that may have (written, unanswered) stays uncertain.
+    this.states[i] = mayHaveReachedServer(err) ? UNKNOWN : REFUSED
     this.inflight--
-    // Errors caused by our own abort after the grace are expected; anything else ends the run.
-    if (!this.sendAbort.signal.aborted) this.fail(err)
+    if (err instanceof SendStoppedError) this.noteUnanswered(seq, err.unansweredRetries)
+    // Errors caused by our own stop or abort are expected; anything else ends the run.
+    if (!this.sendAbort.signal.aborted && !(err instanceof SendStoppedError)) this.fail(err)
     this.schedule()
   }
 
@@ -355,7 +388,14 @@ class Engine {
         this.stats.uncertain++
       }
     }
-    return { acked: this.acked, ackedLine: this.ackedLine, dispatched, doneAhead }
+    // Events inside the range that were never delivered (refused, never sent) are listed so the next
+    // run sends them instead of taking them for uncertain.
+    const unsent: number[] = []
+    for (let i = this.head; i < this.entries.length && this.entries[i]!.end <= dispatched; i++) {
+      const s = this.states[i]
+      if (s === REFUSED || s === HELD || s === RESERVED) unsent.push(this.entries[i]!.start)
+    }
+    return { acked: this.acked, ackedLine: this.ackedLine, dispatched, doneAhead, stoppedCleanly: true, ...(unsent.length > 0 ? { unsent } : {}) }
   }
 
   /** `persist` as a promise even if it throws synchronously. */
@@ -407,6 +447,7 @@ class Engine {
   private readonly onAbort = (): void => {
     this.aborted = true
     this.stopping = true
+    this.retryStop.abort()
     this.wakePump()
     this.schedule()
   }
@@ -414,6 +455,7 @@ class Engine {
   private fail(err: unknown): void {
     this.failure ??= { error: err }
     this.stopping = true
+    this.retryStop.abort()
     this.wakePump()
   }
 
@@ -439,7 +481,8 @@ class Engine {
     if (this.held > 0 && this.inflight + this.reserved > this.halfWindow && !this.heldOverdue) {
       // More than half the window is still in flight. Normally that clears within a round trip; when
       // it does not (sends waiting out a retry backoff), the held events go anyway after a short wait
-      // instead of idling behind them (measured: 20% faults + 30 s outage took 81 s, now ~60 s).
+      // instead of idling behind them (measured with a 20 ms wait: 20% faults + 30 s outage took 81 s
+      // without it, ~60 s with it).
       this.heldTimer ??= setTimeout(this.onHeldTimer, HELD_WAIT_MS)
     }
     if (this.held > 0 && (this.inflight + this.reserved <= this.halfWindow || this.heldOverdue)) {

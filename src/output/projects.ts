@@ -5,7 +5,8 @@
 // skipped[r] for every reason but `no-site`, of delivery = the run's delivery (retries: those of
 // events that got an answer).
 import type { LineOutcome } from '../pipeline/classify.js'
-import type { EventSink, SendOutcome } from '../sink/http.js'
+import { mayHaveReachedServer, SendStoppedError } from '../sink/contract.js'
+import type { EventSink, SendOutcome } from '../sink/contract.js'
 import type { OutgoingEvent } from '../types.js'
 import { SKIP_NO_SITE } from '../mapper/sites.js'
 import { formatDelivery, type DeliveryTotals } from './report.js'
@@ -36,7 +37,7 @@ export class ProjectTally {
       c = {
         events: { pageview: 0, error: 0, custom: 0 },
         skipped: {},
-        delivery: { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, uncertain: 0, retries: 0 },
+        delivery: { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, uncertain: 0, retries: 0, unansweredRetries: 0 },
       }
       this.byPid.set(pid, c)
     }
@@ -63,21 +64,20 @@ export class ProjectTally {
   /** The same sink, counting each send and its outcome for the event's project. */
   wrapSink(sink: EventSink): EventSink {
     return {
-      send: async (ev, signal) => {
+      send: async (ev, signal, control) => {
         const d = this.counts(String(ev.body.pid)).delivery
         d.sent++
         let outcome: SendOutcome
         try {
-          outcome = await sink.send(ev, signal)
+          outcome = await sink.send(ev, signal, control)
         } catch (err) {
-          // As the delivery engine decides: certainly not stored (retries ran out, or refused on
-          // the first attempt) is not uncertain; anything else (aborted, ambiguous) is.
-          const e = err as { name?: string; maybeDelivered?: boolean }
-          const refused = e?.name === 'DeliveryError' || (e?.name === 'FatalApiError' && e.maybeDelivered !== true)
-          if (!refused) d.uncertain++
+          // As the delivery engine decides: uncertain only when a request may have reached the server.
+          if (mayHaveReachedServer(err)) d.uncertain++
+          if (err instanceof SendStoppedError) d.unansweredRetries = (d.unansweredRetries ?? 0) + err.unansweredRetries
           throw err
         }
         if (outcome.attempts > 1) d.retries += outcome.attempts - 1
+        if (outcome.unansweredRetries) d.unansweredRetries = (d.unansweredRetries ?? 0) + outcome.unansweredRetries
         if (outcome.kind === 'accepted') d.accepted++
         else if (outcome.kind === 'bot') d.botIgnored++
         else d.deadLettered++
@@ -93,7 +93,7 @@ export class ProjectTally {
       const into = this.counts(pid)
       for (const k of ['pageview', 'error', 'custom'] as const) into.events[k] += c.events?.[k] ?? 0
       for (const [r, v] of Object.entries(c.skipped ?? {})) into.skipped[r] = (into.skipped[r] ?? 0) + v
-      for (const [k, v] of Object.entries(c.delivery ?? {})) into.delivery[k as keyof DeliveryTotals] += v
+      for (const [k, v] of Object.entries(c.delivery ?? {})) into.delivery[k as keyof DeliveryTotals] = (into.delivery[k as keyof DeliveryTotals] ?? 0) + v
     }
   }
 

@@ -17,6 +17,7 @@ export interface DeliveryTotals {
   deadLettered: number
   uncertain: number
   retries: number
+  unansweredRetries?: number
 }
 
 const n = (v: number) => v.toLocaleString('en-US')
@@ -46,6 +47,7 @@ export function formatFileReport(r: FileReport): string {
 export function formatDelivery(d: DeliveryTotals): string {
   return (
     `delivery  sent ${n(d.sent)}, accepted ${n(d.accepted)}, bot-ignored ${n(d.botIgnored)}, ` +
-    `dead-lettered ${n(d.deadLettered)}, uncertain ${n(d.uncertain)}, retries ${n(d.retries)}`
+    `dead-lettered ${n(d.deadLettered)}, uncertain ${n(d.uncertain)}, retries ${n(d.retries)}` +
+    (d.unansweredRetries ? ` (${n(d.unansweredRetries)} after an unanswered request: may duplicate)` : '')
   )
 }

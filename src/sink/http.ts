@@ -1,53 +1,25 @@
-// The Swetrix Events API sink: one POST per event over a keep-alive WirePool (./wire.ts, a minimal
-// HTTP/1.1 client: undici's per-request CPU cost kept `run` below 70% of a load generator's rate),
-// classified by swetrix-api.md §5, retried with p-retry on transient failures. The first attempt runs
-// without p-retry (the common case is a single 201), so the hot path is one request and one body read.
+// The Swetrix Events API sink: one POST per event through undici (a keep-alive Pool per origin, or
+// EnvHttpProxyAgent when a proxy is configured), classified by ./classify.ts, retried on transient
+// failures. Each attempt records whether its request was written (undici's onConnect fires just
+// before the request bytes go out), so a failure says truthfully whether the server may have it.
+// The first attempt runs without p-retry (the common case is a single 201): the hot path is one
+// `dispatch` and one body read.
+import { readFileSync } from 'node:fs'
+import { rootCertificates } from 'node:tls'
 import { brotliDecompress, gunzip, inflate } from 'node:zlib'
 import { promisify } from 'node:util'
 import pRetry, { AbortError } from 'p-retry'
+import { EnvHttpProxyAgent, Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { Endpoint, OutgoingEvent } from '../types.js'
 import { abortableSleep, createRateLimiter } from './rate.js'
 import type { RateLimiter } from './rate.js'
-import { WirePool } from './wire.js'
-import type { WireResponse } from './wire.js'
+import { certificateMessage, classifyAnswer, classifyFailure, parseRetryAfter } from './classify.js'
+import { CertificateError, DeliveryError, FatalApiError, SendStoppedError } from './contract.js'
+import type { EventSink, SendControl, SendOutcome } from './contract.js'
 
-export type SendOutcome =
-  | { kind: 'accepted'; status: number; attempts: number }
-  /** 2xx with "Bot traffic detected, request is ignored": the API dropped it on purpose. */
-  | { kind: 'bot'; status: number; attempts: number }
-  /** Permanent rejection of this one event (400/403/404/413/other 4xx): dead-letter it. */
-  | { kind: 'dead'; status: number; body: string; attempts: number }
-
-/** The API refuses the whole project (unknown/disabled pid, origin policy, 401/402, no such route):
- *  stop the run. The message is one line naming the project id and the API URL. */
-export class FatalApiError extends Error {
-  override name = 'FatalApiError'
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly pid: string,
-    readonly url: string,
-    /** True when an earlier attempt of this event failed ambiguously (timeout, reset, 5xx), so the
-     *  event may have been stored; false means the API certainly did not store it. */
-    readonly maybeDelivered: boolean,
-  ) {
-    super(message)
-  }
-}
-
-/** Transient failures lasted longer than maxRetryTimeMs: exit 1 and keep the checkpoint. */
-export class DeliveryError extends Error {
-  override name = 'DeliveryError'
-  constructor(
-    message: string,
-    readonly url: string,
-    readonly attempts: number,
-    readonly lastStatus?: number,
-    readonly lastError?: string,
-  ) {
-    super(message)
-  }
-}
+export { CertificateError, DeliveryError, FatalApiError, SendStoppedError, parseRetryAfter }
+export type { EventSink, SendOutcome }
 
 export interface RetryInfo {
   /** Number of the attempt that just failed (1 = first). */
@@ -56,32 +28,34 @@ export interface RetryInfo {
   error?: string
   /** Wait before the next attempt. */
   delayMs: number
+  /** The failed attempt's request was written and got no answer: the next attempt may duplicate. */
+  unanswered?: boolean
 }
 
 export interface HttpSinkOptions {
   /** Events API base, e.g. https://api.swetrix.com/log ('/log' -> it, '/log/custom' -> it + '/custom'). */
   apiUrl: string
-  /** Keep-alive pool size (default 16; pass the delivery concurrency). */
+  /** Keep-alive connections per origin (default 16; pass the delivery concurrency). */
   connections?: number
-  /** Per attempt: headers and body timeouts (default 30 s). */
+  /** Per attempt: connect, headers and body timeouts (default 30 s; connect at most 10 s). */
   timeoutMs?: number
   /** Give up with DeliveryError after retrying this long (default 10 min). */
   maxRetryTimeMs?: number
   /** Max requests per second, all attempts included (optional). */
   rate?: number
-  /** Backoff bounds (defaults 500 ms and 30 s); a Retry-After header raises the delay. */
+  /** Backoff bounds (defaults 250 ms and 10 s); a Retry-After header raises the delay. */
   minRetryDelayMs?: number
   maxRetryDelayMs?: number
   onRetry?: (info: RetryInfo) => void
+  /** PEM file with CA certificates trusted for the API (in addition to the system's). */
+  caFile?: string
+  /** Where HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower-case forms) and NODE_EXTRA_CA_CERTS are read
+   *  (default process.env). */
+  env?: NodeJS.ProcessEnv
   /** Injectable sleep for backoff and rate limiting; must reject when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Injectable clock for the rate limiter (ms). */
   now?: () => number
-}
-
-export interface EventSink {
-  send(ev: OutgoingEvent, signal?: AbortSignal): Promise<SendOutcome>
-  close(): Promise<void>
 }
 
 /** Headers of the real request: the event's headers (keys lower-cased) plus the JSON content type;
@@ -100,19 +74,23 @@ export function endpointUrls(apiUrl: string): Record<Endpoint, string> {
   return { '/log': base, '/log/custom': `${base}/custom`, '/log/error': `${base}/error` }
 }
 
-const BOT_MESSAGE = 'Bot traffic detected'
-/** Server messages that mean the project (not this event) is refused: §5 "fatal". */
-const FATAL_MESSAGES = [
-  'The provided Project ID (pid) is incorrect',
-  'Incoming analytics is disabled for this project',
-  'This origin is prohibited',
-]
-/** Error codes of failures worth retrying: the request may not have reached the API, or its answer was
- *  lost or garbled (EPROTO: e.g. a proxy cut the answer short — transient). */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EPROTO', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTCONN',
-])
+/** The proxy settings as curl and npm read them: lower-case first, then upper-case. */
+export function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
+  const pick = (name: string): string | undefined => {
+    // An empty value counts as unset (so an empty lower-case form does not hide the upper-case one).
+    const lower = env[name.toLowerCase()]
+    const v = lower !== undefined && lower !== '' ? lower : env[name.toUpperCase()]
+    return v === undefined || v === '' ? undefined : v
+  }
+  const out: { httpProxy?: string; httpsProxy?: string; noProxy?: string } = {}
+  const http = pick('http_proxy')
+  const https = pick('https_proxy')
+  const no = pick('no_proxy')
+  if (http !== undefined) out.httpProxy = http
+  if (https !== undefined) out.httpsProxy = https
+  if (no !== undefined) out.noProxy = no
+  return out
+}
 
 interface Target { origin: string; path: string; url: string }
 
@@ -129,6 +107,8 @@ class TransientFailure extends Error {
     readonly status: number | undefined,
     readonly detail: string,
     readonly retryAfterMs: number | undefined,
+    /** Written and unanswered: the server may have stored it. */
+    readonly unanswered: boolean,
   ) {
     super(detail)
   }
@@ -136,48 +116,99 @@ class TransientFailure extends Error {
 
 type Attempt = SendOutcome | TransientFailure
 
-/** Retry-After as milliseconds from now (delta-seconds or HTTP-date), undefined if absent/invalid. */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value
-  if (v === undefined || v === '') return undefined
-  const trimmed = v.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const at = Date.parse(trimmed)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
+interface RawAnswer { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
+/** One attempt on the wire: an answer, or an error and whether the request had been written. */
+type WireResult = { answer: RawAnswer } | { error: unknown; written: boolean }
+
+/** A header value undici would send wrongly or refuse: CR, LF, NUL or a character above U+00FF
+ *  (headers go out as Latin-1, so a Latin-1 User-Agent from a log arrives byte-exact). */
+const UNSENDABLE = /[\r\n\0]|[^\u0000-\u00ff]/
+
+function unsendableHeader(headers: Record<string, string>): string | undefined {
+  for (const k in headers) if (UNSENDABLE.test(headers[k]!)) return k
+  return undefined
 }
 
-function oneLine(s: string, max = 300): string {
-  const flat = s.replace(/\s+/g, ' ').trim()
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat
-}
-
-/** The `message` of a NestJS error body, else the body itself, as one short line. */
-function serverMessage(body: string): string {
-  try {
-    const parsed: unknown = JSON.parse(body)
-    if (parsed !== null && typeof parsed === 'object' && 'message' in parsed) {
-      const m = (parsed as { message: unknown }).message
-      return oneLine(Array.isArray(m) ? m.join('; ') : String(m))
+/** Sends one request through `dispatcher` with undici's low-level handler (no stream machinery). */
+function dispatchOnce(dispatcher: Dispatcher, t: Target, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<WireResult> {
+  return new Promise((resolve) => {
+    let written = false
+    let settled = false
+    let status = 0
+    let resHeaders: Record<string, string | string[] | undefined> = {}
+    const chunks: Buffer[] = []
+    let abortRequest: ((err?: Error) => void) | undefined
+    const settle = (r: WireResult): void => {
+      if (settled) return
+      settled = true
+      signal?.removeEventListener('abort', onAbort)
+      resolve(r)
     }
-  } catch {
-    // not JSON: fall through
-  }
-  return oneLine(body)
+    const onAbort = (): void => {
+      // Before the write the request is dropped unsent (aborted at onConnect); after it, torn down.
+      abortRequest?.(signal!.reason as Error)
+      settle({ error: signal!.reason, written })
+    }
+    if (signal?.aborted) {
+      resolve({ error: signal.reason, written: false })
+      return
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abort) {
+        abortRequest = abort
+        if (settled) abort(signal?.reason as Error)
+        else written = true
+      },
+      onHeaders(statusCode, raw) {
+        status = statusCode
+        resHeaders = parseHeaders(raw as unknown as Buffer[])
+        return true
+      },
+      onData(chunk) {
+        chunks.push(chunk)
+        return true
+      },
+      onComplete() {
+        settle({ answer: { status, headers: resHeaders, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) } })
+      },
+      onError(err) {
+        settle({ error: err, written })
+      },
+    }
+    try {
+      dispatcher.dispatch({ origin: t.origin, path: t.path, method: 'POST', headers, body }, handler)
+    } catch (err) {
+      settle({ error: err, written: false })
+    }
+  })
 }
 
-/** The error's code, preferring a retryable one on the cause chain (wrapped connect errors). */
-function errorCode(err: unknown): string | undefined {
-  let first: string | undefined
-  let e: unknown = err
-  for (let depth = 0; depth < 3 && e !== null && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') {
-      if (RETRYABLE_CODES.has(code)) return code
-      first ??= code
-    }
-    e = (e as { cause?: unknown }).cause
+function parseHeaders(raw: Buffer[]): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!.toString('latin1').toLowerCase()
+    const v = raw[i + 1]!.toString('latin1')
+    const prev = out[k]
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]
   }
-  return first
+  return out
+}
+
+/** CA certificates for `--ca-file`: passing `ca` replaces Node's default store, so the bundled roots
+ *  and NODE_EXTRA_CA_CERTS are added back (the private CA is trusted in addition, for the API only). */
+function caBundle(caFile: string, env: NodeJS.ProcessEnv): string[] {
+  const read = (path: string, what: string): string => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (err) {
+      throw Object.assign(new Error(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), { name: 'UsageError' })
+    }
+  }
+  const own = read(caFile, '--ca-file')
+  if (!own.includes('-----BEGIN CERTIFICATE-----')) throw Object.assign(new Error(`--ca-file ${caFile}: no PEM certificate in it`), { name: 'UsageError' })
+  const extra = env.NODE_EXTRA_CA_CERTS ? [read(env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS')] : []
+  return [...rootCertificates, ...extra, own]
 }
 
 export function createHttpSink(o: HttpSinkOptions): EventSink {
@@ -187,6 +218,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`--api-url must be http(s), got ${o.apiUrl}`)
     targets[endpoint] = { origin: u.origin, path: `${u.pathname}${u.search}`, url }
   }
+  const env = o.env ?? process.env
   const timeoutMs = o.timeoutMs ?? 30_000
   const maxRetryTime = o.maxRetryTimeMs ?? 600_000
   // 0.25 s doubling up to 10 s (jittered): a short blip costs little, and after an outage every
@@ -197,72 +229,92 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   const onRetry = o.onRetry
   const limiter: RateLimiter | undefined =
     o.rate !== undefined ? createRateLimiter({ rate: o.rate, sleep, ...(o.now ? { now: o.now } : {}) }) : undefined
-  // One pool per origin (the three endpoints normally share one).
-  const pools = new Map<string, WirePool>()
-  for (const t of Object.values(targets)) {
-    if (!pools.has(t.origin)) pools.set(t.origin, new WirePool({ url: t.origin, connections: o.connections ?? 16, timeoutMs }))
-  }
-  const poolOf = {} as Record<Endpoint, WirePool>
-  for (const endpoint of Object.keys(targets) as Endpoint[]) poolOf[endpoint] = pools.get(targets[endpoint].origin)!
 
-  async function attempt(pool: WirePool, target: Target, headers: Record<string, string>, body: string, pid: string,
-    attempts: number, signal: AbortSignal | undefined): Promise<Attempt> {
-    if (limiter) await limiter.take(signal)
-    const url = target.url
-    let res: WireResponse
-    try {
-      res = await pool.request(target.path, headers, body, signal)
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason
-      const code = errorCode(err)
-      if (code !== undefined && RETRYABLE_CODES.has(code)) {
-        return new TransientFailure(undefined, `${code}: ${oneLine((err as Error).message ?? String(err), 120)}`, undefined)
+  const tls = o.caFile !== undefined ? { ca: caBundle(o.caFile, env) } : {}
+  const poolOptions = {
+    connections: o.connections ?? 16,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connect: { timeout: Math.min(timeoutMs, 10_000), ...tls },
+  }
+  const proxy = proxyEnv(env)
+  const dispatchers: Dispatcher[] = []
+  const dispatcherOf = {} as Record<Endpoint, Dispatcher>
+  if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {
+    // EnvHttpProxyAgent: NO_PROXY matching, CONNECT tunnels for https, absolute-URI requests for
+    // http (proxyTunnel: false, as curl does); the API's CA applies inside the tunnel (requestTls).
+    const agent = new EnvHttpProxyAgent({ ...poolOptions, ...proxy, noProxy: proxy.noProxy ?? '', requestTls: tls, proxyTunnel: false })
+    dispatchers.push(agent)
+    for (const endpoint of Object.keys(targets) as Endpoint[]) dispatcherOf[endpoint] = agent
+  } else {
+    // One Pool per origin (the three endpoints normally share one).
+    const pools = new Map<string, Pool>()
+    for (const endpoint of Object.keys(targets) as Endpoint[]) {
+      const origin = targets[endpoint].origin
+      let pool = pools.get(origin)
+      if (!pool) {
+        pool = new Pool(origin, poolOptions)
+        pools.set(origin, pool)
+        dispatchers.push(pool)
       }
-      if (code === 'ERR_INVALID_HEADER') {
-        // A header value that cannot be sent (CR/LF/NUL, a char above U+00FF): this event never can be.
-        return { kind: 'dead', status: 0, body: `request rejected by the HTTP client: ${oneLine((err as Error).message)}`, attempts }
-      }
-      throw err
+      dispatcherOf[endpoint] = pool
     }
-    const status = res.status
-    const raw = res.body
+  }
+
+  async function attempt(dispatcher: Dispatcher, target: Target, headers: Record<string, string>, body: string, pid: string,
+    attempts: number, unansweredBefore: boolean, signal: AbortSignal | undefined): Promise<Attempt> {
+    if (limiter) await limiter.take(signal).catch(() => {
+      throw new SendStoppedError(unansweredBefore)
+    })
+    const url = target.url
+    const r = await dispatchOnce(dispatcher, target, headers, body, signal)
+    if ('error' in r) {
+      if (signal?.aborted) throw new SendStoppedError(r.written || unansweredBefore)
+      const f = classifyFailure(r.error, r.written)
+      if (f.kind === 'transient') return new TransientFailure(undefined, f.detail, undefined, f.written)
+      if (f.kind === 'certificate') throw new CertificateError(certificateMessage(url, f.code, f.detail), f.code, url)
+      const code = (r.error as { code?: unknown })?.code
+      if (code === 'UND_ERR_INVALID_ARG') {
+        // A request undici refuses to build (e.g. a header it considers invalid): this event never can be sent.
+        return { kind: 'dead', status: 0, body: `request rejected by the HTTP client: ${(r.error as Error).message}`, attempts }
+      }
+      // Unknown failure: the run stops with it; if the request was written, the event stays uncertain.
+      throw Object.assign(r.error instanceof Error ? r.error : new Error(String(r.error)), { maybeDelivered: r.written || unansweredBefore })
+    }
+    const res = r.answer
     const encoding = res.headers['content-encoding']
     const decode = typeof encoding === 'string' ? decoders[encoding.trim().toLowerCase()] : undefined
     // An undecodable body only loses the message; the status still classifies.
-    const text = decode ? await decode(raw).then((b) => b.toString('utf8'), () => '') : raw.toString('utf8')
-    if (status >= 200 && status < 300) {
-      return text.includes(BOT_MESSAGE) ? { kind: 'bot', status, attempts } : { kind: 'accepted', status, attempts }
+    const text = decode ? await decode(res.body).then((b) => b.toString('utf8'), () => '') : res.body.toString('utf8')
+    const c = classifyAnswer({ status: res.status, headers: res.headers, text })
+    switch (c.kind) {
+      case 'accepted':
+      case 'bot':
+        return { kind: c.kind, status: c.status, attempts }
+      case 'dead':
+        return { kind: 'dead', status: c.status, body: c.body, attempts }
+      case 'transient':
+        return new TransientFailure(c.status, c.detail, c.retryAfterMs, false)
+      case 'fatal':
+        throw new FatalApiError(c.redirect
+          ? `Swetrix API ${url} answered HTTP ${c.status} redirect${c.redirect.location ? ` to ${c.redirect.location}` : ''} for project ${pid || '(no pid)'}: use the final URL as --api-url`
+          : `Swetrix API ${url} refused project ${pid || '(no pid)'}: HTTP ${c.status}${c.message ? ` ${c.message}` : ''}`,
+        c.status, pid, url, unansweredBefore)
     }
-    if (status === 408 || status === 429 || status >= 500) {
-      return new TransientFailure(status, `HTTP ${status} ${serverMessage(text)}`.trimEnd(), parseRetryAfter(res.headers['retry-after']))
-    }
-    if (status >= 300 && status < 400) {
-      // A redirect means --api-url is not the API itself (e.g. http -> https): every event would fail alike.
-      const location = res.headers.location
-      throw new FatalApiError(
-        `Swetrix API ${url} answered HTTP ${status} redirect${location ? ` to ${String(location)}` : ''} for project ${pid || '(no pid)'}: use the final URL as --api-url`,
-        status, pid, url, attempts > 1)
-    }
-    const msg = serverMessage(text)
-    if (status === 401 || status === 402 ||
-      (status === 400 && FATAL_MESSAGES.some((m) => text.includes(m))) ||
-      (status === 404 && (/Project .* was not found/.test(text) || text.includes('Cannot POST')))) {
-      throw new FatalApiError(
-        `Swetrix API ${url} refused project ${pid || '(no pid)'}: HTTP ${status}${msg ? ` ${msg}` : ''}`,
-        status, pid, url, attempts > 1)
-    }
-    // Bounded: an HTML error page should not bloat the dead-letter file.
-    return { kind: 'dead', status, body: text.length > 2000 ? `${text.slice(0, 2000)}…` : text, attempts }
   }
 
-  async function sendWithRetry(pool: WirePool, target: Target, headers: Record<string, string>, body: string, pid: string,
-    first: TransientFailure, signal: AbortSignal | undefined): Promise<SendOutcome> {
+  async function sendWithRetry(dispatcher: Dispatcher, target: Target, headers: Record<string, string>, body: string, pid: string,
+    first: TransientFailure, signal: AbortSignal | undefined, stopRetrying: AbortSignal | undefined): Promise<SendOutcome> {
     const started = performance.now()
     const url = target.url
     let last = first
     let attempts = 1
     let retriesConsumed = 0
     let delay = 0
+    // Whether any attempt so far was written and unanswered, and how many retries followed one.
+    let unanswered = first.unanswered
+    let unansweredRetries = 0
+    const waitSignal = stopRetrying && signal ? AbortSignal.any([signal, stopRetrying]) : (stopRetrying ?? signal)
     // Backoff before the next attempt: p-retry's formula (randomize, factor 2, min/max), raised to
     // Retry-After, never past the retry deadline (so the last attempt happens at about maxRetryTime).
     const plan = (failure: TransientFailure): void => {
@@ -270,29 +322,37 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       retriesConsumed++
       const remaining = maxRetryTime - (performance.now() - started)
       delay = Math.max(0, Math.min(Math.max(backoff, failure.retryAfterMs ?? 0), remaining))
-      onRetry?.(failure.status !== undefined
+      const info: RetryInfo = failure.status !== undefined
         ? { attempt: attempts, status: failure.status, delayMs: delay }
-        : { attempt: attempts, error: failure.detail, delayMs: delay })
+        : { attempt: attempts, error: failure.detail, delayMs: delay }
+      if (failure.unanswered) info.unanswered = true
+      onRetry?.(info)
     }
     const giveUp = (): DeliveryError => new DeliveryError(
       `Events API ${url} still failing after ${attempts} attempts over ${Math.round((performance.now() - started) / 1000)} s: ${last.detail}`,
-      url, attempts, last.status, last.status === undefined ? last.detail : undefined)
+      url, attempts, last.status, last.status === undefined ? last.detail : undefined, unanswered)
     plan(first)
     // p-retry runs the loop (unbounded retries, maxRetryTime backstop, AbortError unwrapping, signal).
     // Its own timer is bypassed (shouldConsumeRetry: false) so the wait can honour Retry-After, be
     // reported through onRetry and use the injectable sleep.
-    return pRetry(async () => {
+    const outcome = await pRetry(async () => {
       let r: Attempt
       try {
-        if (delay > 0) await sleep(delay, signal)
+        if (delay > 0) await sleep(delay, waitSignal)
+        if (stopRetrying?.aborted || signal?.aborted) throw new SendStoppedError(unanswered, unansweredRetries)
+        if (last.unanswered) unansweredRetries++
         attempts++
-        r = await attempt(pool, target, headers, body, pid, attempts, signal)
+        r = await attempt(dispatcher, target, headers, body, pid, attempts, unanswered, signal)
       } catch (err) {
-        // Abort, fatal API answers and unexpected errors end the loop unchanged.
-        throw new AbortError(err instanceof Error ? err : new Error(String(err)))
+        // A stop during the wait; abort, fatal answers and unexpected errors end the loop unchanged.
+        const e = (stopRetrying?.aborted || signal?.aborted) && !(err instanceof SendStoppedError) && !(err instanceof FatalApiError)
+          ? new SendStoppedError(unanswered, unansweredRetries)
+          : err
+        throw new AbortError(e instanceof Error ? e : new Error(String(e)))
       }
       if (!(r instanceof TransientFailure)) return r
       last = r
+      if (r.unanswered) unanswered = true
       if (performance.now() - started >= maxRetryTime) throw new AbortError(giveUp())
       throw r
     }, {
@@ -302,7 +362,6 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       randomize: true,
       minTimeout: minDelay,
       maxTimeout: maxDelay,
-      ...(signal ? { signal } : {}),
       shouldConsumeRetry: () => false,
       onFailedAttempt: ({ error }) => {
         if (error instanceof TransientFailure) plan(error)
@@ -311,21 +370,26 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       if (err instanceof TransientFailure) throw giveUp()
       throw err
     })
+    return unansweredRetries > 0 ? { ...outcome, unansweredRetries } : outcome
   }
 
   return {
-    async send(ev, signal) {
+    async send(ev: OutgoingEvent, signal?: AbortSignal, control?: SendControl) {
       const target = targets[ev.endpoint]
       const headers = requestHeaders(ev.headers)
+      const bad = unsendableHeader(headers)
+      if (bad !== undefined) {
+        return { kind: 'dead', status: 0, body: `request rejected by the HTTP client: invalid value for header ${bad} (CR, LF, NUL or a character above U+00FF)`, attempts: 1 }
+      }
       const body = JSON.stringify(ev.body)
       const pid = typeof ev.body.pid === 'string' ? ev.body.pid : ''
-      const pool = poolOf[ev.endpoint]
-      const r = await attempt(pool, target, headers, body, pid, 1, signal)
+      const dispatcher = dispatcherOf[ev.endpoint]
+      const r = await attempt(dispatcher, target, headers, body, pid, 1, false, signal)
       if (!(r instanceof TransientFailure)) return r
-      return sendWithRetry(pool, target, headers, body, pid, r, signal)
+      return sendWithRetry(dispatcher, target, headers, body, pid, r, signal, control?.stopRetrying)
     },
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.close()))
+      await Promise.all(dispatchers.map((d) => d.close()))
     },
   }
 }

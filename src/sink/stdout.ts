@@ -1,6 +1,6 @@
 // `--dry-run` sink: prints each event as the exact request (one NDJSON line) instead of sending it.
 import { once } from 'node:events'
-import type { EventSink, SendOutcome } from './http.js'
+import type { EventSink, SendOutcome } from './contract.js'
 import { safeJson } from '../output/safe-text.js'
 
 const ACCEPTED: SendOutcome = Object.freeze({ kind: 'accepted', status: 0, attempts: 0 }) as SendOutcome

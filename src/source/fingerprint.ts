@@ -1,4 +1,4 @@
-// File identity by content (lessons R5, R8): the first line, hashed over the DECOMPRESSED bytes, so
+// File identity by content: the first line, hashed over the DECOMPRESSED bytes, so
 // access.log -> access.log.1 -> access.log.2.gz keeps one id. (dev, ino) are stored only as hints.
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'

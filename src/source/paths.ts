@@ -1,5 +1,5 @@
 // Which files to read, in which order: shell-style globs for quoted patterns, rotated siblings of a
-// live log (lessons R7), and oldest-first natural order (R9: `.10` after `.9`).
+// live log, and oldest-first natural order (`.10` after `.9`).
 import { readdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 

@@ -1,6 +1,6 @@
 // Byte-exact line reader. Every line is reported as absolute byte offsets (decompressed offsets for
 // gzip) so the checkpoint can name the exact end of the last line that is done. Lines are split on
-// Buffers, never on decoded strings: decoding would change byte counts (lessons R1, packages §3).
+// Buffers, never on decoded strings: decoding would change byte counts.
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { pipeline, Readable } from 'node:stream'

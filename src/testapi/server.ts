@@ -1,8 +1,10 @@
 // A Swetrix-compatible Events API on loopback for tests, the demo and the benchmark: plain node:http,
-// the real DTO rules and status codes, records what it accepted, and injects faults (5xx, 429, resets,
-// latency, outages) from a seeded schedule. See swetrix-api.md §2-§5 for the contract it follows.
+// the real DTO rules and status codes (node:https with a test certificate when asked), records what it accepted, and injects faults (5xx, 429, resets,
+// latency, outages) from a seeded schedule. The contract it follows is the README's
+// "What gets sent" and "Delivery guarantees" (routes, validation, answers).
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Endpoint } from '../types.js'
 import { createRandom, normalizeFaults, pickFault, type FaultKind, type Faults, type FaultSettings } from './faults.js'
@@ -55,6 +57,8 @@ export interface TestApiOptions {
   allowRemote?: boolean
   /** Data Import and login routes (`/data-import/...`, `/v1/auth/login`); see data-import.ts. */
   dataImport?: DataImportOptions
+  /** Serve HTTPS with this PEM certificate and key (tests of certificate handling). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
 }
 
 export interface AcceptedEvent {
@@ -563,7 +567,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   }
 
   function listenOnce(port: number): Promise<Server> {
-    const s = createServer(onRequest)
+    const s: Server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : createServer(onRequest)
     s.on('connection', (socket: Socket) => {
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
@@ -662,7 +666,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   const address = initial.address()
   if (address === null || typeof address === 'string') throw new Error('test API: unexpected listen address')
   const port = address.port
-  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const origin = `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
 
   const api: TestApi = {
     dataImport,

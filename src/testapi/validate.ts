@@ -1,4 +1,4 @@
-// Request rules of the Swetrix Events API DTOs (swetrix-api.md §4) and its bot check (§8), as pure
+// Request rules of the Swetrix Events API DTOs and its bot check (as in Swetrix's source), as pure
 // functions. Messages follow class-validator's defaults so clients can be tested against real wording.
 import { isbot } from 'isbot'
 import type { Endpoint } from '../types.js'
