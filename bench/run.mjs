@@ -184,7 +184,6 @@ try {
   await mkdir(work, { recursive: true })
   if (!opt['skip-parse']) await parseBench()
   if (!opt['skip-import']) await importBench()
-  if (!opt['skip-send']) await sendBench()
   if (!opt['skip-send']) {
     await sendBench()
     await latencyBench()
