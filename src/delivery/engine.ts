@@ -67,6 +67,37 @@ export interface DeliveryOptions {
   /** Default 10 s; sends still running then are aborted and stay uncertain. */
   graceMs?: number
   onProgress?(p: Progress, stats: DeliveryStats): void
+  /** Shared by the engines of one process (follow: several files at once), so that at most
+   *  `budget.limit` events are undone, hence uncertain after a crash, across all of them. */
+  budget?: DeliveryBudget
+}
+
+/** A count of undone events shared by several engines. Each engine takes one unit per event it
+ *  pulls and gives it back when the event is done, refused or left unknown at the end. */
+export class DeliveryBudget {
+  private used = 0
+  private readonly waiters = new Set<() => void>()
+  constructor(readonly limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`budget must be a positive integer, got ${limit}`)
+  }
+  get inUse(): number {
+    return this.used
+  }
+  available(): boolean {
+    return this.used < this.limit
+  }
+  take(): void {
+    this.used++
+  }
+  give(n = 1): void {
+    this.used -= n
+    for (const wake of [...this.waiters]) wake()
+  }
+  /** `wake` is called on every give() until the returned function removes it. */
+  watch(wake: () => void): () => void {
+    this.waiters.add(wake)
+    return () => this.waiters.delete(wake)
+  }
 }
 export interface DeliveryResult { progress: Progress; stats: DeliveryStats; stopped: boolean }
 
@@ -148,6 +179,9 @@ class Engine {
   /** Pending "reserve what is held now" tick; see schedule(). */
   private reserveTick: NodeJS.Immediate | undefined
   private reserveDue = false
+  /** Units of o.budget this engine holds (one per undone event it pulled). */
+  private budgetHeld = 0
+  private unwatchBudget: (() => void) | undefined
   private resolve!: (r: DeliveryResult) => void
   private reject!: (e: unknown) => void
 
@@ -174,6 +208,7 @@ class Engine {
       if (signal.aborted) this.onAbort()
       else signal.addEventListener('abort', this.onAbort, { once: true })
     }
+    if (this.o.budget) this.unwatchBudget = this.o.budget.watch(() => this.wakePump())
     const flushMs = this.o.flushIntervalMs ?? 1000
     this.flushTimer = setInterval(this.onFlushTick, flushMs)
     this.flushTimer.unref()
@@ -185,6 +220,7 @@ class Engine {
   // ---- reading ----
 
   private hasRoom(): boolean {
+    if (this.o.budget && !this.o.budget.available()) return false
     return this.undoneEvents < this.concurrency &&
       this.eventsInWindow < this.maxEventsInWindow &&
       this.entries.length - this.head < this.maxEventsInWindow + NON_EVENT_CAP
@@ -235,6 +271,8 @@ class Engine {
       return
     }
     this.states.push(HELD)
+    this.o.budget?.take()
+    this.budgetHeld++
     this.held++
     this.undoneEvents++
     this.eventsInWindow++
@@ -340,6 +378,7 @@ class Engine {
     this.states[i] = DONE
     this.inflight--
     this.undoneEvents--
+    this.giveBudget(1)
     this.doneInWindow++
     this.dirty = true
     if (i === this.head) this.advanceWatermark()
@@ -357,6 +396,12 @@ class Engine {
     // Errors caused by our own stop or abort are expected; anything else ends the run.
     if (!this.sendAbort.signal.aborted && !(err instanceof SendStoppedError)) this.fail(err)
     this.schedule()
+  }
+
+  private giveBudget(n: number): void {
+    if (n <= 0 || !this.o.budget) return
+    this.budgetHeld -= n
+    this.o.budget.give(n)
   }
 
   // ---- persistence ----
@@ -505,6 +550,9 @@ class Engine {
 
   private finish(p: Progress): void {
     this.finishing = true
+    // Unknown and refused events are outside this run's hands now: their units go back.
+    this.unwatchBudget?.()
+    this.giveBudget(this.budgetHeld)
     clearInterval(this.flushTimer)
     clearTimeout(this.graceTimer)
     clearTimeout(this.heldTimer)
