@@ -167,14 +167,21 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           if (gen.ident.id) activeIds.delete(gen.ident.id)
         }
       }
-      const drainSiblings = async (path: string, skipIno: Set<number>) => {
+      const drainSiblings = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<string[]> => {
+        const ids: string[] = []
         for (const sibling of await rotatedSiblings(path)) {
-          if (stopper.signal.aborted) return
+          if (stopper.signal.aborted) break
           const id = await identify(sibling).catch(() => null)
-          if (!id?.id || skipIno.has(id.ino) || activeIds.has(id.id)) continue
+          if (!id?.id) continue
+          ids.push(id.id)
+          if (skipIno.has(id.ino) || activeIds.has(id.id)) continue
           const cp = store?.get(id.id)
-          if (!cp || cp.complete) continue
-          note(`${sibling}: finishing a rotated generation of ${path} from its checkpoint`)
+          if (cp?.complete) continue
+          const missed = !cp && seen !== null && !seen.has(id.id)
+          if (!cp && !missed) continue
+          note(missed
+            ? `${sibling}: a generation of ${path} that was rotated before it was read; reading it from its start`
+            : `${sibling}: finishing a rotated generation of ${path} from its checkpoint`)
           const fh = await open(sibling, 'r')
           activeIds.add(id.id)
           try {
@@ -184,11 +191,15 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
             await fh.close()
           }
         }
+        return ids
       }
       const hooks = {
         notifier, rotateWaitMs, chunkSize: READ_CHUNK_BYTES, signal: stopper.signal, note,
         follow: (gen: Generation) => followGeneration(gen).catch(fail),
-        drainSiblings: (path: string, skip: Set<number>) => drainSiblings(path, skip).catch(fail),
+        drainSiblings: (path: string, skip: Set<number>, seen: Set<string> | null) => drainSiblings(path, skip, seen).catch((err: unknown) => {
+          fail(err)
+          return [] as string[]
+        }),
         knownPath: (path: string) => store?.all().some((c) => c.path === path) ?? false,
       }
       const provider = new PathsProvider(inputs)

@@ -49,6 +49,9 @@ export class FileTail {
     let sizeAtReplace = -1
     for (;;) {
       if (signal.aborted) return this.finish('stopped')
+      // Truncation is checked before reading: bytes written after a copytruncate must not be read
+      // as the continuation of the old content.
+      if ((await this.fh.stat()).size < pos || (await this.headChanged())) return this.finish('truncated')
       for await (const batch of readLines({ handle: this.fh }, { from: pos, final: false, chunkSize: this.o.chunkSize })) {
         pos = batch.base + (batch.ends.at(-1) ?? 0)
         this.position = pos
@@ -117,8 +120,10 @@ export interface FollowerHooks {
   note(msg: string): void
   /** Reads (and delivers) one generation until its tail ends or the stop signal. */
   follow(gen: Generation): Promise<void>
-  /** Finishes rotated siblings of the path that still hold unread checkpointed lines. */
-  drainSiblings(path: string, skipIno: Set<number>): Promise<void>
+  /** Finishes rotated siblings of the path that still hold unread checkpointed lines; with `seen`,
+   *  also reads from their start siblings whose identity is not in it (generations that came and
+   *  were rotated away while the follower was behind). Returns the identities of all siblings. */
+  drainSiblings(path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<string[]>
   /** A checkpoint already names this path (a new file there is a later generation). */
   knownPath(path: string): boolean
 }
@@ -135,6 +140,8 @@ export class PathFollower {
     let first = true
     let waitingSaid = false
     let laterGeneration = this.appearedLater
+    /** Identities of this path's generations known so far (followed, or history at start). */
+    const seen = new Set<string>()
     try {
       while (!signal.aborted) {
         const fh = await open(this.path, 'r').catch((err: NodeJS.ErrnoException) => {
@@ -158,7 +165,8 @@ export class PathFollower {
           await this.draining.get(ident.ino)
           continue
         }
-        if (first) await this.h.drainSiblings(this.path, new Set())
+        if (first) for (const id of await this.h.drainSiblings(this.path, new Set(), null)) seen.add(id)
+        if (ident.id) seen.add(ident.id)
         const fromStart = laterGeneration || (!first ? true : this.h.knownPath(this.path))
         first = false
         laterGeneration = true
@@ -168,14 +176,16 @@ export class PathFollower {
         const reading = this.h.follow({ path: this.path, fh, ident, fromStart, tail }).finally(() => fh.close().catch(() => {}))
         const ended = await Promise.race([reading.then(() => true), replacedNow.then(() => false)])
         if (!ended) {
-          // Renamed or deleted: the old handle drains in the background, the new file starts now.
+          // Renamed or deleted: the old handle drains in the background, the new file starts now,
+          // after any generation that came and went while this one was being read.
           const ino = ident.ino
           this.draining.set(ino, reading.finally(() => this.draining.delete(ino)))
+          for (const id of await this.h.drainSiblings(this.path, new Set(this.draining.keys()), seen)) seen.add(id)
           continue
         }
         if (tail.end === 'truncated') {
           this.h.note(`${this.path}: truncated or replaced in place (copytruncate?); finishing the copy if there is one, then reading it again from the start`)
-          await this.h.drainSiblings(this.path, new Set(this.draining.keys()))
+          for (const id of await this.h.drainSiblings(this.path, new Set(this.draining.keys()), seen)) seen.add(id)
         } else if (tail.end === null) {
           // Nothing to tail (already complete, or a gzip file read whole): wait for the next file.
           await this.untilReplaced(ident.ino)
