@@ -4,7 +4,7 @@
 // (src/pipeline/session.ts), the same one `run` and `backfill` use. All files share one budget of
 // undone events, so at most --concurrency events are uncertain after a crash, per process.
 import { mkdir, open } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { CheckpointStore } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { DeliveryBudget, deliver, type DeliveryItem, type DeliveryStats } from '../delivery/engine.js'
@@ -13,7 +13,7 @@ import { createStdoutSink } from '../sink/stdout.js'
 import { identify } from '../source/fingerprint.js'
 import { PathFollower, type Generation } from '../source/follower.js'
 import { PathsProvider } from '../source/paths-provider.js'
-import { rotatedSiblings } from '../source/paths.js'
+import { parseRotation, rotatedSiblings } from '../source/paths.js'
 import { readLines } from '../source/reader.js'
 import { ChangeNotifier } from '../source/watcher.js'
 import { detectFormat } from '../../parsers/detect.js'
@@ -168,30 +168,41 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         }
       }
       const drainSiblings = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<string[]> => {
-        const ids: string[] = []
+        const found: { path: string; id: string; ino: number }[] = []
         for (const sibling of await rotatedSiblings(path)) {
-          if (stopper.signal.aborted) break
           const id = await identify(sibling).catch(() => null)
-          if (!id?.id) continue
-          ids.push(id.id)
-          if (skipIno.has(id.ino) || activeIds.has(id.id)) continue
-          const cp = store?.get(id.id)
+          if (id?.id) found.push({ path: sibling, id: id.id, ino: id.ino })
+        }
+        // At start (seen === null) a sibling without a checkpoint is history, unless it is younger
+        // than a generation we checkpointed: then it came and went while the process was down.
+        let youngestKnown = -1
+        if (seen === null && knownPath(path)) found.forEach((f, i) => { if (store?.get(f.id)) youngestKnown = i })
+        for (const [i, f] of found.entries()) {
+          if (stopper.signal.aborted) break
+          if (skipIno.has(f.ino) || activeIds.has(f.id)) continue
+          const cp = store?.get(f.id)
           if (cp?.complete) continue
-          const missed = !cp && seen !== null && !seen.has(id.id)
+          const missed = !cp && (seen === null ? youngestKnown >= 0 && i > youngestKnown : !seen.has(f.id))
           if (!cp && !missed) continue
           note(missed
-            ? `${sibling}: a generation of ${path} that was rotated before it was read; reading it from its start`
-            : `${sibling}: finishing a rotated generation of ${path} from its checkpoint`)
-          const fh = await open(sibling, 'r')
-          activeIds.add(id.id)
+            ? `${f.path}: a generation of ${path} that was rotated before it was read; reading it from its start`
+            : `${f.path}: finishing a rotated generation of ${path} from its checkpoint`)
+          const fh = await open(f.path, 'r')
+          activeIds.add(f.id)
           try {
-            await runSession(ctx, { path: sibling, finished: true, handle: fh, counters })
+            await runSession(ctx, { path: f.path, finished: true, handle: fh, counters })
           } finally {
-            activeIds.delete(id.id)
+            activeIds.delete(f.id)
             await fh.close()
           }
         }
-        return ids
+        return found.map((f) => f.id)
+      }
+      // A checkpoint names this path or one of its rotated names: a new file there is a later generation.
+      const knownPath = (path: string): boolean => {
+        const dir = dirname(resolve(path))
+        const live = basename(path)
+        return store?.all().some((c) => dirname(resolve(c.path)) === dir && parseRotation(basename(c.path)).base === live) ?? false
       }
       const hooks = {
         notifier, rotateWaitMs, chunkSize: READ_CHUNK_BYTES, signal: stopper.signal, note,
@@ -200,7 +211,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           fail(err)
           return [] as string[]
         }),
-        knownPath: (path: string) => store?.all().some((c) => c.path === path) ?? false,
+        knownPath,
       }
       const provider = new PathsProvider(inputs)
       for (const dir of provider.directories()) notifier.watchDir(dir)

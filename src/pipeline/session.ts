@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { CheckpointStore, FileCheckpoint } from '../checkpoint/store.js'
 import { deliver, type DeliveryBudget, type DeliveryItem, type DeliveryStats, type Progress } from '../delivery/engine.js'
 import type { EventSink } from '../sink/contract.js'
-import { hashBefore, identifyHandle, type FileIdentity } from '../source/fingerprint.js'
+import { hashBefore, identifyHandle, idOfHead, ID_HEAD_BYTES, type FileIdentity } from '../source/fingerprint.js'
 import { readLines, type LineBatch } from '../source/reader.js'
 import { chooseStart } from '../source/start-policy.js'
 import { detectFormat } from '../../parsers/detect.js'
@@ -129,8 +129,13 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
     // once a second keeps a read off the hot path (a progress save gates the next block of sends).
     const now = performance.now()
     if (!cp.gzip && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
-      cp.ackedTailHash = await hashBefore(fh, p.acked)
-      cp.tailHashAt = p.acked
+      const hash = await hashBefore(fh, p.acked)
+      // Read after the hash: if the file was truncated or replaced in place before the hash was
+      // read (copytruncate), its first line differs now and the hash describes other bytes.
+      if (await sameHead(fh, ident.id!)) {
+        cp.ackedTailHash = hash
+        cp.tailHashAt = p.acked
+      }
       hashedAt = now
     }
     Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, stoppedCleanly: p.stoppedCleanly, unsent: p.unsent, updatedAt: new Date(ctx.now()).toISOString() })
@@ -232,9 +237,19 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   return { report, stopped: result.stopped, ident }
 }
 
+<<<<<<< HEAD
 /** `linesBefore`: lines of the file before this batch, so the failing line is named as in the file.
  *  `resumedAt`: the byte offset this read started at (0 = the file's start). */
 async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, linesBefore: number, resumedAt: number): Promise<LogParser> {
+=======
+async function sameHead(fh: FileHandle, id: string): Promise<boolean> {
+  const buf = Buffer.alloc(ID_HEAD_BYTES)
+  const { bytesRead } = await fh.read(buf, 0, ID_HEAD_BYTES, 0)
+  return idOfHead(buf.subarray(0, bytesRead)) === id
+}
+
+async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, resumedAt: number): Promise<LogParser> {
+>>>>>>> dcb9c09 (follow: a generation younger than a checkpointed one is read from its start after a restart; rotated names count as the path being known; the tail hash is kept only while the file's first line is unchanged (copytruncate))
   const sample: Buffer[] = []
   // Blank lines stay in the sample (detection skips them) so its line numbers are the file's.
   for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {

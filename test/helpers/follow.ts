@@ -18,11 +18,11 @@ export interface WriterOptions {
   reopenTicks?: number
 }
 
-export function runWriter(o: WriterOptions): { child: ChildProcess; done: Promise<{ written: number; next: number }> } {
+export function runWriter(o: WriterOptions): { child: ChildProcess; done: Promise<{ written: number; next: number; ms: number }> } {
   const child = spawn(process.execPath, [writerPath, JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  const done = new Promise<{ written: number; next: number }>((resolve, reject) => {
+  const done = new Promise<{ written: number; next: number; ms: number }>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`writer exited ${code}`))))
   })

@@ -98,7 +98,7 @@ function tick() {
   if (i >= end || stopped) {
     finishOld()
     closeSync(fd)
-    process.stdout.write(JSON.stringify({ written: i - (o.from ?? 0), next: i }) + '\n')
+    process.stdout.write(JSON.stringify({ written: i - (o.from ?? 0), next: i, ms: performance.now() - t0 }) + '\n')
     return
   }
   setTimeout(tick, TICK_MS)
