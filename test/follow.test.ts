@@ -228,6 +228,47 @@ describe.concurrent('follow', () => {
     }
   })
 
+  it('a 30 s API outage: reading pauses, memory stays flat, every line is delivered once after it', { timeout: 90_000 }, async () => {
+    const api = await startTestApi({ projects: [PROJECT] })
+    try {
+      await withTempDir(async (dir) => {
+        const log = join(dir, 'access.log')
+        const state = join(dir, 'state')
+        const f = startFollow([...base(api, state), '--metrics-addr', '127.0.0.1:0', log])
+        await f.said(/waiting for it/)
+        const url = /metrics on (http:\/\/\S+)\/metrics/.exec(f.stderr())![1]!
+        const N = 12_000
+        const w = runWriter({ path: log, count: N, rate: 400, tag: 'o' })
+        await until(() => api.accepted().length >= 200, 'first lines accepted')
+        const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${f.child.pid}/status`, 'utf8'))![1]) / 1024
+        api.startOutage(30)
+        const atStart = await rss()
+        let peak = atStart
+        let behind = 0
+        const sampling = (async () => {
+          while (api.stats().outage.active) {
+            peak = Math.max(peak, await rss())
+            const m = /swetrix_ingest_bytes_behind\{[^}]*\} (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())
+            behind = Math.max(behind, Number(m?.[1] ?? 0))
+            await new Promise((r) => setTimeout(r, 250))
+          }
+        })()
+        await api.whenUp()
+        await sampling
+        await w.done
+        await until(() => api.accepted().length >= N, `all ${N} accepted after the outage`, 45_000)
+        f.child.kill('SIGTERM')
+        expect((await f.exited).code, f.stderr()).toBe(0)
+        expect(exactlyOnce(pathsOf(api), expected('o', 0, N))).toEqual({ missing: [], duplicated: [], unexpected: [] })
+        // ~12,000 lines (2.3 MB) were written during the outage; they wait in the file, not in memory.
+        expect(behind).toBeGreaterThan(1_000_000)
+        expect(peak - atStart, `RSS ${atStart.toFixed(0)} -> ${peak.toFixed(0)} MB`).toBeLessThan(40)
+      })
+    } finally {
+      await api.close()
+    }
+  })
+
   it('follow - reads stdin (no checkpoint) and ends with it', { timeout: 30_000 }, async () => {
     const api = await startTestApi({ projects: [PROJECT] })
     try {

@@ -157,8 +157,9 @@ export class PathFollower {
         }
         if (waitingSaid) this.h.note(`${this.path}: appeared; reading it from its start`)
         waitingSaid = false
-        const ident = await this.identified(fh)
-        if (ident === null) continue // replaced before it had a first line, or stopping
+        const got = await this.identified(fh)
+        if (got === null) continue // replaced before it had a first line, or stopping
+        const ident = got.ident
         if (this.draining.has(ident.ino)) {
           // Still the generation being drained (the path points at it again): wait for that.
           await fh.close()
@@ -167,7 +168,8 @@ export class PathFollower {
         }
         if (first) for (const id of await this.h.drainSiblings(this.path, new Set(), null)) seen.add(id)
         if (ident.id) seen.add(ident.id)
-        const fromStart = laterGeneration || (!first ? true : this.h.knownPath(this.path))
+        // Content that arrived after we opened the file (it had no first line then) is new.
+        const fromStart = laterGeneration || got.waited || this.h.knownPath(this.path)
         first = false
         laterGeneration = true
         let replaced!: () => void
@@ -206,10 +208,10 @@ export class PathFollower {
 
   /** Waits until the open file has a complete first line; null when the path moved on meanwhile
    *  (handle closed) or on stop. */
-  private async identified(fh: FileHandle): Promise<FileIdentity | null> {
-    for (;;) {
+  private async identified(fh: FileHandle): Promise<{ ident: FileIdentity; waited: boolean } | null> {
+    for (let waited = false; ; waited = true) {
       const ident = await identifyHandle(fh)
-      if (ident.id !== null) return ident
+      if (ident.id !== null) return { ident, waited }
       const atPath = await stat(this.path).catch(() => null)
       if (this.h.signal.aborted || atPath === null || atPath.ino !== ident.ino) {
         await fh.close()
