@@ -39,7 +39,7 @@ export interface FollowFlags extends DeliveryFlags {
 
 interface LiveFile {
   path: string
-  tailSize: () => number
+  size: number
   acked: number
 }
 
@@ -90,7 +90,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
     return {
       counters,
       delivery,
-      behind: [...live.values()].map((f) => ({ path: f.path, bytes: Math.max(0, f.tailSize() - f.acked) })),
+      behind: [...live.values()].map((f) => ({ path: f.path, bytes: Math.max(0, f.size - f.acked) })),
       lastSendAt,
       startedAt,
     }
@@ -149,8 +149,14 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         if (gen.ident.id && activeIds.has(gen.ident.id)) return
         if (gen.ident.id) activeIds.add(gen.ident.id)
         const key = {}
-        const entry: LiveFile = { path: gen.path, tailSize: () => gen.tail.size, acked: 0 }
+        const entry: LiveFile = { path: gen.path, size: gen.ident.size, acked: 0 }
         live.set(key, entry)
+        // The size is looked at on its own: while sending waits (an outage), reading pauses and the
+        // tail does not see the file grow.
+        const sizeTimer = setInterval(() => {
+          gen.fh.stat().then((st) => (entry.size = st.size), () => {})
+        }, 1000)
+        sizeTimer.unref()
         try {
           await runSession(ctx, {
             path: gen.path, finished: false, fromStart: gen.fromStart, handle: gen.fh, ident: gen.ident, counters,
@@ -162,6 +168,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
             },
           })
         } finally {
+          clearInterval(sizeTimer)
           liveStats.delete(key)
           live.delete(key)
           if (gen.ident.id) activeIds.delete(gen.ident.id)

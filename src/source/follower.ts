@@ -137,12 +137,14 @@ export class PathFollower {
   async run(): Promise<void> {
     const { signal, notifier } = this.h
     notifier.watchDir(dirname(this.path))
-    let first = true
     let waitingSaid = false
     let laterGeneration = this.appearedLater
     /** Identities of this path's generations known so far (followed, or history at start). */
     const seen = new Set<string>()
     try {
+      // Rotation while the process was down: the rotated generations come first, also when the
+      // new file at the path is still empty or missing.
+      for (const id of await this.h.drainSiblings(this.path, new Set(), null)) seen.add(id)
       while (!signal.aborted) {
         const fh = await open(this.path, 'r').catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT') throw err
@@ -166,11 +168,9 @@ export class PathFollower {
           await this.draining.get(ident.ino)
           continue
         }
-        if (first) for (const id of await this.h.drainSiblings(this.path, new Set(), null)) seen.add(id)
         if (ident.id) seen.add(ident.id)
         // Content that arrived after we opened the file (it had no first line then) is new.
         const fromStart = laterGeneration || got.waited || this.h.knownPath(this.path)
-        first = false
         laterGeneration = true
         let replaced!: () => void
         const replacedNow = new Promise<void>((r) => (replaced = r))
