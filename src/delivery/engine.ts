@@ -91,12 +91,25 @@ export class DeliveryBudget {
   }
   give(n = 1): void {
     this.used -= n
+    this.starving = false
     for (const wake of [...this.waiters]) wake()
   }
   /** `wake` is called on every give() until the returned function removes it. */
   watch(wake: () => void): () => void {
     this.waiters.add(wake)
     return () => this.waiters.delete(wake)
+  }
+  private readonly flushers = new Set<() => void>()
+  /** `flush` is asked to make done events durable (so their units come back) when an engine waits. */
+  onStarved(flush: () => void): () => void {
+    this.flushers.add(flush)
+    return () => this.flushers.delete(flush)
+  }
+  /** An engine waits for a unit (set by starved(), cleared by the next give()). */
+  starving = false
+  starved(): void {
+    this.starving = true
+    for (const f of [...this.flushers]) f()
   }
 }
 export interface DeliveryResult { progress: Progress; stats: DeliveryStats; stopped: boolean }
@@ -181,7 +194,12 @@ class Engine {
   private reserveDue = false
   /** Units of o.budget this engine holds (one per undone event it pulled). */
   private budgetHeld = 0
+  /** Events done since the last snapshot; their units are given back when it is durable. */
+  private doneUnpersisted = 0
+  /** doneUnpersisted when the snapshot being persisted was taken. */
+  private snapshotDone = 0
   private unwatchBudget: (() => void) | undefined
+  private unwatchStarved: (() => void) | undefined
   private resolve!: (r: DeliveryResult) => void
   private reject!: (e: unknown) => void
 
@@ -208,7 +226,16 @@ class Engine {
       if (signal.aborted) this.onAbort()
       else signal.addEventListener('abort', this.onAbort, { once: true })
     }
-    if (this.o.budget) this.unwatchBudget = this.o.budget.watch(() => this.wakePump())
+    if (this.o.budget) {
+      this.unwatchBudget = this.o.budget.watch(() => {
+        if (this.held > 0 && !this.finishing) setImmediate(() => this.schedule())
+      })
+      this.unwatchStarved = this.o.budget.onStarved(() => {
+        if (this.doneUnpersisted === 0 || this.finishing || this.flushWanted) return
+        this.flushWanted = true
+        setImmediate(() => this.schedule())
+      })
+    }
     const flushMs = this.o.flushIntervalMs ?? 1000
     this.flushTimer = setInterval(this.onFlushTick, flushMs)
     this.flushTimer.unref()
@@ -220,7 +247,6 @@ class Engine {
   // ---- reading ----
 
   private hasRoom(): boolean {
-    if (this.o.budget && !this.o.budget.available()) return false
     return this.undoneEvents < this.concurrency &&
       this.eventsInWindow < this.maxEventsInWindow &&
       this.entries.length - this.head < this.maxEventsInWindow + NON_EVENT_CAP
@@ -271,8 +297,6 @@ class Engine {
       return
     }
     this.states.push(HELD)
-    this.o.budget?.take()
-    this.budgetHeld++
     this.held++
     this.undoneEvents++
     this.eventsInWindow++
@@ -313,13 +337,43 @@ class Engine {
 
   // ---- reservations and sends ----
 
-  private reserve(): void {
+  /** false: nothing reserved (the shared budget has no unit free now). */
+  private reserve(): boolean {
     const from = this.reserveEndSeq - this.base
-    const to = this.lastHeldSeq - this.base
-    for (let i = Math.max(from, this.head); i <= to; i++) if (this.states[i] === HELD) this.states[i] = RESERVED
-    this.reserved += this.held
-    this.held = 0
-    this.reserveEndSeq = this.lastHeldSeq + 1
+    let to = this.lastHeldSeq - this.base
+    const budget = this.o.budget
+    if (budget) {
+      // A shared budget (several files): only as many events as there are units may be reserved,
+      // since reserved events are the ones a crash could leave uncertain.
+      const units = budget.limit - budget.inUse
+      if (units <= 0) {
+        // Our own done events may hold units too: make them durable (below, in schedule).
+        if (this.doneUnpersisted > 0) this.flushWanted = true
+        budget.starved()
+        return false
+      }
+      let n = 0
+      for (let i = Math.max(from, this.head); i <= to; i++) {
+        if (this.states[i] === HELD && ++n === units) {
+          to = i
+          break
+        }
+      }
+    }
+    let count = 0
+    for (let i = Math.max(from, this.head); i <= to; i++) {
+      if (this.states[i] === HELD) {
+        this.states[i] = RESERVED
+        count++
+      }
+    }
+    if (budget) {
+      for (let k = 0; k < count; k++) budget.take()
+      this.budgetHeld += count
+    }
+    this.reserved += count
+    this.held -= count
+    this.reserveEndSeq = this.base + to + 1
     this.reservedDispatched = this.entries[to]!.end
     const snapshot = this.snapshot()
     const sendableEnd = this.reserveEndSeq
@@ -327,6 +381,7 @@ class Engine {
       this.sendableEndSeq = sendableEnd
       this.sendReserved()
     })
+    return true
   }
 
   private sendReserved(): void {
@@ -378,7 +433,10 @@ class Engine {
     this.states[i] = DONE
     this.inflight--
     this.undoneEvents--
-    this.giveBudget(1)
+    // Its unit comes back once a durable record shows it done: until then a crash would report it
+    // uncertain, so it still counts against the process-wide bound.
+    this.doneUnpersisted++
+    if (this.o.budget?.starving) this.flushWanted = true
     this.doneInWindow++
     this.dirty = true
     if (i === this.head) this.advanceWatermark()
@@ -407,6 +465,7 @@ class Engine {
   // ---- persistence ----
 
   private snapshot(): Progress {
+    this.snapshotDone = this.doneUnpersisted
     const doneAhead: number[] = []
     if (this.doneInWindow > 0) {
       for (let i = this.head; i < this.entries.length; i++) if (this.states[i] === DONE) doneAhead.push(this.entries[i]!.start)
@@ -456,8 +515,11 @@ class Engine {
     this.persistRunning = true
     this.flushWanted = false
     const pending = this.callPersist(p)
+    const given = this.snapshotDone
     pending.then(() => {
       this.persistRunning = false
+      this.doneUnpersisted -= given
+      this.giveBudget(given)
       after?.()
       this.o.onProgress?.(p, this.stats)
       this.schedule()
@@ -540,8 +602,7 @@ class Engine {
       // until the next event-loop turn (a buffered reader yields on microtasks, a tailing one won't).
       if (this.reserveDue || this.exhausted || !this.hasRoom()) {
         this.reserveDue = false
-        this.reserve()
-        return
+        if (this.reserve()) return
       }
       this.reserveTick ??= setImmediate(this.onReserveTick)
     }
@@ -552,6 +613,7 @@ class Engine {
     this.finishing = true
     // Unknown and refused events are outside this run's hands now: their units go back.
     this.unwatchBudget?.()
+    this.unwatchStarved?.()
     this.giveBudget(this.budgetHeld)
     clearInterval(this.flushTimer)
     clearTimeout(this.graceTimer)

@@ -160,7 +160,12 @@ export class PathFollower {
         if (waitingSaid) this.h.note(`${this.path}: appeared; reading it from its start`)
         waitingSaid = false
         const got = await this.identified(fh)
-        if (got === null) continue // replaced before it had a first line, or stopping
+        if (got === null) {
+          // Replaced before it had a first line (or stopping): any generation that came and went
+          // meanwhile is among the rotated siblings.
+          if (!signal.aborted) for (const id of await this.h.drainSiblings(this.path, new Set(this.draining.keys()), seen)) seen.add(id)
+          continue
+        }
         const ident = got.ident
         if (this.draining.has(ident.ino)) {
           // Still the generation being drained (the path points at it again): wait for that.
@@ -214,6 +219,9 @@ export class PathFollower {
       if (ident.id !== null) return { ident, waited }
       const atPath = await stat(this.path).catch(() => null)
       if (this.h.signal.aborted || atPath === null || atPath.ino !== ident.ino) {
+        // Lines may have come just before it was renamed: then it is a generation to read.
+        const last = await identifyHandle(fh)
+        if (last.id !== null && !this.h.signal.aborted) return { ident: last, waited: true }
         await fh.close()
         if (!this.h.signal.aborted && atPath === null) await this.h.notifier.wait(this.h.signal)
         return null
