@@ -14,7 +14,7 @@ const PROJECT = 'FOLLOWPROJ01'
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0'
 const line = (tag: string, i: number) => `203.0.113.${(i % 200) + 1} - - [01/Nov/2026:10:00:00 +0000] "GET /${tag}/${i} HTTP/1.1" 200 512 "-" "${UA}"\n`
 const lines = (tag: string, from: number, to: number) => Array.from({ length: to - from }, (_, k) => line(tag, from + k)).join('')
-const base = (api: { url: string }, state: string) => ['-p', PROJECT, '--api-url', api.url, '--state-dir', state, '--rotate-wait', '300ms', '--stats-interval', '0']
+const base = (api: { url: string }, state: string) => ['-p', PROJECT, '--api-url', api.url, '--state-dir', state, '--rotate-wait', '300ms', '--stats-interval', process.env.FOLLOW_TEST_STATS ?? '0']
 
 describe.concurrent('follow', () => {
   it('rename + create rotations under load (2,000 lines/s, 6 rotations, one gzipped): every line exactly once', { timeout: 60_000 }, async () => {
@@ -29,7 +29,9 @@ describe.concurrent('follow', () => {
         const w = runWriter({ path: log, count: N, rate: 2500, tag: 'a', reopenTicks: 3, rotate: { 900: 'rename', 2100: 'rename-gzip', 3300: 'rename', 4500: 'rename', 5700: 'rename', 6900: 'rename' } })
         const { ms } = await w.done
         const secs = ms / 1000
-        await until(() => api.accepted().length >= N, `all ${N} lines accepted (got ${api.accepted().length})`)
+        await until(() => api.accepted().length >= N, `all ${N} lines accepted`).catch((err: Error) => {
+          throw new Error(`${err.message} (got ${api.accepted().length}); follow said:\n${f.stderr()}`)
+        })
         f.child.kill('SIGTERM')
         expect((await f.exited).code, f.stderr()).toBe(0)
         const r = exactlyOnce(pathsOf(api), expected('a', 0, N))

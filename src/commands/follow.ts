@@ -10,8 +10,8 @@ import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { DeliveryBudget, deliver, type DeliveryItem, type DeliveryStats } from '../delivery/engine.js'
 import { createHttpSink, type EventSink } from '../sink/http.js'
 import { createStdoutSink } from '../sink/stdout.js'
-import { identify } from '../source/fingerprint.js'
-import { PathFollower, type Generation } from '../source/follower.js'
+import { identify, identifyHandle } from '../source/fingerprint.js'
+import { FileTail, PathFollower, type Generation } from '../source/follower.js'
 import { PathsProvider } from '../source/paths-provider.js'
 import { parseRotation, rotatedSiblings } from '../source/paths.js'
 import { readLines } from '../source/reader.js'
@@ -175,6 +175,19 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         }
       }
       const drainSiblings = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<string[]> => {
+        // While older generations are read, more rotations can happen: look again until a pass
+        // finds nothing more to read.
+        const all = new Set<string>()
+        for (;;) {
+          const pass = await drainOnce(path, skipIno, seen)
+          for (const id of pass.ids) all.add(id)
+          if (pass.ids.length > 0 && seen) for (const id of pass.ids) seen.add(id)
+          if (pass.read === 0 || stopper.signal.aborted) return [...all]
+          seen ??= new Set(pass.ids)
+        }
+      }
+      const drainOnce = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<{ ids: string[]; read: number }> => {
+        let read = 0
         const found: { path: string; id: string; ino: number }[] = []
         for (const sibling of await rotatedSiblings(path)) {
           const id = await identify(sibling).catch(() => null)
@@ -195,15 +208,27 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
             ? `${f.path}: a generation of ${path} that was rotated before it was read; reading it from its start`
             : `${f.path}: finishing a rotated generation of ${path} from its checkpoint`)
           const fh = await open(f.path, 'r')
+          read++
           activeIds.add(f.id)
           try {
-            await runSession(ctx, { path: f.path, finished: true, handle: fh, counters })
+            const ident = await identifyHandle(fh)
+            if (ident.gzip) await runSession(ctx, { path: f.path, finished: true, handle: fh, counters })
+            else {
+              // A plain rotated file may still be written to (nginx until it reopens its logs): it is
+              // read like a renamed live file, until it has been quiet for --rotate-wait.
+              const tail = new FileTail(fh, ident, f.path, { notifier, rotateWaitMs, chunkSize: READ_CHUNK_BYTES, rotated: true })
+              await runSession(ctx, {
+                path: f.path, finished: false, fromStart: true, handle: fh, ident, counters,
+                lines: (_fh, from, _final, signal) => tail.lines(from, signal),
+                completeWhenDone: () => tail.end === 'rotated' || tail.end === 'deleted',
+              })
+            }
           } finally {
             activeIds.delete(f.id)
             await fh.close()
           }
         }
-        return found.map((f) => f.id)
+        return { ids: found.map((f) => f.id), read }
       }
       // A checkpoint names this path or one of its rotated names: a new file there is a later generation.
       const knownPath = (path: string): boolean => {

@@ -24,6 +24,8 @@ export interface TailOptions {
   chunkSize: number
   /** Called once when the path no longer names this file (the next generation can start). */
   onReplaced?(): void
+  /** The file is a rotated generation already: read it until quiet, then finish. */
+  rotated?: boolean
 }
 
 /** Tails one open file: yields complete lines as they are appended, ends on rotation (after the
@@ -45,8 +47,7 @@ export class FileTail {
   async *lines(from: number, signal: AbortSignal): AsyncGenerator<LineBatch> {
     let pos = from
     this.position = pos
-    let replacedAt: number | null = null
-    let sizeAtReplace = -1
+    let notified = false
     for (;;) {
       if (signal.aborted) return this.finish('stopped')
       // Truncation is checked before reading: bytes written after a copytruncate must not be read
@@ -61,16 +62,16 @@ export class FileTail {
       const st = await this.fh.stat()
       this.size = st.size
       if (st.size < pos || (await this.headChanged())) return this.finish('truncated')
-      const atPath = await stat(this.path).catch(() => null)
-      const replaced = atPath === null || atPath.ino !== st.ino || atPath.dev !== st.dev
+      const atPath = this.o.rotated ? st : await stat(this.path).catch(() => null)
+      const replaced = this.o.rotated === true || atPath === null || atPath.ino !== st.ino || atPath.dev !== st.dev
       if (replaced) {
-        const now = performance.now()
-        if (replacedAt === null) this.o.onReplaced?.()
-        if (replacedAt === null || st.size !== sizeAtReplace) {
-          replacedAt = now
-          sizeAtReplace = st.size
+        if (!notified) {
+          notified = true
+          this.o.onReplaced?.()
         }
-        const left = this.o.rotateWaitMs - (now - replacedAt)
+        // Quiet = not written to for rotateWaitMs (the mtime says so also for a file that was
+        // rotated long ago, e.g. a sibling finished after a restart).
+        const left = this.o.rotateWaitMs - (Date.now() - st.mtimeMs)
         if (left <= 0) {
           // A last line without '\n' in a file nobody writes to any more is a line.
           for await (const batch of readLines({ handle: this.fh }, { from: pos, final: true, chunkSize: this.o.chunkSize })) {
@@ -80,7 +81,7 @@ export class FileTail {
           }
           return this.finish(atPath === null ? 'deleted' : 'rotated')
         }
-        await this.o.notifier.wait(signal, Math.min(left, this.o.notifier.pollMs))
+        if (left > 0) await this.o.notifier.wait(signal, Math.min(left, this.o.notifier.pollMs))
         continue
       }
       await this.o.notifier.wait(signal)
@@ -173,6 +174,8 @@ export class PathFollower {
           await this.draining.get(ident.ino)
           continue
         }
+        // A generation can come and go between the last look at the siblings and this open.
+        for (const id of await this.h.drainSiblings(this.path, new Set([...this.draining.keys(), ident.ino]), seen)) seen.add(id)
         if (ident.id) seen.add(ident.id)
         // Content that arrived after we opened the file (it had no first line then) is new.
         const fromStart = laterGeneration || got.waited || this.h.knownPath(this.path)
