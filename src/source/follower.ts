@@ -54,6 +54,9 @@ export class FileTail {
       // as the continuation of the old content.
       if ((await this.fh.stat()).size < pos || (await this.headChanged())) return this.finish('truncated')
       for await (const batch of readLines({ handle: this.fh }, { from: pos, final: false, chunkSize: this.o.chunkSize })) {
+        // Checked after each read: while reading paused (backpressure) the file may have been
+        // truncated and regrown past our position; such bytes are new content, not ours.
+        if (await this.headChanged()) return this.finish('truncated')
         pos = batch.base + (batch.ends.at(-1) ?? 0)
         this.position = pos
         yield batch
