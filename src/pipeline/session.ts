@@ -237,19 +237,15 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   return { report, stopped: result.stopped, ident }
 }
 
-<<<<<<< HEAD
-/** `linesBefore`: lines of the file before this batch, so the failing line is named as in the file.
- *  `resumedAt`: the byte offset this read started at (0 = the file's start). */
-async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, linesBefore: number, resumedAt: number): Promise<LogParser> {
-=======
 async function sameHead(fh: FileHandle, id: string): Promise<boolean> {
   const buf = Buffer.alloc(ID_HEAD_BYTES)
   const { bytesRead } = await fh.read(buf, 0, ID_HEAD_BYTES, 0)
   return idOfHead(buf.subarray(0, bytesRead)) === id
 }
 
-async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, resumedAt: number): Promise<LogParser> {
->>>>>>> dcb9c09 (follow: a generation younger than a checkpointed one is read from its start after a restart; rotated names count as the path being known; the tail hash is kept only while the file's first line is unchanged (copytruncate))
+/** `linesBefore`: lines of the file before this batch, so the failing line is named as in the file.
+ *  `resumedAt`: the byte offset this read started at (0 = the file's start). */
+async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, linesBefore: number, resumedAt: number): Promise<LogParser> {
   const sample: Buffer[] = []
   // Blank lines stay in the sample (detection skips them) so its line numbers are the file's.
   for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
