@@ -212,7 +212,7 @@ function sessionContext(ctx: Context): SessionContext {
     fromBeginning: ctx.flags.fromBeginning === true,
     resendUncertain: ctx.flags.resendUncertain === true,
     now: ctx.io.now,
-    note: ctx.note,
+    note: (msg) => ctx.note(msg),
     reports: ctx.reports,
     progress: ctx.progress,
     projects: ctx.projects,

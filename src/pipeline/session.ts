@@ -195,7 +195,7 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   }
   const uncertainBefore = ctx.totals.uncertain
   let result
-  let report: FileReport | null = null
+  let report: FileReport | null
   try {
     result = await deliver(items(), {
       concurrency: ctx.concurrency,

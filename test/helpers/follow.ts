@@ -67,7 +67,8 @@ export function startFollow(args: string[], env: NodeJS.ProcessEnv = {}, spawnFn
         if (listeners.has(check)) {
           listeners.delete(check)
           clearTimeout(timer)
-          re.test(err) ? resolve() : reject(new Error(`follow exited before ${re}:\n${err}`))
+          if (re.test(err)) resolve()
+          else reject(new Error(`follow exited before ${String(re)}:\n${err}`))
         }
       })
       check()
