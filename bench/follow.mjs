@@ -3,7 +3,8 @@
 //   - append-to-accept latency p50/p99 at a steady 1,000 lines/s (the time from the write of a line
 //     to the API recording it);
 //   - sustained lines/s: a writer appending as fast as it can for a while, lines/s accepted.
-// Options: --rate N (1000), --seconds N (15), --burst-lines N (100000), --latency LIST (0,40).
+// Options: --rate N (1000), --seconds N (15), --burst-lines N (100000), --latency LIST (0,40),
+//          --concurrency N (16).
 // Nothing here asserts; it reports.
 import { spawn } from 'node:child_process'
 import { appendFileSync, writeFileSync } from 'node:fs'
@@ -22,6 +23,7 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '15' },
     'burst-lines': { type: 'string', default: '100000' },
     latency: { type: 'string', default: '0,40' },
+    concurrency: { type: 'string', default: '16' },
   },
 })
 const PROJECT = 'BENCHFOLLOW1'
@@ -35,7 +37,7 @@ async function scenario(latencyMs) {
   const dir = await mkdtemp(join(tmpdir(), 'swetrix-follow-bench-'))
   const log = join(dir, 'access.log')
   writeFileSync(log, '')
-  const child = spawn(process.execPath, [cli, 'follow', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), '--stats-interval', '0', log], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [cli, 'follow', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), '--stats-interval', '0', '--concurrency', opt.concurrency, log], { stdio: ['ignore', 'ignore', 'pipe'] })
   child.stderr.resume()
   // follow opens the empty file and waits for its first line; give it time to start.
   await wait(1500)
