@@ -67,7 +67,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
       stopper.abort()
     } else process.exit(130)
   }
-  const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0 }
+  const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0, unansweredRetries: 0 }
   const counters = emptyCounters()
   const live = new Map<object, LiveFile>()
   const liveStats = new Map<object, DeliveryStats>()
@@ -75,7 +75,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
   const startedAt = Date.now()
   const rawSink = dryRun
     ? createStdoutSink(io.stdout)
-    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++ })
+    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++, env: io.env, ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}) })
   const sink: EventSink = {
     async send(ev, signal) {
       const outcome = await rawSink.send(ev, signal)
