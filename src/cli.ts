@@ -76,6 +76,7 @@ Examples:
   swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'      # Data Import files, original dates
   swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'
   swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' -p DEFAULT_PROJ /var/log/nginx/access.log
+  swetrix-ingest follow -p YOUR_PROJECT /var/log/nginx/access.log          # as a service
 
 Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR,
              SWETRIX_EMAIL, SWETRIX_PASSWORD or SWETRIX_TOKEN (backfill --upload).
@@ -162,6 +163,33 @@ Examples:
       }
       const { runDelivery } = await import('./commands/run.js')
       setExit(await runDelivery('backfill', files, { ...opts, fromBeginning: true }, io))
+    })
+
+  addDeliveryOptions(
+    addPipelineOptions(
+      program
+        .command('follow')
+        .description('run as a service: send each new line as it is written, through rotations, restarts and outages')
+        .argument('<file...>', 'live log files or quoted globs (a file matching later is read from its start), or - for stdin'),
+    ),
+    io.env,
+  )
+    .addOption(new Option('--from-beginning', 'a file without a checkpoint is sent whole instead of from its end'))
+    .addOption(new Option('--stats-interval <duration>', 'a status line on stderr this often (0: never)').default('60s'))
+    .addOption(new Option('--metrics-addr <host:port>', 'serve Prometheus metrics (/metrics) and health (/health), e.g. 127.0.0.1:9464'))
+    .addOption(new Option('--rotate-wait <duration>', 'keep reading a renamed or deleted file until it has been quiet this long').default('5s'))
+    .addOption(new Option('--poll-interval <duration>', 'look for changes at least this often (file-system notifications come first)').default('250ms'))
+    .addHelpText('after', `
+Examples:
+  swetrix-ingest follow -p YOUR_PROJECT /var/log/nginx/access.log
+  swetrix-ingest follow -p YOUR_PROJECT '/var/log/nginx/*.access.log' --metrics-addr 127.0.0.1:9464
+  docker logs -f nginx 2>&1 | swetrix-ingest follow -p YOUR_PROJECT -     # no checkpoint for stdin
+
+Signals: SIGTERM/SIGINT stop reading, finish what is in flight, checkpoint and exit 0 (again: at once,
+exit 130); SIGHUP looks for new files matching the globs. A unit file: contrib/swetrix-ingest.service.`)
+    .action(async (files: string[], opts: import('./commands/follow.js').FollowFlags) => {
+      const { runFollow } = await import('./commands/follow.js')
+      setExit(await runFollow(files, opts, io))
     })
 
   return program

@@ -71,12 +71,15 @@ export class CheckpointStore {
   private queued: Promise<void> | null = null
   /** Highest journal sequence number handed out (or seen on load); never goes backwards. */
   private seq = 0
-  /** The file whose journal records are newer than the last completed save() (null: none). The
-   *  journal keeps only the newest record, so only one file at a time may rely on it. */
-  private pendingId: string | null = null
-  private pendingSeq = 0
+  /** Files whose progress since the last completed save() is only in the journal, each with the
+   *  stamp of its newest saveProgress call. The journal keeps only its newest record, so every
+   *  record holds all of them (group commit: followed files share one durable write). */
+  private pending = new Map<string, number>()
+  private stamp = 0
   /** Serialises journal writes. */
   private journalTail: Promise<unknown> = Promise.resolve()
+  /** The next journal write, not started yet: calls made meanwhile share it. */
+  private nextJournalWrite: Promise<void> | null = null
 
   private constructor(
     /** Absolute or relative path of state.json. */
@@ -106,10 +109,10 @@ export class CheckpointStore {
     if (state) for (const [key, cp] of Object.entries(state.files)) store.files.set(key, cp)
     store.seq = Math.max(journalSeq, loaded.newest?.seq ?? 0)
     if (loaded.newest && loaded.newest.seq > journalSeq) {
-      const cp = loaded.newest.cp
-      store.files.set(cp.id, cp)
-      store.pendingId = cp.id
-      store.pendingSeq = loaded.newest.seq
+      for (const cp of loaded.newest.cps) {
+        store.files.set(cp.id, cp)
+        store.pending.set(cp.id, 0)
+      }
     }
     return store
   }
@@ -155,22 +158,26 @@ export class CheckpointStore {
   /**
    * The hot path for progress: stores a copy of `cp` (like `set`) and records it durably in the
    * progress journal — one positional write + fdatasync instead of save()'s atomic rename. A later
-   * `open` sees it even if save() is never called. Falls back to a full save() when the checkpoint
-   * does not fit a journal slot, or when another file's progress is only in the journal (it would
-   * be overwritten). Calls are serialised; each resolves once its record is durable.
+   * `open` sees it even if save() is never called. Each record holds every file whose progress is
+   * newer than state.json, and calls made while a write runs share the next write (group commit:
+   * several followed files cost one durable write). Falls back to a full save() when the record
+   * does not fit a journal slot. Each call resolves once its progress is durable.
    */
   saveProgress(cp: FileCheckpoint): Promise<void> {
     this.set(cp)
-    if (this.pendingId !== null && this.pendingId !== cp.id) return this.save()
-    // Numbered now, with the data as of now: a save() snapshot taken later includes this data and
-    // records a journalSeq >= seq, so this record can never be applied over newer state.
-    const seq = ++this.seq
-    this.pendingId = cp.id
-    this.pendingSeq = seq
-    const payload = JSON.stringify(this.files.get(cp.id))
+    this.pending.set(cp.id, ++this.stamp)
+    if (this.nextJournalWrite) return this.nextJournalWrite
     const done = this.journalTail.then(async () => {
+      this.nextJournalWrite = null
+      // Numbered now, with the data as of now: a save() snapshot taken later includes this data and
+      // records a journalSeq >= seq, so this record can never be applied over newer state.
+      const cps = [...this.pending.keys()].map((id) => this.files.get(id)).filter((c): c is FileCheckpoint => c !== undefined)
+      if (cps.length === 0) return // a save() meanwhile holds all of it
+      const seq = ++this.seq
+      const payload = cps.length === 1 ? JSON.stringify(cps[0]) : JSON.stringify({ files: cps })
       if (!(await this.journal.append(seq, payload))) await this.save()
     })
+    this.nextJournalWrite = done
     this.journalTail = done.catch(() => {})
     return done
   }
@@ -186,9 +193,11 @@ export class CheckpointStore {
     // Every journal record numbered so far holds data already in this.files, so this snapshot
     // supersedes them all.
     const journalSeq = this.seq
+    const stamp = this.stamp
     const state: StateFile = { version: STATE_VERSION, journalSeq, files: Object.fromEntries(this.files) }
     await writeFileAtomic(this.file, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600, fs: this.fs })
-    if (journalSeq >= this.pendingSeq) this.pendingId = null
+    // Progress set after the snapshot stays pending: the next journal record must hold it.
+    for (const [id, s] of this.pending) if (s <= stamp) this.pending.delete(id)
   }
 }
 
@@ -196,7 +205,8 @@ interface LoadedJournal {
   file: string
   exists: boolean
   writeSlot: Slot
-  newest: { seq: number; cp: FileCheckpoint } | null
+  /** One checkpoint, or several when followed files shared the record. */
+  newest: { seq: number; cps: FileCheckpoint[] } | null
 }
 
 async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal> {
@@ -218,16 +228,19 @@ async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal>
   // Only the slot being written can be torn by a crash; both damaged is corruption.
   if (slots[0].kind === 'torn' && slots[1].kind === 'torn') throw new StateError(`progress journal ${file} is damaged (neither record passes its checksum); ${aside}`)
   if (!newest) return { file, exists: true, writeSlot: slots[0].kind === 'torn' ? 0 : slots[1].kind === 'torn' ? 1 : 0, newest: null }
-  let cp: unknown
+  let parsed: unknown
   try {
-    cp = JSON.parse(newest.payload)
+    parsed = JSON.parse(newest.payload)
   } catch {
-    cp = null
+    parsed = null
   }
-  const id = isObject(cp) && typeof cp.id === 'string' ? cp.id : ''
-  const problem = checkpointProblem(id, cp)
-  if (problem) throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
-  return { file, exists: true, writeSlot: newest.slot === 0 ? 1 : 0, newest: { seq: newest.seq, cp: cp as FileCheckpoint } }
+  const list: unknown[] = isObject(parsed) && Array.isArray(parsed.files) ? parsed.files : [parsed]
+  for (const cp of list) {
+    const id = isObject(cp) && typeof cp.id === 'string' ? cp.id : ''
+    const problem = checkpointProblem(id, cp)
+    if (problem) throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
+  }
+  return { file, exists: true, writeSlot: newest.slot === 0 ? 1 : 0, newest: { seq: newest.seq, cps: list as FileCheckpoint[] } }
 }
 
 /** Parses and checks state.json text; throws StateError for anything but a valid version-1 state. */

@@ -6,23 +6,19 @@
 // durable dispatch reservations) -> final checkpoint.
 import { mkdir, open, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { SingleBar, Presets } from 'cli-progress'
-import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
+import { CheckpointStore } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
-import { deliver, type DeliveryItem, type DeliveryStats, type Progress } from '../delivery/engine.js'
+import type { DeliveryStats } from '../delivery/engine.js'
 import { createHttpSink } from '../sink/http.js'
 import type { EventSink } from '../sink/contract.js'
 import { createStdoutSink } from '../sink/stdout.js'
 import { openNdjsonAppender } from '../sink/ndjson.js'
 import { expandInputs, parseRotation, rotatedSiblings } from '../source/paths.js'
-import { hashBefore, hashRange, identify, type FileIdentity } from '../source/fingerprint.js'
+import { identify } from '../source/fingerprint.js'
 import { JOURNAL_FILE } from '../checkpoint/journal.js'
-import { readLines } from '../source/reader.js'
-import { detectFormat } from '../../parsers/detect.js'
-import { parserForInput, type LogParser } from '../../parsers/types.js'
-import { headSample, replayDirectives } from '../pipeline/directives.js'
-import { classifyLine, countOutcome } from '../pipeline/classify.js'
-import { assertReadableFile, READ_CHUNK_BYTES } from '../pipeline/open-input.js'
+import { assertReadableFile } from '../pipeline/open-input.js'
+import { runSession, type SessionContext } from '../pipeline/session.js'
+import { ProgressView } from '../output/progress.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
 import { UsageError } from '../errors.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
@@ -76,10 +72,9 @@ interface Context {
   /** [sites] counts per project (several sites on one server). */
   projects: ProjectTally
   note(msg: string): void
+  session?: SessionContext
 }
 
-const SAMPLE_LINES = 200
-const TAIL_HASH_EVERY_MS = 1000
 
 export async function runDelivery(mode: 'run' | 'backfill', files: string[], flags: DeliveryFlags, io: CliIO): Promise<number> {
   // [sites] -p is the default project; with --site/config sites it may be left out.
@@ -149,7 +144,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     const plan = mode === 'run'
       ? await planRun(paths, store)
       : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
-    if (mode === 'backfill' && flags.progress !== false && !dryRun) ctx.progress = await ProgressView.start(plan, io.stderr)
+    if (mode === 'backfill' && flags.progress !== false && !dryRun) ctx.progress = await ProgressView.start(plan.map((p) => p.path), io.stderr)
     for (const item of plan) parts.mapperFor(item.path) // [sites] a file claimed by two sites stops before anything is sent
     for (const item of plan) {
       if (stopper.signal.aborted) break
@@ -190,217 +185,38 @@ async function planRun(paths: string[], store: CheckpointStore | null): Promise<
 }
 
 async function processFile(ctx: Context, item: FilePlan): Promise<void> {
-  const { io, store } = ctx
-  let ident: FileIdentity
+  // One handle for identity, verification and reading (a rotation in between cannot mix files).
+  const fh = await open(item.path, 'r').catch(asUsage)
   try {
-    ident = await identify(item.path)
-  } catch (err) {
-    throw asUsage(err)
-  }
-  if (ident.id === null) {
-    ctx.note(`${item.path}: empty or no complete first line yet; nothing to send`)
-    return
-  }
-  const known = store?.get(ident.id)
-  if (known?.complete) return
-  const start = await chooseStart(ctx, item, ident, known)
-  const cp: FileCheckpoint = known && known.acked === start.offset
-    ? { ...known, path: item.path, dev: ident.dev, ino: ident.ino }
-    : {
-        id: ident.id, path: item.path, dev: ident.dev, ino: ident.ino, gzip: ident.gzip, size: ident.size,
-        acked: start.offset, ackedLine: start.line, dispatched: start.offset, doneAhead: [], updatedAt: new Date(io.now()).toISOString(),
-      }
-  const resumeEnd = cp.dispatched
-  const doneAhead = new Set(cp.doneAhead)
-  const unsent = new Set(cp.unsent ?? [])
-  const counters = emptyCounters()
-  const mapper = ctx.parts.mapperFor(item.path) // [sites] this file's project, or routing by host
-  const projectOf = ctx.parts.sites.routerFor(item.path)
-  let parser: LogParser | null = ctx.parts.format === 'auto' ? null : parserForInput(ctx.parts.format)
-  let hashedAt = -Infinity
-
-  // Progress saves go to the store's journal (one pwrite + fdatasync); the tail hash is read
-  // through one handle kept open for the file.
-  const tailHandle = !cp.gzip && store && !ctx.flags.dryRun ? await open(item.path, 'r') : null
-  const persist = async (p: Progress) => {
-    if (!store || ctx.flags.dryRun) return
-    // The tail hash only has to describe bytes the file had at some checkpoint; refreshing it about
-    // once a second keeps a read off the hot path (a progress save gates the next block of sends).
-    const now = performance.now()
-    if (tailHandle && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
-      cp.ackedTailHash = await hashBefore(tailHandle, p.acked)
-      cp.tailHashAt = p.acked
-      hashedAt = now
-    }
-    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, stoppedCleanly: p.stoppedCleanly, unsent: p.unsent, updatedAt: new Date(io.now()).toISOString() })
-    await store.saveProgress(cp)
-  }
-
-  const finalRead = item.finished || ident.gzip
-  async function* items(): AsyncGenerator<DeliveryItem> {
-    let lineNo = cp.ackedLine
-    // A format with per-file state (W3C `#Fields:`) first reads the directives before the resume point.
-    if (parser !== null) await replayDirectives(parser, item.path, cp.acked, READ_CHUNK_BYTES)
-    for await (const batch of readLines({ path: item.path }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })) {
-      const { buf, base, starts, contentEnds, ends, truncated } = batch
-      if (parser === null) {
-        parser = await detectParser(ctx, item.path, batch, lineNo, cp.acked)
-        await replayDirectives(parser, item.path, cp.acked, READ_CHUNK_BYTES)
-      }
-      for (let i = 0; i < starts.length; i++) {
-        lineNo++
-        const start = base + starts[i]!
-        const end = base + ends[i]!
-        const outcome = classifyLine(parser, mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
-        countOutcome(counters, outcome)
-        ctx.projects.line(outcome, projectOf) // [sites]
-        if (outcome.kind !== 'event') {
-          yield { start, end, line: lineNo }
-          continue
-        }
-        if (doneAhead.size > 0 && doneAhead.has(start)) {
-          // Delivered (or dead-lettered) by an earlier run beyond its acknowledged offset.
-          yield { start, end, line: lineNo }
-          continue
-        }
-        if (start < resumeEnd && !unsent.has(start)) {
-          // Between the acknowledged and the dispatched offset of an interrupted run.
-          ctx.totals.uncertain++
-          ctx.projects.uncertain(outcome.event) // [sites]
-          await ctx.uncertain.write({ file: item.path, offset: start, line: lineNo, endpoint: outcome.event.endpoint, body: outcome.event.body, headers: outcome.event.headers })
-          if (!ctx.flags.resendUncertain) {
-            yield { start, end, line: lineNo }
-            continue
-          }
-        }
-        yield { start, end, line: lineNo, event: outcome.event }
-      }
-      ctx.progress?.file(item.path, base + (ends.at(-1) ?? 0))
-    }
-  }
-
-  // A clean stop (signal, failure) records that its uncertain range holds only unanswered requests.
-  const stoppedCleanly = cp.stoppedCleanly === true
-  if (ctx.totals.uncertain === 0 && resumeEnd > cp.acked && !ctx.flags.dryRun && !stoppedCleanly) {
-    ctx.note(`${item.path}: the previous run stopped without a clean shutdown; checking ${resumeEnd - cp.acked} bytes that were in flight`)
-  }
-  const uncertainBefore = ctx.totals.uncertain
-  let result
-  try {
-    result = await deliver(items(), {
-      concurrency: ctx.concurrency,
-      sink: ctx.sink,
-      persist,
-      onDeadLetter: async (it, outcome) => {
-        await ctx.deadLetter.write({ file: item.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, body: it.event?.body, headers: it.event?.headers, status: outcome.status, response: outcome.body })
-      },
-      onUnansweredRetry: (it, count) => {
-        void ctx.unansweredRetries.write({ file: item.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, retries: count, at: new Date(io.now()).toISOString() })
-      },
-      initial: { acked: cp.acked, ackedLine: cp.ackedLine },
-      signal: ctx.signal,
-      onProgress: ctx.progress ? (p, s) => ctx.progress?.update(item.path, p.acked, ctx.totals.sent + s.sent) : undefined,
-    })
-  } finally {
-    ctx.reports.push({ path: item.path, format: (parser as LogParser | null)?.name ?? null, ...counters, firstRejected: {} })
-    await tailHandle?.close()
-    // Fold the journal into state.json once per file (also after a failure: the progress is valid).
-    if (store && !ctx.flags.dryRun) await store.save()
-  }
-  addStats(ctx.totals, result.stats)
-  const uncertainHere = ctx.totals.uncertain - uncertainBefore
-  if (uncertainHere > 0) {
-    const why = stoppedCleanly
-      ? `the previous run stopped while ${uncertainHere} request(s) were unanswered`
-      : `${uncertainHere} event(s) were in flight when the previous run was killed`
-    ctx.note(`${item.path}: ${why}; ${ctx.flags.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'}: see ${join(ctx.flags.stateDir, 'uncertain.ndjson')}`)
-  }
-  if (!result.stopped && finalRead && store && !ctx.flags.dryRun) {
-    store.set({ ...cp, complete: true, updatedAt: new Date(io.now()).toISOString() })
-    await store.save()
-  }
-}
-
-interface StartPoint { offset: number; line: number }
-
-async function chooseStart(ctx: Context, item: FilePlan, ident: FileIdentity, known: FileCheckpoint | undefined): Promise<StartPoint> {
-  if (known) {
-    if (!ident.gzip && ident.size < known.acked) {
-      ctx.note(`${item.path}: the file is shorter than its checkpoint (truncated, e.g. copytruncate); reading it again from the start`)
-      return { offset: 0, line: 0 }
-    }
-    const hashAt = known.tailHashAt ?? known.acked
-    if (!ident.gzip && known.ackedTailHash && hashAt > 0) {
-      const now = await hashRange(item.path, false, hashAt)
-      if (now !== known.ackedTailHash) {
-        ctx.note(`${item.path}: the bytes before the checkpoint changed (file replaced); reading it again from the start`)
-        return { offset: 0, line: 0 }
-      }
-    }
-    return { offset: known.acked, line: known.ackedLine ?? 0 }
-  }
-  if (ctx.mode === 'backfill' || ctx.flags.fromBeginning || item.finished || item.successor) return { offset: 0, line: 0 }
-  const offset = await endOfLastCompleteLine(item.path, ident.size)
-  if (offset > 0) ctx.note(`${item.path}: first run, starting at its end; passing over ${offset.toLocaleString('en-US')} bytes already in it (use --from-beginning to send them, or backfill)`)
-  return { offset, line: 0 }
-}
-
-/** The offset just after the last `\n` in the file (the first run starts there). */
-async function endOfLastCompleteLine(path: string, size: number): Promise<number> {
-  if (size === 0) return 0
-  const fh = await open(path, 'r')
-  try {
-    const window = 1 << 16
-    let end = size
-    const buf = Buffer.alloc(window)
-    while (end > 0) {
-      const from = Math.max(0, end - window)
-      const { bytesRead } = await fh.read(buf, 0, end - from, from)
-      const nl = buf.subarray(0, bytesRead).lastIndexOf(10)
-      if (nl >= 0) return from + nl + 1
-      end = from
-    }
-    return 0
+    await runSession(sessionContext(ctx), { path: item.path, finished: item.finished, fromStart: item.successor, handle: fh })
   } finally {
     await fh.close()
   }
 }
 
-/** `linesBefore`: lines of the file before this batch, so the failing line is named as in the file.
- *  `resumedAt`: the byte offset this read started at (0 = the file's start). */
-async function detectParser(ctx: Context, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, linesBefore: number, resumedAt: number): Promise<LogParser> {
-  const sample: Buffer[] = []
-  // Blank lines stay in the sample (detection skips them) so its line numbers are the file's.
-  for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
-    sample.push(Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+function sessionContext(ctx: Context): SessionContext {
+  return ctx.session ??= {
+    mode: ctx.mode,
+    parts: ctx.parts,
+    store: ctx.store,
+    sink: ctx.sink,
+    concurrency: ctx.concurrency,
+    signal: ctx.signal,
+    totals: ctx.totals,
+    deadLetter: ctx.deadLetter,
+    uncertain: ctx.uncertain,
+    unansweredRetries: ctx.unansweredRetries,
+    verbose: ctx.flags.verbose === true,
+    stateDir: ctx.flags.stateDir,
+    dryRun: ctx.flags.dryRun === true,
+    fromBeginning: ctx.flags.fromBeginning === true,
+    resendUncertain: ctx.flags.resendUncertain === true,
+    now: ctx.io.now,
+    note: (msg) => ctx.note(msg),
+    reports: ctx.reports,
+    progress: ctx.progress,
+    projects: ctx.projects,
   }
-  let detected = detectFormat(sample, ctx.parts.candidates)
-  // Resumed half-way through a file whose layout is declared at its start (W3C `#Fields:`): the
-  // lines there tell the format.
-  if (!detected.ok && resumedAt > 0) {
-    const head = await headSample(path, SAMPLE_LINES, READ_CHUNK_BYTES)
-    const fromHead = detectFormat(head, ctx.parts.candidates)
-    if (fromHead.ok) detected = fromHead
-  }
-  if (!detected.ok) {
-    // As `check` words it: the failing line (its text only with --verbose: it holds visitor data).
-    const failing = detected.firstFailedLine > 0 ? sample[detected.firstFailedLine - 1] : undefined
-    const shown = ctx.flags.verbose && failing ? `: ${safeText(failing.toString('utf8').slice(0, 200))}` : ' (--verbose shows it)'
-    const where = detected.firstFailedLine > 0 ? `line ${linesBefore + detected.firstFailedLine} fails${shown}; ${detected.reason}. ` : ''
-    throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); ${where}Name the format with --format, e.g. --format 'nginx:<your log_format>'`)
-  }
-  return parserForInput(detected.parser)
-}
-
-function addStats(into: DeliveryStats, from: DeliveryStats): void {
-  into.sent += from.sent
-  into.accepted += from.accepted
-  into.botIgnored += from.botIgnored
-  into.deadLettered += from.deadLettered
-  // Sends this run left unresolved (stopped after the grace period); the reader adds the uncertain
-  // events it finds from an earlier crash. Retries are counted by the sink's callback.
-  into.uncertain += from.uncertain
-  into.unansweredRetries = (into.unansweredRetries ?? 0) + (from.unansweredRetries ?? 0)
 }
 
 function printSummary(ctx: Context, dryRun: boolean): void {
@@ -420,7 +236,7 @@ function printSummary(ctx: Context, dryRun: boolean): void {
   if (ctx.parts.sites.active) out.write(ctx.projects.format((p) => ctx.parts.sites.sourceOf(p), !dryRun) + '\n') // [sites]
 }
 
-function validateApiUrl(text: string): string {
+export function validateApiUrl(text: string): string {
   let url: URL
   try {
     url = new URL(text)
@@ -431,7 +247,7 @@ function validateApiUrl(text: string): string {
   return text.replace(/\/+$/, '')
 }
 
-function asUsage(err: unknown): never {
+export function asUsage(err: unknown): never {
   const e = err as NodeJS.ErrnoException
   if (e?.name === 'InputError' || e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') throw new UsageError(e.message)
   throw err
@@ -442,7 +258,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** An NDJSON file in the state dir, created (0600) only when the first entry is written. */
-function lazyAppender(path: string) {
+export function lazyAppender(path: string) {
   let appender: ReturnType<typeof openNdjsonAppender> | null = null
   return {
     path,
@@ -453,63 +269,5 @@ function lazyAppender(path: string) {
     async close() {
       await appender?.close()
     },
-  }
-}
-
-/** Backfill progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. */
-class ProgressView {
-  private done = new Map<string, number>()
-  private started = Date.now()
-  private constructor(private bar: SingleBar, private sizes: Map<string, number>) {}
-
-  static async start(plan: FilePlan[], stderr: NodeJS.WritableStream): Promise<ProgressView> {
-    const sizes = new Map<string, number>()
-    for (const p of plan) sizes.set(p.path, await contentSize(p.path))
-    const total = [...sizes.values()].reduce((a, b) => a + b, 0)
-    const bar = new SingleBar(
-      {
-        stream: stderr as NodeJS.WriteStream,
-        format: 'backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} events/s | ETA {eta_formatted}',
-        noTTYOutput: true,
-        notTTYSchedule: 2000,
-        hideCursor: true,
-        etaBuffer: 50,
-      },
-      Presets.legacy,
-    )
-    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: 0 })
-    return new ProgressView(bar, sizes)
-  }
-
-  file(path: string, offset: number): void {
-    this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
-  }
-
-  /** `sent`: events sent so far in this backfill, all files. */
-  update(path: string, acked: number, sent: number): void {
-    this.file(path, acked)
-    const value = [...this.done.values()].reduce((a, b) => a + b, 0)
-    const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
-    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(sent / secs) })
-  }
-
-  stop(): void {
-    this.bar.stop()
-  }
-}
-
-/** Bytes of log content: the file size, or for gzip the ISIZE trailer (decompressed size mod 2^32). */
-async function contentSize(path: string): Promise<number> {
-  const fh = await open(path, 'r')
-  try {
-    const { size } = await fh.stat()
-    const head = Buffer.alloc(2)
-    await fh.read(head, 0, 2, 0)
-    if (head[0] !== 0x1f || head[1] !== 0x8b || size < 18) return size
-    const tail = Buffer.alloc(4)
-    await fh.read(tail, 0, 4, size - 4)
-    return tail.readUInt32LE(0)
-  } finally {
-    await fh.close()
   }
 }

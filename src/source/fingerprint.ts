@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { pipeline } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { IncompleteGzipError, isGzipHandle } from './reader.js'
 
@@ -38,23 +38,28 @@ function sha(bytes: Buffer): string {
 
 export async function identify(path: string): Promise<FileIdentity> {
   const fh = await open(path, 'r')
-  let closeFh = true
   try {
-    const st = await fh.stat()
-    const gzip = await isGzipHandle(fh)
-    let head: Buffer
-    if (gzip) {
-      closeFh = false
-      head = await gunzipRange(fh, 0, ID_HEAD_BYTES, (b) => b.indexOf(0x0a) !== -1, true)
-    } else {
-      const buf = Buffer.alloc(ID_HEAD_BYTES)
-      const { bytesRead } = await fh.read(buf, 0, ID_HEAD_BYTES, 0)
-      head = buf.subarray(0, bytesRead)
-    }
-    return { id: idOfHead(head), gzip, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }
+    return await identifyHandle(fh)
   } finally {
-    if (closeFh) await fh.close()
+    await fh.close()
   }
+}
+
+/** `identify` through a handle the caller keeps open (and closes): the follower identifies,
+ *  verifies and reads one file through one descriptor, so a rotation between those steps cannot
+ *  pair one file's checkpoint with another file's bytes. */
+export async function identifyHandle(fh: FileHandle): Promise<FileIdentity> {
+  const st = await fh.stat()
+  const gzip = await isGzipHandle(fh)
+  let head: Buffer
+  if (gzip) {
+    head = await gunzipRange(fh, 0, ID_HEAD_BYTES, (b) => b.indexOf(0x0a) !== -1, true, '', false)
+  } else {
+    const buf = Buffer.alloc(ID_HEAD_BYTES)
+    const { bytesRead } = await fh.read(buf, 0, ID_HEAD_BYTES, 0)
+    head = buf.subarray(0, bytesRead)
+  }
+  return { id: idOfHead(head), gzip, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }
 }
 
 /** Hash of the `length` bytes just before `end` (fewer at the start of the file; decompressed for
@@ -85,11 +90,13 @@ export async function hashBefore(fh: FileHandle, end: number, length = 64): Prom
   return sha(buf.subarray(0, got))
 }
 
-/** Decompresses fh (closed when done) and returns the bytes [start, start+length), or fewer when the
+/** Decompresses fh (closed when done unless `closeHandle` is false) and returns the bytes [start, start+length), or fewer when the
  *  data ends first, or as soon as `enough(collected)` says so. A truncated gzip (still being
  *  written) counts as ending early when `tolerateTruncation`; otherwise the error is thrown. */
-async function gunzipRange(fh: FileHandle, start: number, length: number, enough: (b: Buffer) => boolean, tolerateTruncation: boolean, name = ''): Promise<Buffer> {
-  const raw = fh.createReadStream({ start: 0, highWaterMark: 64 * 1024 })
+async function gunzipRange(fh: FileHandle, start: number, length: number, enough: (b: Buffer) => boolean, tolerateTruncation: boolean, name = '', closeHandle = true): Promise<Buffer> {
+  // Positional reads, not fh.createReadStream: a FileHandle stream closes its handle when destroyed,
+  // and a follower's pinned handle must stay open.
+  const raw = Readable.from(positionalChunks(fh), { objectMode: false })
   const gunzip = createGunzip({ chunkSize: length > 4096 || start > 0 ? 128 * 1024 : 16 * 1024 })
   pipeline(raw, gunzip, () => {})
   const parts: Buffer[] = []
@@ -113,6 +120,17 @@ async function gunzipRange(fh: FileHandle, start: number, length: number, enough
   } finally {
     gunzip.destroy()
     raw.destroy()
+    if (closeHandle) await fh.close().catch(() => {})
   }
   return Buffer.concat(parts, collected)
+}
+
+async function* positionalChunks(fh: FileHandle): AsyncGenerator<Buffer> {
+  for (let pos = 0; ; ) {
+    const buf = Buffer.allocUnsafe(64 * 1024)
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos)
+    if (bytesRead === 0) return
+    pos += bytesRead
+    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead)
+  }
 }

@@ -120,7 +120,7 @@ export async function expandInputs(patterns: string[]): Promise<string[]> {
   return files.map((f) => f.path)
 }
 
-function hasMagic(pattern: string): boolean {
+export function hasMagic(pattern: string): boolean {
   return /[*?[]/.test(pattern)
 }
 
@@ -134,7 +134,7 @@ async function isFile(p: string): Promise<boolean> {
 
 /** Regular files matching a '/'-separated glob; magic may appear in any segment. Like the shell,
  *  a wildcard does not match a leading '.'. */
-async function glob(pattern: string): Promise<string[]> {
+export async function glob(pattern: string): Promise<string[]> {
   const segments = pattern.split('/')
   let prefixes = [isAbsolute(pattern) ? '/' : '']
   for (const seg of segments) {

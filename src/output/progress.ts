@@ -1,0 +1,60 @@
+// Backfill progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
+import { open } from 'node:fs/promises'
+import { SingleBar, Presets } from 'cli-progress'
+
+export class ProgressView {
+  private done = new Map<string, number>()
+  private started = Date.now()
+  private constructor(private bar: SingleBar, private sizes: Map<string, number>) {}
+
+  static async start(paths: string[], stderr: NodeJS.WritableStream): Promise<ProgressView> {
+    const sizes = new Map<string, number>()
+    for (const p of paths) sizes.set(p, await contentSize(p))
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+    const bar = new SingleBar(
+      {
+        stream: stderr as NodeJS.WriteStream,
+        format: 'backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} events/s | ETA {eta_formatted}',
+        noTTYOutput: true,
+        notTTYSchedule: 2000,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      Presets.legacy,
+    )
+    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: 0 })
+    return new ProgressView(bar, sizes)
+  }
+
+  file(path: string, offset: number): void {
+    this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
+  }
+
+  /** `sent`: events sent so far in this backfill, all files. */
+  update(path: string, acked: number, sent: number): void {
+    this.file(path, acked)
+    const value = [...this.done.values()].reduce((a, b) => a + b, 0)
+    const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(sent / secs) })
+  }
+
+  stop(): void {
+    this.bar.stop()
+  }
+}
+
+/** Bytes of log content: the file size, or for gzip the ISIZE trailer (decompressed size mod 2^32). */
+export async function contentSize(path: string): Promise<number> {
+  const fh = await open(path, 'r')
+  try {
+    const { size } = await fh.stat()
+    const head = Buffer.alloc(2)
+    await fh.read(head, 0, 2, 0)
+    if (head[0] !== 0x1f || head[1] !== 0x8b || size < 18) return size
+    const tail = Buffer.alloc(4)
+    await fh.read(tail, 0, 4, size - 4)
+    return tail.readUInt32LE(0)
+  } finally {
+    await fh.close()
+  }
+}
