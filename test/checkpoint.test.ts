@@ -108,7 +108,7 @@ describe('CheckpointStore (in memory fs)', () => {
     const store = await CheckpointStore.open('/s', { fs })
     store.set(cp('a', { acked: 1 }))
     await store.save()
-    const failing: FsPromises = { ...fs, rename: async () => { throw Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' }) } }
+    const failing: FsPromises = { ...fs, rename: () => Promise.reject(Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' })) }
     const broken = await CheckpointStore.open('/s', { fs: failing })
     broken.set(cp('a', { acked: 2 }))
     await expect(broken.save()).rejects.toThrow('ENOSPC')

@@ -22,7 +22,7 @@ function records(file: string, max = 5_000): RequestRecord[] {
   closeSync(fd)
   let start = 0
   while (start < buf.length && out.length < max) {
-    let end = buf.indexOf(0x0a, start)
+    const end = buf.indexOf(0x0a, start)
     if (end < 0) break // a cut-off last line
     const r = combined.parse(buf.subarray(start, end > start && buf[end - 1] === 0x0d ? end - 1 : end))
     if (!isRejection(r)) out.push(r)

@@ -88,9 +88,10 @@ function fakeSleep() {
   const slept: number[] = []
   return {
     slept,
-    sleep: async (ms: number, signal?: AbortSignal) => {
-      signal?.throwIfAborted()
+    sleep: (ms: number, signal?: AbortSignal) => {
+      if (signal?.aborted) return Promise.reject(signal.reason as Error)
       slept.push(ms)
+      return Promise.resolve()
     },
   }
 }
@@ -375,8 +376,9 @@ describe('rate limiter', () => {
       rate: 10,
       burst: 1,
       now: () => now,
-      sleep: async (ms) => {
+      sleep: (ms) => {
         sleeps.push(ms)
+        return Promise.resolve()
       },
     })
     for (let i = 0; i < 5; i++) await limiter.take()
@@ -389,9 +391,9 @@ describe('rate limiter', () => {
   })
 
   it('allows a burst after idling and then the steady rate', async () => {
-    let now = 0
+    const now = 0
     const sleeps: number[] = []
-    const limiter = createRateLimiter({ rate: 100, now: () => now, sleep: async (ms) => void sleeps.push(ms) })
+    const limiter = createRateLimiter({ rate: 100, now: () => now, sleep: (ms) => Promise.resolve(void sleeps.push(ms)) })
     for (let i = 0; i < 12; i++) await limiter.take()
     // burst of rate/10 = 10 immediately, then 10 ms apart
     expect(sleeps).toEqual([10, 20])
@@ -400,7 +402,7 @@ describe('rate limiter', () => {
   it('limits the http sink request rate', async () => {
     const api = await startServer((_r, res) => reply(res, 201, {}))
     const sleeps: number[] = []
-    const sink = sinkFor(api.url, { rate: 2, now: () => 0, sleep: async (ms) => void sleeps.push(ms) })
+    const sink = sinkFor(api.url, { rate: 2, now: () => 0, sleep: (ms) => Promise.resolve(void sleeps.push(ms)) })
     await Promise.all([sink.send(pageview()), sink.send(pageview()), sink.send(pageview())])
     expect(sleeps).toEqual([500, 1000])
     expect(api.received.length).toBe(3)

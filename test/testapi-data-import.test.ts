@@ -28,7 +28,7 @@ async function upload(token: string, text: string, name = 'x.csv', provider = 's
 
 async function get(token: string, path: string) {
   const r = await request(`${api.origin}${path}`, { headers: { authorization: `Bearer ${token}` } })
-  return { status: r.statusCode, body: (await r.body.json()) as any }
+  return { status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> }
 }
 
 async function until(token: string, id: number, status: string) {
@@ -61,7 +61,7 @@ describe('test API: Data Import', () => {
     expect(done).toMatchObject({ totalRows: 2, importedRows: 2, dateFrom: '2026-01-26', dateTo: '2026-01-27' })
     const second = await upload(token, `${HEADER}2026-02-01T00:00:00Z,pageview,s2,/c\n`)
     await until(token, second.body.id, 'completed')
-    expect((await get(token, '/data-import/PROJ')).body.map((r: { id: number }) => r.id)).toEqual([second.body.id, first.body.id])
+    expect(((await get(token, '/data-import/PROJ')).body as unknown as { id: number }[]).map((r) => r.id)).toEqual([second.body.id, first.body.id])
     const del = await request(`${api.origin}/data-import/PROJ/${first.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })
     expect(del.statusCode).toBe(200)
     await del.body.dump()

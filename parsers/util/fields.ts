@@ -3,7 +3,6 @@
 
 import { isIP } from 'node:net'
 
-const QUOTE = 0x22
 const BACKSLASH = 0x5c
 const SPACE = 0x20
 

@@ -278,11 +278,11 @@ function compileCheckedRule(rule: CustomEventRule, i: number): CompiledRule {
   try {
     new RegExp(rule.path)
   } catch (err) {
-    throw new Error(`${where}.path: not a valid regular expression: ${(err as Error).message}`)
+    throw new Error(`${where}.path: not a valid regular expression: ${(err as Error).message}`, { cause: err })
   }
   try {
     return compileRule(rule)
   } catch (err) {
-    throw new Error(`${where}.status: ${(err as Error).message}`)
+    throw new Error(`${where}.status: ${(err as Error).message}`, { cause: err })
   }
 }

@@ -96,7 +96,7 @@ export interface SiteMap {
   /** The routing of the lines of one file. */
   routerFor(path: string): Router
   /** The project of the first entry whose hosts match `host`, ignoring files and the default. */
-  hostProject(host: string): string | null
+  hostProject: (host: string) => string | null
   /** The project of one record of `filePath` (null: skip `no-site`). */
   projectFor(record: { host: string | null }, filePath: string): string | null
   /** Every project the map can send to, in entry order, the default last. */

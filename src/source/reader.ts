@@ -212,11 +212,12 @@ class StreamFill {
     return copied
   }
 
-  async close(destroy: boolean): Promise<void> {
+  close(destroy: boolean): Promise<void> {
     if (destroy) (this.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
     // Not awaited: after an abort a read may still be pending on a silent pipe, and return() would
     // wait for it.
     else this.it.return?.().catch(() => {})
+    return Promise.resolve()
   }
 }
 
@@ -303,9 +304,9 @@ async function* splitLines(fill: Fill, startAt: number, o: ReadOptions): AsyncGe
       } else {
         // Over-long line: keep maxLine bytes of content, skip the rest up to its '\n'.
         let lineLen = filled
-        let next = Buffer.allocUnsafe(chunkSize)
+        const next = Buffer.allocUnsafe(chunkSize)
         let found = -1
-        let n = 0
+        let n: number
         for (;;) {
           signal?.throwIfAborted()
           n = await fill(next, 0, next.length)

@@ -110,9 +110,9 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
 
   function login(req: IncomingMessage, res: ServerResponse): void {
     readBody(req, 64 * 1024, (body) => {
-      let creds: { email?: unknown; password?: unknown } = {}
+      let creds: { email?: unknown; password?: unknown }
       try {
-        creds = JSON.parse(body?.toString('utf8') ?? '{}')
+        creds = JSON.parse(body?.toString('utf8') ?? '{}') as { email?: unknown; password?: unknown }
       } catch {
         return fail(res, 400, 'Bad Request')
       }
@@ -125,7 +125,11 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
 
   function upload(req: IncomingMessage, res: ServerResponse, projectId: string): void {
     // The multipart envelope adds a few hundred bytes around the file.
-    readBody(req, maxBytes + 64 * 1024, async (body) => {
+    // A rejection here must answer, not become an unhandled rejection of the server process.
+    readBody(req, maxBytes + 64 * 1024, (body) => {
+      receive(body).catch(() => fail(res, 500, 'Internal Server Error'))
+    })
+    async function receive(body: Buffer | null): Promise<void> {
       if (body === null) return fail(res, 413, 'File too large')
       let form: FormData
       try {
@@ -154,7 +158,7 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
         setTimeout(() => processImport(rec, text), stepMs)
       }, stepMs)
       send(res, 201, publicRecord(rec))
-    })
+    }
   }
 
   function processImport(rec: ImportRecord, text: string): void {

@@ -11,7 +11,6 @@ import { createRandom, normalizeFaults, pickFault, type FaultKind, type Faults, 
 import {
   BOT_MESSAGE,
   DISABLED_MESSAGE,
-  PID_REGEX,
   isBotRequest,
   isBotUserAgent,
   notFoundMessage,
