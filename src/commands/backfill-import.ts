@@ -140,9 +140,8 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   let written: ImportFileInfo[] = []
   let uploaded = 0
   let progress: Progress | null = null
-  let plan: InputPlan[] = []
   try {
-    plan = await planInputs(paths, parts)
+    const plan = await planInputs(paths, parts)
     if (flags.progress !== false && !dryRun) progress = await Progress.start(plan, io.stderr)
     for (const item of plan) {
       if (stopper.signal.aborted) break

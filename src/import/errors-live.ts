@@ -31,12 +31,12 @@ export class ErrorLedger {
 
   static async open(stateDir: string): Promise<ErrorLedger> {
     const file = join(stateDir, STATE_FILE)
-    let data: Record<string, ErrorProgress> = {}
+    let data: Record<string, ErrorProgress>
     try {
       data = JSON.parse(await readFile(file, 'utf8')) as Record<string, ErrorProgress>
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('not an object')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: damaged (${(err as Error).message}); move it aside (errors already sent may then be sent again)`)
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: damaged (${(err as Error).message}); move it aside (errors already sent may then be sent again)`, { cause: err })
       data = {}
     }
     return new ErrorLedger(file, data)
