@@ -151,6 +151,7 @@ Examples:
     .addOption(new Option('--no-geoip', 'import: leave the country column empty'))
     .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
     .addOption(new Option('--max-file-size <bytes>', 'import: split files at this size (at most and default 100m)'))
+    .addOption(new Option('--errors-via-api', 'import: send the error events live to the Events API (Data Import takes none; they are stamped with the time they arrive)'))
     .addHelpText('after', `
 Examples:
   swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'              # import files with the original dates

@@ -22,7 +22,7 @@ import { detectFormat } from '../../parsers/detect.js'
 import { isRejection, type LogParser } from '../../parsers/types.js'
 import { classifyLine, countOutcome } from '../pipeline/classify.js'
 import { READ_CHUNK_BYTES } from '../pipeline/open-input.js'
-import { buildPipeline, PLACEHOLDER_PID, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
+import { buildPipeline, parseDuration, parsePositiveInt, PLACEHOLDER_PID, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
 import { UsageError } from '../errors.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
 import { formatFileReport } from '../output/report.js'
@@ -34,6 +34,8 @@ import { createRowFormatter } from '../import/row.js'
 import { openCountryLookup } from '../import/geo.js'
 import { ImportLedger } from '../import/ledger.js'
 import { apiBaseFromLogUrl, credentialsFromEnv, Uploader } from '../import/upload.js'
+import { ErrorLedger, sendErrors, type LiveErrorStats } from '../import/errors-live.js'
+import { createHttpSink } from '../sink/http.js'
 import type { CliIO } from '../cli.js'
 
 export interface ImportFlags extends PipelineFlags {
@@ -50,6 +52,11 @@ export interface ImportFlags extends PipelineFlags {
   progress?: boolean
   maxFileSize?: string
   verbose?: boolean
+  /** Send the error events live to the Events API (Data Import takes none). */
+  errorsViaApi?: boolean
+  concurrency?: string
+  rate?: string
+  maxRetryTime?: string
 }
 
 interface InputPlan {
@@ -74,7 +81,11 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const upload = flags.upload === true
   const dryRun = flags.dryRun === true
   if (upload && dryRun) throw new UsageError('choose one of --upload and --dry-run')
-  const pid = validateProjectId(flags.project, upload)
+  const errorsViaApi = flags.errorsViaApi === true
+  const pid = validateProjectId(flags.project, upload || (errorsViaApi && !dryRun))
+  const concurrency = parsePositiveInt(flags.concurrency ?? '16', '--concurrency')
+  const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
+  const maxRetryTimeMs = parseDuration(flags.maxRetryTime ?? '10m', '--max-retry-time')
   const credentials = upload ? credentialsFromEnv(io.env) : null
   if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
   if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? '')) throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
@@ -124,6 +135,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   })
   const format = createRowFormatter({ hostname: flags.hostname })
   const reports: InputReport[] = []
+  const liveErrors: LiveErrorStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0, alreadySent: 0 }
   const checkpoints: FileCheckpoint[] = []
   let written: ImportFileInfo[] = []
   let uploaded = 0
@@ -155,6 +167,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
       for (const cp of checkpoints) store.set(cp)
       await store.save()
     }
+    if (errorsViaApi) await sendAllErrors(plan)
     if (upload && ledger) {
       const uploader = new Uploader({
         apiBase: apiBaseFromLogUrl(flags.apiUrl),
@@ -235,6 +248,34 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     return cp
   }
 
+  /** After the import files and checkpoints are durable: each input's error events, live. */
+  async function sendAllErrors(inputs: InputPlan[]): Promise<void> {
+    const errorLedger = dryRun ? null : await ErrorLedger.open(flags.stateDir)
+    const sink = createHttpSink({ apiUrl: flags.apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => liveErrors.retries++ })
+    try {
+      for (const item of inputs) {
+        if (stopper.signal.aborted) return
+        const ident = await identify(item.path).catch(asUsage)
+        if (ident.id === null) continue
+        const parser = parts.format === 'auto' ? await detectFirst(item.path) : parts.format
+        if (parser === null) continue
+        await sendErrors({ path: item.path, id: ident.id, parser, mapper: parts.mapper, final: item.finished || ident.gzip, sink, ledger: errorLedger, concurrency, signal: stopper.signal, stats: liveErrors })
+      }
+    } finally {
+      await sink.close().catch(() => {})
+    }
+  }
+
+  async function detectFirst(path: string): Promise<LogParser | null> {
+    const it = readLines({ path }, { final: true, chunkSize: 64 * 1024 })
+    try {
+      const first = await it.next()
+      return first.done ? null : detectParser(path, first.value)
+    } finally {
+      await it.return(undefined)
+    }
+  }
+
   function detectParser(path: string, batch: LineBatch): LogParser {
     const sample: Buffer[] = []
     for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
@@ -261,6 +302,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
       lateRows: sessions.stats.late,
       noTime,
       errorsNotImported: totals.events.error,
+      ...(errorsViaApi ? { errorsViaApi: liveErrors } : {}),
       range,
       rowsPerDay: Object.fromEntries(days.map((d) => [iso(d * DAY_MS).slice(0, 10), perDay.get(d)!])),
       uploaded,
@@ -279,7 +321,12 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     for (const f of written) out.write(`  ${safeText(f.name)}  ${f.rows.toLocaleString('en-US')} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
     out.write(`sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`)
     if (range) out.write(`dates     ${range.from} .. ${range.to} (UTC)\n`)
-    if (totals.events.error > 0) out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
+    if (errorsViaApi) {
+      const e = liveErrors
+      out.write(`errors    ${e.sent.toLocaleString('en-US')} error events ${dryRun ? 'would be sent' : 'sent'} live to the Events API (stamped with the time they arrive)` +
+        `${e.accepted || e.botIgnored ? `: ${e.accepted} accepted, ${e.botIgnored} ignored as bots` : ''}${e.deadLettered ? `, ${e.deadLettered} refused` : ''}` +
+        `${e.alreadySent ? `; ${e.alreadySent} sent by an earlier run` : ''}${e.uncertain ? `; ${e.uncertain} were in flight when an earlier run was killed, not sent again` : ''}\n`)
+    } else if (totals.events.error > 0) out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
     if (noTime > 0) out.write(`no time   ${noTime.toLocaleString('en-US')} events without a logged time not imported\n`)
     const chart = dayChart(perDay)
     if (chart.length) out.write(`rows per day:\n${chart.join('\n')}\n`)

@@ -39,7 +39,7 @@ export async function openCountryLookup(file?: string): Promise<CountryLookup> {
   return (ip) => {
     let cc = cache.get(ip)
     if (cc === undefined) {
-      let rec: CountryRecord | null = null
+      let rec: CountryRecord | null
       try {
         rec = reader.get(ip) as CountryRecord | null
       } catch {

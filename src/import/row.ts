@@ -26,6 +26,8 @@ export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
   const fixedHost = o.hostname === undefined ? null : csvCell(fit(o.hostname, L.hostname))
   let lastSecond = NaN
   let lastIso = ''
+  let lastMinute = NaN
+  let lastMinutePrefix = ''
 
   function uaSegment(ua: string): string {
     let s = uaCells.get(ua)
@@ -56,7 +58,14 @@ export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
     const second = Math.floor(t / 1000)
     if (second !== lastSecond) {
       lastSecond = second
-      lastIso = isoSeconds(t)
+      // Most rows share the minute of the one before: its prefix is formatted once, then ss only.
+      const minute = Math.floor(second / 60)
+      if (minute !== lastMinute) {
+        lastMinute = minute
+        lastMinutePrefix = isoSeconds(t).slice(0, 17)
+      }
+      const ss = second - minute * 60
+      lastIso = `${lastMinutePrefix}${ss < 10 ? '0' : ''}${ss}Z`
     }
     const b = event.body
     const ua = event.headers['User-Agent'] ?? ''
