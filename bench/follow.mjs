@@ -37,7 +37,11 @@ async function scenario(latencyMs) {
   const dir = await mkdtemp(join(tmpdir(), 'swetrix-follow-bench-'))
   const log = join(dir, 'access.log')
   writeFileSync(log, '')
-  const child = spawn(process.execPath, [cli, 'follow', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), '--stats-interval', '0', '--concurrency', opt.concurrency, log], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    [cli, 'follow', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), '--stats-interval', '0', '--concurrency', opt.concurrency, log],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   child.stderr.resume()
   // follow opens the empty file and waits for its first line; give it time to start.
   await wait(1500)
@@ -60,7 +64,10 @@ async function scenario(latencyMs) {
       await wait(5)
     }
     while (api.accepted().length < total) await wait(20)
-    const lat = api.accepted().map((e) => e.t - writtenAt[Number(String(e.body.pg).split('/')[2])]).sort((a, b) => a - b)
+    const lat = api
+      .accepted()
+      .map((e) => e.t - writtenAt[Number(String(e.body.pg).split('/')[2])])
+      .sort((a, b) => a - b)
     // 2. sustained rate: a burst appended as fast as possible, in 10,000-line writes
     api.reset()
     const burst = Number(opt['burst-lines'])
@@ -85,5 +92,7 @@ async function scenario(latencyMs) {
 console.log('follow benchmark (test API on loopback; writer in this process)')
 for (const l of opt.latency.split(',').map(Number)) {
   const r = await scenario(l)
-  console.log(`  API latency ${String(r.latencyMs).padStart(2)} ms: append-to-accept at ${r.rate} lines/s p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; sustained ${Math.round(r.sustained).toLocaleString('en-US')} lines/s`)
+  console.log(
+    `  API latency ${String(r.latencyMs).padStart(2)} ms: append-to-accept at ${r.rate} lines/s p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; sustained ${Math.round(r.sustained).toLocaleString('en-US')} lines/s`,
+  )
 }

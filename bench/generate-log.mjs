@@ -4,8 +4,22 @@
 import { createWriteStream } from 'node:fs'
 import { parseArgs } from 'node:util'
 
-const PAGES = ['/', '/pricing', '/docs', '/docs/install', '/docs/config', '/blog', '/blog/hello-world',
-  '/blog/release-2-0', '/about', '/contact', '/careers', '/features', '/changelog', '/search']
+const PAGES = [
+  '/',
+  '/pricing',
+  '/docs',
+  '/docs/install',
+  '/docs/config',
+  '/blog',
+  '/blog/hello-world',
+  '/blog/release-2-0',
+  '/about',
+  '/contact',
+  '/careers',
+  '/features',
+  '/changelog',
+  '/search',
+]
 const STATIC = ['/assets/app.js', '/assets/app.css', '/img/logo.png', '/favicon.ico', '/fonts/inter.woff2', '/robots.txt']
 const UAS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36',
@@ -44,7 +58,7 @@ export function lineGenerator({ seed = 42, uniquePaths = false, startMs = Date.U
   const pick = (arr) => arr[Math.floor(r() * arr.length)]
   const nets = ['192.0.2.', '198.51.100.', '203.0.113.']
   return (i) => {
-    const ip = r() < 0.08 ? `2001:db8::${(Math.floor(r() * 0xffff)).toString(16)}` : pick(nets) + (1 + Math.floor(r() * 254))
+    const ip = r() < 0.08 ? `2001:db8::${Math.floor(r() * 0xffff).toString(16)}` : pick(nets) + (1 + Math.floor(r() * 254))
     const t = clfTime(startMs + i * 250)
     const x = r()
     let method = 'GET'
@@ -52,8 +66,11 @@ export function lineGenerator({ seed = 42, uniquePaths = false, startMs = Date.U
     let status = 200
     if (uniquePaths) path = `/page/${i}`
     else if (x < 0.25) path = pick(STATIC)
-    else if (x < 0.27) { method = 'POST'; path = '/api/subscribe?plan=pro'; status = 201 }
-    else path = pick(PAGES) + pick(QUERIES)
+    else if (x < 0.27) {
+      method = 'POST'
+      path = '/api/subscribe?plan=pro'
+      status = 201
+    } else path = pick(PAGES) + pick(QUERIES)
     const y = r()
     if (!uniquePaths) {
       if (y < 0.03) status = 404

@@ -92,16 +92,38 @@ async function importBench() {
   if (!existsSync(file)) await writeLog(file, total, { seed: 42 })
   for (const geo of [[], ['--no-geoip']]) {
     const out = join(work, `import-out${geo.length}`)
-    const r = await timed(process.execPath, ['--import', rssPreload, cli, 'backfill', '--via', 'import', '--no-progress', '--json', ...geo,
-      '--out', out, '--state-dir', join(work, `state-import${geo.length}`), file], { stdout: 'ignore' })
+    const r = await timed(
+      process.execPath,
+      [
+        '--import',
+        rssPreload,
+        cli,
+        'backfill',
+        '--via',
+        'import',
+        '--no-progress',
+        '--json',
+        ...geo,
+        '--out',
+        out,
+        '--state-dir',
+        join(work, `state-import${geo.length}`),
+        file,
+      ],
+      { stdout: 'ignore' },
+    )
     if (r.code !== 0) throw new Error(`backfill --via import failed (${r.code}): ${r.stderr}`)
-    console.log(`swetrix-ingest backfill --via import${geo.length ? ' --no-geoip' : ''}  ${fmt(total)} lines  ${r.secs.toFixed(2)} s  ${fmt(total / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB`)
+    console.log(
+      `swetrix-ingest backfill --via import${geo.length ? ' --no-geoip' : ''}  ${fmt(total)} lines  ${r.secs.toFixed(2)} s  ${fmt(total / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB`,
+    )
     await rm(out, { recursive: true, force: true })
   }
 }
 
 async function startApi(extra = []) {
-  const child = spawn(process.execPath, [join(root, 'dist/src/testapi/main.js'), '--port', '0', '--project', 'BENCHPROJECT', '--no-memory', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(root, 'dist/src/testapi/main.js'), '--port', '0', '--project', 'BENCHPROJECT', '--no-memory', ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const rl = createInterface({ input: child.stdout })
   const first = await new Promise((resolve, reject) => {
     rl.once('line', resolve)
@@ -115,8 +137,11 @@ const BODY = JSON.stringify({ pid: 'BENCHPROJECT', pg: '/page/1', ref: 'https://
 const HEADERS = {
   'content-type': 'application/json',
   'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
-  'x-client-ip-address': '192.0.2.10', 'x-forwarded-for': '192.0.2.10',
-  accept: 'text/html', 'accept-language': 'en-US,en;q=0.9', 'accept-encoding': 'identity',
+  'x-client-ip-address': '192.0.2.10',
+  'x-forwarded-for': '192.0.2.10',
+  accept: 'text/html',
+  'accept-language': 'en-US,en;q=0.9',
+  'accept-encoding': 'identity',
 }
 
 async function sendBench() {
@@ -136,11 +161,32 @@ async function sendBench() {
       const acRate = ac.requests.average
       console.log(`autocannon            ${String(c).padStart(3)} connections, 10 s: ${fmt(acRate)} requests/s (non-2xx: ${ac.non2xx})`)
       const state = join(work, `state-${c}`)
-      const r = await timed(process.execPath, ['--import', rssPreload, cli, 'run', '--from-beginning', '--json', '-p', 'BENCHPROJECT',
-        '--api-url', api.url, '--state-dir', state, '--concurrency', String(c), file], { stdout: 'pipe' })
+      const r = await timed(
+        process.execPath,
+        [
+          '--import',
+          rssPreload,
+          cli,
+          'run',
+          '--from-beginning',
+          '--json',
+          '-p',
+          'BENCHPROJECT',
+          '--api-url',
+          api.url,
+          '--state-dir',
+          state,
+          '--concurrency',
+          String(c),
+          file,
+        ],
+        { stdout: 'pipe' },
+      )
       if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
       const rate = lines / r.secs
-      console.log(`swetrix-ingest run    --concurrency ${c}: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s, peak RSS ${r.rssMB?.toFixed(1)} MB`)
+      console.log(
+        `swetrix-ingest run    --concurrency ${c}: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s, peak RSS ${r.rssMB?.toFixed(1)} MB`,
+      )
       console.log(`ratio (${c} connections): run reaches ${((rate / acRate) * 100).toFixed(0)}% of autocannon's request rate against the same endpoint`)
     }
   } finally {
@@ -165,14 +211,39 @@ async function latencyBench() {
       // autocannon at the same connections and latency: what this machine reaches right now (timers
       // fire late on a loaded machine, so even a load generator stays below the physical rate).
       const ac = await autocannon({ url: api.url, method: 'POST', body: BODY, headers: HEADERS, connections: c, pipelining: 1, duration: 5 })
-      console.log(`autocannon            ${String(c).padStart(3)} connections, ${latency} ms, 5 s: ${fmt(ac.requests.average)} requests/s (physical ${fmt(physical)}/s)`)
+      console.log(
+        `autocannon            ${String(c).padStart(3)} connections, ${latency} ms, 5 s: ${fmt(ac.requests.average)} requests/s (physical ${fmt(physical)}/s)`,
+      )
       const state = join(work, `state-latency-${c}`)
-      const r = await timed(process.execPath, ['--import', rssPreload, cli, 'run', '--from-beginning', '--json', '-p', 'BENCHPROJECT',
-        '--api-url', api.url, '--state-dir', state, '--concurrency', String(c), file], { stdout: 'pipe' })
+      const r = await timed(
+        process.execPath,
+        [
+          '--import',
+          rssPreload,
+          cli,
+          'run',
+          '--from-beginning',
+          '--json',
+          '-p',
+          'BENCHPROJECT',
+          '--api-url',
+          api.url,
+          '--state-dir',
+          state,
+          '--concurrency',
+          String(c),
+          file,
+        ],
+        { stdout: 'pipe' },
+      )
       if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
       const rate = lines / r.secs
-      console.log(`swetrix-ingest run    --concurrency ${c}, ${latency} ms: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s (physical ${fmt(physical)}/s), peak RSS ${r.rssMB?.toFixed(1)} MB`)
-      console.log(`ratio (${c} in flight, ${latency} ms): run reaches ${((rate / physical) * 100).toFixed(0)}% of concurrency ÷ round trip, start-up included (autocannon: ${((ac.requests.average / physical) * 100).toFixed(0)}%)`)
+      console.log(
+        `swetrix-ingest run    --concurrency ${c}, ${latency} ms: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s (physical ${fmt(physical)}/s), peak RSS ${r.rssMB?.toFixed(1)} MB`,
+      )
+      console.log(
+        `ratio (${c} in flight, ${latency} ms): run reaches ${((rate / physical) * 100).toFixed(0)}% of concurrency ÷ round trip, start-up included (autocannon: ${((ac.requests.average / physical) * 100).toFixed(0)}%)`,
+      )
     }
   } finally {
     api.child.kill('SIGTERM')
@@ -191,4 +262,3 @@ try {
 } finally {
   await rm(work, { recursive: true, force: true })
 }
-

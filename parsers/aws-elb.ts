@@ -129,10 +129,21 @@ function parseEntry(line: Buffer, alb: boolean): ParseResult {
     const code = status === '-' ? null : numberOrNull(status)
     if (status !== '-' && (code === null || code > 999)) return BAD_STATUS
     const rec: ElbRecord = {
-      ip: addressWithoutPort(f[o + 2]!), time, method: null, path: null, query: null, protocol: null, status: code,
-      bytes: f[o + 10] === '-' ? null : numberOrNull(f[o + 10]!), referrer: null,
+      ip: addressWithoutPort(f[o + 2]!),
+      time,
+      method: null,
+      path: null,
+      query: null,
+      protocol: null,
+      status: code,
+      bytes: f[o + 10] === '-' ? null : numberOrNull(f[o + 10]!),
+      referrer: null,
       userAgent: f[o + 12] === undefined || f[o + 12] === '-' || f[o + 12] === '' ? null : f[o + 12]!,
-      user: null, host: null, port: null, requestLine: null, requestTime: null,
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
+      requestTime: null,
     }
     const times = [f[o + 4]!, f[o + 5]!, f[o + 6]!].map(Number)
     if (times.every((t) => Number.isFinite(t) && t >= 0)) rec.requestTime = times[0]! + times[1]! + times[2]!

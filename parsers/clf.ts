@@ -14,10 +14,7 @@
 
 import { isRejection, type LogParser, type ParseResult, type RequestRecord } from './types.js'
 import { CLF_TIME_LENGTH, ClfTimeReader, twoDigits } from './util/clf-time.js'
-import {
-  addressListEntries, closingQuote, dashToNull, digitsValue, looksLikeAddressList, pickClientAddress,
-  splitHostPort,
-} from './util/fields.js'
+import { addressListEntries, closingQuote, dashToNull, digitsValue, looksLikeAddressList, pickClientAddress, splitHostPort } from './util/fields.js'
 import { decodeLine } from './util/decode.js'
 import { fillRequest } from './util/request-line.js'
 
@@ -66,7 +63,10 @@ function prefixGroups(s: string, start: number, end: number): PrefixGroup[] {
   let joinNext = false
   while (i < end) {
     const c = s.charCodeAt(i)
-    if (c === SPACE) { i++; continue }
+    if (c === SPACE) {
+      i++
+      continue
+    }
     let j: number
     let quoted = false
     if (c === QUOTE) {
@@ -128,9 +128,22 @@ class ClfParser implements LogParser {
     if (len === 0) return EMPTY
     this.fit = 1
     const rec: ClfRecord = {
-      ip: null, time: null, method: null, path: null, query: null, protocol: null, status: null,
-      bytes: null, referrer: null, userAgent: null, user: null, host: null, port: null,
-      requestLine: null, xForwardedFor: null, requestTime: null,
+      ip: null,
+      time: null,
+      method: null,
+      path: null,
+      query: null,
+      protocol: null,
+      status: null,
+      bytes: null,
+      referrer: null,
+      userAgent: null,
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
+      xForwardedFor: null,
+      requestTime: null,
     }
 
     let pos = 0
@@ -149,8 +162,13 @@ class ClfParser implements LogParser {
     const b = a === -1 ? -1 : s.indexOf(' ', a + 1)
     const c = b === -1 ? -1 : s.indexOf(' ', b + 1)
     if (
-      c !== -1 && s.charCodeAt(c + 1) === BRACKET && a > pos && b > a + 1 && c > b + 1 &&
-      s.charCodeAt(a - 1) !== COMMA && s.charCodeAt(pos) !== QUOTE &&
+      c !== -1 &&
+      s.charCodeAt(c + 1) === BRACKET &&
+      a > pos &&
+      b > a + 1 &&
+      c > b + 1 &&
+      s.charCodeAt(a - 1) !== COMMA &&
+      s.charCodeAt(pos) !== QUOTE &&
       !(a === pos + 1 && s.charCodeAt(pos) === DASH)
     ) {
       rec.ip = s.slice(pos, a)

@@ -13,44 +13,136 @@ interface TimePart {
 }
 
 interface TimeFields {
-  year: number; month: number; day: number; hour: number; minute: number; second: number
+  year: number
+  month: number
+  day: number
+  hour: number
+  minute: number
+  second: number
   pm: number // -1 unknown, 0 AM, 1 PM
   offsetMinutes: number | null
   epochSeconds: number | null
 }
 
-const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september',
-  'october', 'november', 'december']
+const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']
 
 const num = (v: string): number => Number(v.trim())
 
 const STRFTIME: Readonly<Record<string, TimePart | string>> = {
-  d: { pattern: '\\d{2}', set: (t, v) => { t.day = num(v) } },
-  e: { pattern: ' ?\\d{1,2}', set: (t, v) => { t.day = num(v) } },
-  m: { pattern: '\\d{2}', set: (t, v) => { t.month = num(v) } },
-  b: { pattern: '[A-Za-z]{3}', set: (t, v) => { t.month = monthAt(v, 0) } },
-  h: { pattern: '[A-Za-z]{3}', set: (t, v) => { t.month = monthAt(v, 0) } },
-  B: { pattern: '[A-Za-z]+', set: (t, v) => { t.month = MONTH_NAMES.indexOf(v.toLowerCase()) + 1 } },
-  Y: { pattern: '\\d{4}', set: (t, v) => { t.year = num(v) } },
-  y: { pattern: '\\d{2}', set: (t, v) => { t.year = 2000 + num(v) } },
-  H: { pattern: '\\d{2}', set: (t, v) => { t.hour = num(v) } },
-  k: { pattern: ' ?\\d{1,2}', set: (t, v) => { t.hour = num(v) } },
-  I: { pattern: '\\d{2}', set: (t, v) => { t.hour = num(v) % 12 } },
-  l: { pattern: ' ?\\d{1,2}', set: (t, v) => { t.hour = num(v) % 12 } },
-  p: { pattern: '[AaPp][Mm]', set: (t, v) => { t.pm = v.toLowerCase() === 'pm' ? 1 : 0 } },
-  M: { pattern: '\\d{2}', set: (t, v) => { t.minute = num(v) } },
-  S: { pattern: '\\d{2}', set: (t, v) => { t.second = num(v) } },
+  d: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.day = num(v)
+    },
+  },
+  e: {
+    pattern: ' ?\\d{1,2}',
+    set: (t, v) => {
+      t.day = num(v)
+    },
+  },
+  m: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.month = num(v)
+    },
+  },
+  b: {
+    pattern: '[A-Za-z]{3}',
+    set: (t, v) => {
+      t.month = monthAt(v, 0)
+    },
+  },
+  h: {
+    pattern: '[A-Za-z]{3}',
+    set: (t, v) => {
+      t.month = monthAt(v, 0)
+    },
+  },
+  B: {
+    pattern: '[A-Za-z]+',
+    set: (t, v) => {
+      t.month = MONTH_NAMES.indexOf(v.toLowerCase()) + 1
+    },
+  },
+  Y: {
+    pattern: '\\d{4}',
+    set: (t, v) => {
+      t.year = num(v)
+    },
+  },
+  y: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.year = 2000 + num(v)
+    },
+  },
+  H: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.hour = num(v)
+    },
+  },
+  k: {
+    pattern: ' ?\\d{1,2}',
+    set: (t, v) => {
+      t.hour = num(v)
+    },
+  },
+  I: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.hour = num(v) % 12
+    },
+  },
+  l: {
+    pattern: ' ?\\d{1,2}',
+    set: (t, v) => {
+      t.hour = num(v) % 12
+    },
+  },
+  p: {
+    pattern: '[AaPp][Mm]',
+    set: (t, v) => {
+      t.pm = v.toLowerCase() === 'pm' ? 1 : 0
+    },
+  },
+  M: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.minute = num(v)
+    },
+  },
+  S: {
+    pattern: '\\d{2}',
+    set: (t, v) => {
+      t.second = num(v)
+    },
+  },
   z: {
     pattern: '[+-]\\d{2}:?\\d{2}|Z',
     set: (t, v) => {
-      if (v === 'Z') { t.offsetMinutes = 0; return }
+      if (v === 'Z') {
+        t.offsetMinutes = 0
+        return
+      }
       const digits = v.replace(':', '')
       const minutes = Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))
       t.offsetMinutes = v[0] === '-' ? -minutes : minutes
     },
   },
-  Z: { pattern: '[A-Za-z]+', set: (t, v) => { if (/^(UTC|GMT|Z)$/i.test(v)) t.offsetMinutes = 0 } },
-  s: { pattern: '\\d+', set: (t, v) => { t.epochSeconds = Number(v) } },
+  Z: {
+    pattern: '[A-Za-z]+',
+    set: (t, v) => {
+      if (/^(UTC|GMT|Z)$/i.test(v)) t.offsetMinutes = 0
+    },
+  },
+  s: {
+    pattern: '\\d+',
+    set: (t, v) => {
+      t.epochSeconds = Number(v)
+    },
+  },
   a: { pattern: '[A-Za-z]+' },
   A: { pattern: '[A-Za-z]+' },
   j: { pattern: '\\d{3}' },
@@ -104,18 +196,24 @@ export function compileStrftime(format: string): { pattern: string; read: (text:
     const m = re.exec(text)
     if (m === null) return Number.NaN
     const t: TimeFields = {
-      year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, pm: -1, offsetMinutes: null, epochSeconds: null,
+      year: 1970,
+      month: 1,
+      day: 1,
+      hour: 0,
+      minute: 0,
+      second: 0,
+      pm: -1,
+      offsetMinutes: null,
+      epochSeconds: null,
     }
     for (let i = 0; i < setters.length; i++) setters[i]!(t, m[i + 1]!)
     if (t.epochSeconds !== null) return t.epochSeconds * 1000
     const hour = t.pm === 1 ? t.hour + 12 : t.hour
-    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > daysInMonth(t.year, t.month) || hour > 23 ||
-      t.minute > 59 || t.second > 60) return Number.NaN
+    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > daysInMonth(t.year, t.month) || hour > 23 || t.minute > 59 || t.second > 60) return Number.NaN
     if (t.offsetMinutes === null) {
       return new Date(t.year, t.month - 1, t.day, hour, t.minute, t.second).getTime()
     }
-    return daysFromCivil(t.year, t.month, t.day) * 86_400_000 +
-      ((hour * 60 + t.minute) * 60 + t.second) * 1000 - t.offsetMinutes * 60_000
+    return daysFromCivil(t.year, t.month, t.day) * 86_400_000 + ((hour * 60 + t.minute) * 60 + t.second) * 1000 - t.offsetMinutes * 60_000
   }
   return { pattern: outer, read }
 }
@@ -126,33 +224,55 @@ function directiveField(letter: string, arg: string | null, greater: boolean, so
   switch (letter) {
     // %h remote host, %a client IP (mod_remoteip's visitor), %{c}a / %{c}h the connection's peer
     // (the proxy): used only when the format logs no other client.
-    case 'h': return arg === 'c' ? field('ip', 0) : field('ip', 1)
-    case 'a': return arg === 'c' ? field('ip', 0) : field('ip', 2)
-    case 'u': return field('user')
-    case 'r': return field('request')
-    case 'm': return field('method')
-    case 'U': return field('path')
-    case 'q': return field('queryWithMark')
-    case 'H': return field('protocol')
-    case 's': return field('status', greater ? 2 : 1)
-    case 'b': case 'B': return field('bytes', 2)
-    case 'O': return field('bytes', 1)
-    case 'v': return field('host', 2)
-    case 'V': return field('host', 1)
-    case 'p': return arg === null || arg === 'canonical' || arg === 'local' ? field('port') : field('ignoreNumber')
-    case 'D': return field('requestTimeMicros')
+    case 'h':
+      return arg === 'c' ? field('ip', 0) : field('ip', 1)
+    case 'a':
+      return arg === 'c' ? field('ip', 0) : field('ip', 2)
+    case 'u':
+      return field('user')
+    case 'r':
+      return field('request')
+    case 'm':
+      return field('method')
+    case 'U':
+      return field('path')
+    case 'q':
+      return field('queryWithMark')
+    case 'H':
+      return field('protocol')
+    case 's':
+      return field('status', greater ? 2 : 1)
+    case 'b':
+    case 'B':
+      return field('bytes', 2)
+    case 'O':
+      return field('bytes', 1)
+    case 'v':
+      return field('host', 2)
+    case 'V':
+      return field('host', 1)
+    case 'p':
+      return arg === null || arg === 'canonical' || arg === 'local' ? field('port') : field('ignoreNumber')
+    case 'D':
+      return field('requestTimeMicros')
     case 'T':
       if (arg === 'ms') return field('requestTimeMillis')
       if (arg === 'us') return field('requestTimeMicros')
       return field('requestTimeSeconds')
     case 'i': {
       switch (arg?.toLowerCase()) {
-        case 'referer': return field('referrer')
-        case 'user-agent': return field('userAgent')
-        case 'x-forwarded-for': return field('xForwardedFor')
-        case 'accept-language': return field('acceptLanguage')
-        case 'host': return field('hostPort', 0)
-        default: return field('ignore')
+        case 'referer':
+          return field('referrer')
+        case 'user-agent':
+          return field('userAgent')
+        case 'x-forwarded-for':
+          return field('xForwardedFor')
+        case 'accept-language':
+          return field('acceptLanguage')
+        case 'host':
+          return field('hostPort', 0)
+        default:
+          return field('ignore')
       }
     }
     case 't': {
@@ -167,8 +287,13 @@ function directiveField(letter: string, arg: string | null, greater: boolean, so
     }
     // Matched and ignored: %{VAR}x (mod_ssl), %{VAR}e %{VAR}n %{VAR}o %{VAR}C, %P %{pid|tid|hextid}P,
     // %k %X %I %S %R %l %L %f, and any other letter.
-    case 'P': case 'k': case 'I': case 'S': return field('ignoreNumber')
-    default: return field('ignore')
+    case 'P':
+    case 'k':
+    case 'I':
+    case 'S':
+      return field('ignoreNumber')
+    default:
+      return field('ignore')
   }
 }
 
@@ -199,8 +324,15 @@ export function tokenizeApacheFormat(definition: string): FormatToken[] {
     // Modifiers in any order: status conditions (`!`, digits, commas), `<`/`>`, `{argument}`.
     while (i < text.length) {
       const c = text[i]!
-      if (c === '!' || c === ',' || (c >= '0' && c <= '9')) { i++; continue }
-      if (c === '<' || c === '>') { greater = c === '>'; i++; continue }
+      if (c === '!' || c === ',' || (c >= '0' && c <= '9')) {
+        i++
+        continue
+      }
+      if (c === '<' || c === '>') {
+        greater = c === '>'
+        i++
+        continue
+      }
       if (c === '{') {
         const close = text.indexOf('}', i + 1)
         if (close === -1) throw new FormatError(`Apache LogFormat: unterminated "%{" at offset ${start}`)

@@ -35,8 +35,7 @@ const VARIABLES: Readonly<Record<string, readonly [FieldRole, number?]>> = {
   request_time: ['requestTimeSeconds'],
 }
 
-const isNameChar = (c: number): boolean =>
-  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
+const isNameChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
 
 /** Splits a log_format string into literals and `$variable` fields. */
 export function tokenizeNginxFormat(definition: string): FormatToken[] {

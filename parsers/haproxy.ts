@@ -112,11 +112,21 @@ class HaproxyParser implements LogParser {
       const rec: HaproxyRecord = {
         ip: unbracket(m[1]!),
         time,
-        method: null, path: null, query: null, protocol: null,
+        method: null,
+        path: null,
+        query: null,
+        protocol: null,
         status: status >= 0 ? status : null,
         bytes: Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : null,
-        referrer: null, userAgent: null, user: null, host: null, port: null, requestLine: null,
-        xForwardedFor: null, requestTime: total >= 0 ? total / 1000 : null, acceptLanguage: null,
+        referrer: null,
+        userAgent: null,
+        user: null,
+        host: null,
+        port: null,
+        requestLine: null,
+        xForwardedFor: null,
+        requestTime: total >= 0 ? total / 1000 : null,
+        acceptLanguage: null,
       }
       const request = m[17]!
       fillRequest(rec, request, 0, request.length)
@@ -136,10 +146,23 @@ class HaproxyParser implements LogParser {
     const bytes = Number(m[8]!.replace('+', ''))
     const total = Number(m[7]!.split('/')[2]!.replace('+', ''))
     const rec: HaproxyRecord = {
-      ip: unbracket(m[1]!), time, method: null, path: null, query: null, protocol: null, status: null,
+      ip: unbracket(m[1]!),
+      time,
+      method: null,
+      path: null,
+      query: null,
+      protocol: null,
+      status: null,
       bytes: Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : null,
-      referrer: null, userAgent: null, user: null, host: null, port: null, requestLine: null,
-      xForwardedFor: null, requestTime: total >= 0 ? total / 1000 : null, acceptLanguage: null,
+      referrer: null,
+      userAgent: null,
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
+      xForwardedFor: null,
+      requestTime: total >= 0 ? total / 1000 : null,
+      acceptLanguage: null,
     }
     return rec
   }

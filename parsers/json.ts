@@ -31,8 +31,7 @@ export function jsonStart(line: Buffer): number {
   const nameStart = i
   while (i < n && i - nameStart < 128) {
     const c = line[i]!
-    const isNameChar =
-      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f
+    const isNameChar = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f
     if (!isNameChar) break
     i++
   }
@@ -73,7 +72,7 @@ function normaliseEscapes(src: Buffer): Buffer {
   const out = Buffer.allocUnsafe(src.length * 3)
   let o = 0
   const n = src.length
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const c = src[i]!
     if (c !== BACKSLASH) {
       out[o++] = c
@@ -119,7 +118,7 @@ function utf8WithHexEscapes(b: Buffer): string {
   if (isUtf8(b)) return b.toString('utf8')
   let out = ''
   let runStart = 0
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const len = utf8SequenceLength(b, i)
     if (len > 0) {
       i += len
@@ -180,10 +179,20 @@ export function floatValue(v: unknown): number | null {
 const DECIMAL = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 }
-const ISO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/
 const CLF_TIME = /^\[?(\d{1,2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:\s*([+-]\d{4}))?\]?$/
 const EPOCH = /^(\d{1,19})(?:\.(\d{1,9}))?$/
 
@@ -312,14 +321,44 @@ export function jsonRecordOf(line: Buffer): Record<string, unknown> | string {
 
 /** Record fields that `--field record=jsonkey` can name. */
 export const JSON_RECORD_FIELDS = [
-  'ip', 'time', 'method', 'path', 'query', 'protocol', 'status', 'bytes', 'referrer', 'userAgent', 'user',
-  'host', 'port', 'request', 'acceptLanguage', 'xForwardedFor', 'requestTime',
+  'ip',
+  'time',
+  'method',
+  'path',
+  'query',
+  'protocol',
+  'status',
+  'bytes',
+  'referrer',
+  'userAgent',
+  'user',
+  'host',
+  'port',
+  'request',
+  'acceptLanguage',
+  'xForwardedFor',
+  'requestTime',
 ] as const
 
 // Slot indices, one per record field (+ one for durations logged in milliseconds).
-const F_IP = 0, F_TIME = 1, F_METHOD = 2, F_PATH = 3, F_QUERY = 4, F_PROTOCOL = 5, F_STATUS = 6, F_BYTES = 7
-const F_REFERRER = 8, F_UA = 9, F_USER = 10, F_HOST = 11, F_PORT = 12, F_REQUEST = 13, F_ACCEPT_LANGUAGE = 14
-const F_XFF = 15, F_REQUEST_TIME = 16, F_REQUEST_TIME_MS = 17
+const F_IP = 0,
+  F_TIME = 1,
+  F_METHOD = 2,
+  F_PATH = 3,
+  F_QUERY = 4,
+  F_PROTOCOL = 5,
+  F_STATUS = 6,
+  F_BYTES = 7
+const F_REFERRER = 8,
+  F_UA = 9,
+  F_USER = 10,
+  F_HOST = 11,
+  F_PORT = 12,
+  F_REQUEST = 13,
+  F_ACCEPT_LANGUAGE = 14
+const F_XFF = 15,
+  F_REQUEST_TIME = 16,
+  F_REQUEST_TIME_MS = 17
 const SLOT_COUNT = 18
 const NO_PRIORITY = 1 << 30
 
@@ -331,7 +370,24 @@ interface KeyRole {
 
 /** Well-known key names (lower-case, `-` read as `_`), best first per field. */
 const WELL_KNOWN_KEYS: ReadonlyArray<readonly [number, readonly string[]]> = [
-  [F_IP, ['remote_addr', 'ip', 'client_ip', 'clientip', 'remote_ip', 'remoteip', 'remoteaddr', 'client', 'client_addr', 'remote_host', 'clientaddress', 'client_address', 'remote']],
+  [
+    F_IP,
+    [
+      'remote_addr',
+      'ip',
+      'client_ip',
+      'clientip',
+      'remote_ip',
+      'remoteip',
+      'remoteaddr',
+      'client',
+      'client_addr',
+      'remote_host',
+      'clientaddress',
+      'client_address',
+      'remote',
+    ],
+  ],
   [F_TIME, ['msec', 'time_iso8601', 'time_local', 'timestamp', '@timestamp', 'time', 'date', 'datetime', 'ts', 'start_time']],
   [F_METHOD, ['request_method', 'method', 'http_method', 'verb']],
   [F_PATH, ['request_uri', 'path', 'url', 'uri', 'request_path', 'request_url']],
@@ -358,9 +414,23 @@ const WELL_KNOWN: ReadonlyMap<string, KeyRole> = (() => {
 })()
 
 const FIELD_SLOTS: Record<string, number> = {
-  ip: F_IP, time: F_TIME, method: F_METHOD, path: F_PATH, query: F_QUERY, protocol: F_PROTOCOL, status: F_STATUS,
-  bytes: F_BYTES, referrer: F_REFERRER, useragent: F_UA, user: F_USER, host: F_HOST, port: F_PORT,
-  request: F_REQUEST, acceptlanguage: F_ACCEPT_LANGUAGE, xforwardedfor: F_XFF, requesttime: F_REQUEST_TIME,
+  ip: F_IP,
+  time: F_TIME,
+  method: F_METHOD,
+  path: F_PATH,
+  query: F_QUERY,
+  protocol: F_PROTOCOL,
+  status: F_STATUS,
+  bytes: F_BYTES,
+  referrer: F_REFERRER,
+  useragent: F_UA,
+  user: F_USER,
+  host: F_HOST,
+  port: F_PORT,
+  request: F_REQUEST,
+  acceptlanguage: F_ACCEPT_LANGUAGE,
+  xforwardedfor: F_XFF,
+  requesttime: F_REQUEST_TIME,
 }
 
 /** `userAgent`, `user_agent`, `UserAgent` -> the slot for that record field. */
@@ -387,9 +457,7 @@ class NginxJsonParser implements LogParser {
     for (const [recordField, jsonKey] of Object.entries(options?.fieldMap ?? {})) {
       const field = slotForRecordField(recordField)
       if (field === undefined) {
-        throw new FormatError(
-          `--field ${recordField}=${jsonKey}: unknown record field "${recordField}" (one of ${JSON_RECORD_FIELDS.join(', ')})`,
-        )
+        throw new FormatError(`--field ${recordField}=${jsonKey}: unknown record field "${recordField}" (one of ${JSON_RECORD_FIELDS.join(', ')})`)
       }
       if (typeof jsonKey !== 'string' || jsonKey.length === 0) {
         throw new FormatError(`--field ${recordField}=: the JSON key is empty`)
@@ -539,10 +607,7 @@ function parseCaddy(line: Buffer): ParseResult {
   const req = obj['request']
   // Access records come from the `http.log.access[.<name>]` loggers; everything else (startup,
   // TLS, reverse_proxy debug records) is not a request.
-  if (
-    !isObject(req) ||
-    (typeof logger === 'string' ? !logger.startsWith('http.log.access') : logger !== undefined)
-  ) {
+  if (!isObject(req) || (typeof logger === 'string' ? !logger.startsWith('http.log.access') : logger !== undefined)) {
     return rejected('not-access-record')
   }
   const headers = req['headers']

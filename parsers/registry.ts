@@ -36,15 +36,24 @@ export type BuiltinFormatName = (typeof BUILTIN_FORMAT_NAMES)[number]
  *  cloudflare_json keep no state; w3c keeps its layout per input (`forInput`). */
 function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefined): LogParser {
   switch (name) {
-    case 'nginx_json': return createNginxJson(options)
-    case 'caddy_json': return caddyJson
-    case 'traefik_json': return traefikJson
-    case 'w3c': return createW3cParser()
-    case 'aws_elb': return awsElb
-    case 'aws_alb': return awsAlb
-    case 'haproxy': return createHaproxyParser(options)
-    case 'cloudflare_json': return cloudflareJson
-    default: return createClfParser(name)
+    case 'nginx_json':
+      return createNginxJson(options)
+    case 'caddy_json':
+      return caddyJson
+    case 'traefik_json':
+      return traefikJson
+    case 'w3c':
+      return createW3cParser()
+    case 'aws_elb':
+      return awsElb
+    case 'aws_alb':
+      return awsAlb
+    case 'haproxy':
+      return createHaproxyParser(options)
+    case 'cloudflare_json':
+      return cloudflareJson
+    default:
+      return createClfParser(name)
   }
 }
 
@@ -77,9 +86,16 @@ export function builtinParsers(options?: ParserOptions): LogParser[] {
 
 /** Other spellings users reach for. */
 const ALIASES: Readonly<Record<string, BuiltinFormatName>> = {
-  json: 'nginx_json', caddy: 'caddy_json', traefik: 'traefik_json',
-  iis: 'w3c', cloudfront: 'w3c', amazon_cloudfront: 'w3c', w3c_extended: 'w3c',
-  elb: 'aws_elb', alb: 'aws_alb', cloudflare: 'cloudflare_json',
+  json: 'nginx_json',
+  caddy: 'caddy_json',
+  traefik: 'traefik_json',
+  iis: 'w3c',
+  cloudfront: 'w3c',
+  amazon_cloudfront: 'w3c',
+  w3c_extended: 'w3c',
+  elb: 'aws_elb',
+  alb: 'aws_alb',
+  cloudflare: 'cloudflare_json',
 }
 
 function builtinName(spec: string): BuiltinFormatName | undefined {
@@ -107,8 +123,7 @@ export async function resolveFormat(spec: string, options?: ParserOptions): Prom
     return loadParserModule(rest.trim(), options ?? {})
   }
   throw new FormatError(
-    `unknown format "${spec}": use auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, ` +
-      `nginx:'<log_format>', apache:'<LogFormat>' or module:<path or package>`,
+    `unknown format "${spec}": use auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, ` + `nginx:'<log_format>', apache:'<LogFormat>' or module:<path or package>`,
   )
 }
 
@@ -172,9 +187,7 @@ function parserFromModule(mod: unknown, options: ParserOptions, spec: string): u
   if (top !== undefined) return top
   const inner = mod['default']
   if (isRecordLike(inner) && typeof inner !== 'function') return pick(inner) ?? inner
-  throw new FormatError(
-    `module:${spec}: exports no parser (expected a default export, a "parser" export or a "createParser(options)" function)`,
-  )
+  throw new FormatError(`module:${spec}: exports no parser (expected a default export, a "parser" export or a "createParser(options)" function)`)
 }
 
 /** What is wrong with a would-be parser, or null. */
@@ -188,8 +201,20 @@ function shapeProblem(p: unknown): string | null {
 }
 
 const RECORD_KEYS = [
-  'ip', 'time', 'method', 'path', 'query', 'protocol', 'status', 'bytes', 'referrer', 'userAgent', 'user', 'host',
-  'port', 'requestLine',
+  'ip',
+  'time',
+  'method',
+  'path',
+  'query',
+  'protocol',
+  'status',
+  'bytes',
+  'referrer',
+  'userAgent',
+  'user',
+  'host',
+  'port',
+  'requestLine',
 ] as const
 
 /** Wraps a third-party parser so that it keeps the `LogParser` promises the pipeline relies on:

@@ -19,14 +19,35 @@ import { digitsValue, splitHostPort } from './util/fields.js'
 import { fillTarget } from './util/request-line.js'
 
 type Role =
-  | 'date' | 'time' | 'dateLocal' | 'timeLocal' | 'ip' | 'method' | 'uriStem' | 'uriQuery' | 'uri'
-  | 'status' | 'altStatus' | 'bytes' | 'userAgent' | 'referrer' | 'host' | 'hostHeader' | 'port' | 'user'
-  | 'protocol' | 'timeTakenMs' | 'timeTaken' | 'xForwardedFor' | 'acceptLanguage' | 'ignore'
+  | 'date'
+  | 'time'
+  | 'dateLocal'
+  | 'timeLocal'
+  | 'ip'
+  | 'method'
+  | 'uriStem'
+  | 'uriQuery'
+  | 'uri'
+  | 'status'
+  | 'altStatus'
+  | 'bytes'
+  | 'userAgent'
+  | 'referrer'
+  | 'host'
+  | 'hostHeader'
+  | 'port'
+  | 'user'
+  | 'protocol'
+  | 'timeTakenMs'
+  | 'timeTaken'
+  | 'xForwardedFor'
+  | 'acceptLanguage'
+  | 'ignore'
 
 /** W3C field names (and the IIS Advanced Logging / vendor spellings) the record uses. */
 const ROLES: Readonly<Record<string, Role>> = {
-  'date': 'date',
-  'time': 'time',
+  date: 'date',
+  time: 'time',
   'date-local': 'dateLocal',
   'time-local': 'timeLocal',
   'c-ip': 'ip',
@@ -48,21 +69,27 @@ const ROLES: Readonly<Record<string, Role>> = {
   'cs-version': 'protocol',
   'cs-protocol-version': 'protocol', // CloudFront
   'time-taken': 'timeTaken',
-  'timetakenms': 'timeTakenMs', // IIS Advanced Logging
+  timetakenms: 'timeTakenMs', // IIS Advanced Logging
   'x-forwarded-for': 'xForwardedFor',
   'cs(x-forwarded-for)': 'xForwardedFor',
   'cs(accept-language)': 'acceptLanguage',
 }
 
 /** CloudFront standard log fields in their documented order; older files have a prefix of it. */
-const CLOUDFRONT_FIELDS = ('date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) ' +
+const CLOUDFRONT_FIELDS = (
+  'date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) ' +
   'cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes ' +
   'time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status ' +
   'fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len ' +
-  'sc-range-start sc-range-end').split(' ')
+  'sc-range-start sc-range-end'
+).split(' ')
 /** IIS 8.5+ and IIS 7.x default W3C fields. */
-const IIS_DEFAULT_15 = 'date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken'.split(' ')
-const IIS_DEFAULT_14 = 'date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken'.split(' ')
+const IIS_DEFAULT_15 =
+  'date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken'.split(
+    ' ',
+  )
+const IIS_DEFAULT_14 =
+  'date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken'.split(' ')
 
 interface Layout {
   roles: Role[]
@@ -76,7 +103,10 @@ function layoutOf(names: readonly string[]): Layout {
 
 const CLOUDFRONT_LAYOUTS = new Map<number, Layout>()
 for (let n = 12; n <= CLOUDFRONT_FIELDS.length; n++) CLOUDFRONT_LAYOUTS.set(n, layoutOf(CLOUDFRONT_FIELDS.slice(0, n)))
-const IIS_LAYOUTS = new Map<number, Layout>([[15, layoutOf(IIS_DEFAULT_15)], [14, layoutOf(IIS_DEFAULT_14)]])
+const IIS_LAYOUTS = new Map<number, Layout>([
+  [15, layoutOf(IIS_DEFAULT_15)],
+  [14, layoutOf(IIS_DEFAULT_14)],
+])
 
 const HASH = 0x23
 const TAB = 0x09
@@ -103,14 +133,26 @@ function splitSpaced(s: string): string[] {
   let closable = true
   while (i < len) {
     const c = s.charCodeAt(i)
-    if (c === SPACE) { i++; continue }
+    if (c === SPACE) {
+      i++
+      continue
+    }
     if (c === QUOTE && closable) {
       let j = i + 1
       for (;;) {
         const q = s.indexOf('"', j)
-        if (q === -1) { j = -1; break }
-        if (s.charCodeAt(q + 1) === QUOTE) { j = q + 2; continue }
-        if (q + 1 === len || s.charCodeAt(q + 1) === SPACE) { j = q; break }
+        if (q === -1) {
+          j = -1
+          break
+        }
+        if (s.charCodeAt(q + 1) === QUOTE) {
+          j = q + 2
+          continue
+        }
+        if (q + 1 === len || s.charCodeAt(q + 1) === SPACE) {
+          j = q
+          break
+        }
         j = q + 1
       }
       if (j !== -1) {
@@ -244,7 +286,11 @@ class W3cParser implements LogParser {
   private directive(line: Buffer): ParseResult {
     const text = line.toString('latin1')
     if (text.startsWith('#Fields:')) {
-      const names = text.slice(8).trim().split(/\s+/).filter((n) => n !== '')
+      const names = text
+        .slice(8)
+        .trim()
+        .split(/\s+/)
+        .filter((n) => n !== '')
       if (names.length > 0) this.layout = layoutOf(names)
     } else if (text.startsWith('#Date:')) {
       this.directiveDate = directiveDateOf(text.slice(6).trim())
@@ -262,9 +308,23 @@ class W3cParser implements LogParser {
     }
     if (values.length !== layout.roles.length) return NO_MATCH
     const rec: W3cRecord = {
-      ip: null, time: null, method: null, path: null, query: null, protocol: null, status: null,
-      bytes: null, referrer: null, userAgent: null, user: null, host: null, port: null,
-      requestLine: null, xForwardedFor: null, requestTime: null, acceptLanguage: null,
+      ip: null,
+      time: null,
+      method: null,
+      path: null,
+      query: null,
+      protocol: null,
+      status: null,
+      bytes: null,
+      referrer: null,
+      userAgent: null,
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
+      xForwardedFor: null,
+      requestTime: null,
+      acceptLanguage: null,
     }
     let date: string | null = null
     let time: string | null = null
@@ -284,29 +344,84 @@ class W3cParser implements LogParser {
       if (role === 'ignore') continue
       const v = value(values[i])
       switch (role) {
-        case 'date': date = v; break
-        case 'time': time = v; break
-        case 'dateLocal': dateLocal = v; break
-        case 'timeLocal': timeLocal = v; break
-        case 'ip': rec.ip = v; break
-        case 'method': rec.method = v; break
-        case 'uriStem': stem = v; break
-        case 'uriQuery': query = v; queryField = true; break
-        case 'uri': uri = v; break
-        case 'status': status = v; break
-        case 'altStatus': altStatus = v; break
-        case 'bytes': bytesText = v; rec.bytes = v === null ? null : nonNegative(v); break
-        case 'userAgent': rec.userAgent = v === null ? null : tabs ? percentDecode(v) : percentDecode(v.replaceAll('+', ' ')); break
-        case 'referrer': rec.referrer = v === null ? null : v.indexOf('\\') === -1 ? v : v.replaceAll('\\', '\\x5C'); break
-        case 'host': if (v !== null && rec.host === null) { const hp = splitHostPort(v); rec.host = hp.host; if (hp.port !== null) rec.port = hp.port } break
-        case 'hostHeader': hostHeader = v; break
-        case 'port': if (v !== null && rec.port === null) { const p = nonNegative(v); if (p !== null && p <= 65535) rec.port = p } break
-        case 'user': rec.user = v; break
-        case 'protocol': rec.protocol = v; break
-        case 'timeTaken': if (v !== null) rec.requestTime = duration(v, v.indexOf('.') === -1 ? 1000 : 1); break
-        case 'timeTakenMs': if (v !== null) rec.requestTime = duration(v, 1000); break
-        case 'xForwardedFor': rec.xForwardedFor = v; break
-        case 'acceptLanguage': rec.acceptLanguage = v === null ? null : tabs ? percentDecode(v) : v.replaceAll('+', ' '); break
+        case 'date':
+          date = v
+          break
+        case 'time':
+          time = v
+          break
+        case 'dateLocal':
+          dateLocal = v
+          break
+        case 'timeLocal':
+          timeLocal = v
+          break
+        case 'ip':
+          rec.ip = v
+          break
+        case 'method':
+          rec.method = v
+          break
+        case 'uriStem':
+          stem = v
+          break
+        case 'uriQuery':
+          query = v
+          queryField = true
+          break
+        case 'uri':
+          uri = v
+          break
+        case 'status':
+          status = v
+          break
+        case 'altStatus':
+          altStatus = v
+          break
+        case 'bytes':
+          bytesText = v
+          rec.bytes = v === null ? null : nonNegative(v)
+          break
+        case 'userAgent':
+          rec.userAgent = v === null ? null : tabs ? percentDecode(v) : percentDecode(v.replaceAll('+', ' '))
+          break
+        case 'referrer':
+          rec.referrer = v === null ? null : v.indexOf('\\') === -1 ? v : v.replaceAll('\\', '\\x5C')
+          break
+        case 'host':
+          if (v !== null && rec.host === null) {
+            const hp = splitHostPort(v)
+            rec.host = hp.host
+            if (hp.port !== null) rec.port = hp.port
+          }
+          break
+        case 'hostHeader':
+          hostHeader = v
+          break
+        case 'port':
+          if (v !== null && rec.port === null) {
+            const p = nonNegative(v)
+            if (p !== null && p <= 65535) rec.port = p
+          }
+          break
+        case 'user':
+          rec.user = v
+          break
+        case 'protocol':
+          rec.protocol = v
+          break
+        case 'timeTaken':
+          if (v !== null) rec.requestTime = duration(v, v.indexOf('.') === -1 ? 1000 : 1)
+          break
+        case 'timeTakenMs':
+          if (v !== null) rec.requestTime = duration(v, 1000)
+          break
+        case 'xForwardedFor':
+          rec.xForwardedFor = v
+          break
+        case 'acceptLanguage':
+          rec.acceptLanguage = v === null ? null : tabs ? percentDecode(v) : v.replaceAll('+', ' ')
+          break
       }
     }
     if (hostHeader !== null) {

@@ -37,7 +37,9 @@ try {
   console.log(`\nThe API accepted ${received.length} events:`, byEndpoint)
   const pages = {}
   for (const e of received) if (e.endpoint.endsWith('/log') && e.body.pg) pages[e.body.pg] = (pages[e.body.pg] ?? 0) + 1
-  const top = Object.entries(pages).sort((a, b) => b[1] - a[1]).slice(0, 5)
+  const top = Object.entries(pages)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
   console.log('Top pages:', Object.fromEntries(top))
   const sampleEvent = received.find((e) => e.body.so) ?? received[0]
   if (sampleEvent) console.log('One of them:', JSON.stringify({ endpoint: sampleEvent.endpoint, ip: sampleEvent.ip, body: sampleEvent.body }))

@@ -28,9 +28,18 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 
 function addPipelineOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('-f, --format <format>', `log format: auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, 'nginx:<log_format>', 'apache:<LogFormat>' or module:<path|package>`).default('auto'))
+    .addOption(
+      new Option(
+        '-f, --format <format>',
+        `log format: auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, 'nginx:<log_format>', 'apache:<LogFormat>' or module:<path|package>`,
+      ).default('auto'),
+    )
     .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').argParser(collect))
-    .addOption(new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)').choices(['remote', 'xff']).default('remote'))
+    .addOption(
+      new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)')
+        .choices(['remote', 'xff'])
+        .default('remote'),
+    )
     .addOption(new Option('--trusted-proxy <cidr>', 'a proxy address or CIDR whose X-Forwarded-For is trusted (repeatable)').argParser(collect))
     .addOption(new Option('--keep-query', 'keep the query string in the page path (pg)'))
     .addOption(new Option('--errors <statuses>', 'which responses become error events: 5xx, 4xx,5xx or none').default('5xx'))
@@ -38,8 +47,15 @@ function addPipelineOptions(cmd: Command): Command {
     .addOption(new Option('--include-bots', 'do not skip requests whose User-Agent is a known bot'))
     .addOption(new Option('--include-path <pattern>', 'only paths matching this glob or /regex/ (repeatable)').argParser(collect))
     .addOption(new Option('--exclude-path <pattern>', 'skip paths matching this glob or /regex/ (repeatable)').argParser(collect))
-    .addOption(new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').argParser(collect))
-    .addOption(new Option('--site <host=project>', 'send this virtual host\'s requests to that project (repeatable; first match wins; www. and case ignored, *.example.com = every subdomain)').argParser(collect))
+    .addOption(
+      new Option('--host <host>', 'only requests for this virtual host (repeatable); also treated as the site itself for referrers').argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--site <host=project>',
+        "send this virtual host's requests to that project (repeatable; first match wins; www. and case ignored, *.example.com = every subdomain)",
+      ).argParser(collect),
+    )
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
     .addOption(new Option('--config <file>', 'JSON config with custom event rules and sites'))
@@ -50,8 +66,14 @@ function addPipelineOptions(cmd: Command): Command {
 /** `defaultConcurrency`: follow keeps up with a busy site only with more in flight (64 ÷ 40 ms ≈ 1,600 events/s; 16 ÷ 40 ms = 400). */
 function addDeliveryOptions(cmd: Command, env: NodeJS.ProcessEnv, defaultConcurrency = '16'): Command {
   return cmd
-    .addOption(new Option('--api-url <url>', 'Events API base (self-hosted: https://HOST/backend/v1/log)').env('SWETRIX_API_URL').default('https://api.swetrix.com/log'))
-    .addOption(new Option('--state-dir <dir>', 'where checkpoints, dead letters and uncertain events are kept').env('SWETRIX_INGEST_STATE_DIR').default(defaultStateDir(env)))
+    .addOption(
+      new Option('--api-url <url>', 'Events API base (self-hosted: https://HOST/backend/v1/log)').env('SWETRIX_API_URL').default('https://api.swetrix.com/log'),
+    )
+    .addOption(
+      new Option('--state-dir <dir>', 'where checkpoints, dead letters and uncertain events are kept')
+        .env('SWETRIX_INGEST_STATE_DIR')
+        .default(defaultStateDir(env)),
+    )
     .addOption(new Option('--concurrency <n>', 'requests in flight at once (also the most events left uncertain by a crash)').default(defaultConcurrency))
     .addOption(new Option('--rate <n>', 'at most this many requests per second'))
     .addOption(new Option('--max-retry-time <duration>', 'keep retrying a failing event this long, then exit 1 (e.g. 90s, 10m, 1h)').default('10m'))
@@ -95,12 +117,15 @@ Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration er
     .addOption(new Option('--records', 'NDJSON: one parsed record per input line'))
     .addOption(new Option('--events', 'NDJSON: the exact requests that would be sent'))
     .addOption(new Option('--threads <n>', 'threads for a large plain file (counts only; auto = the cores there are, at most 4)').default('auto'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   swetrix-ingest check access.log
   swetrix-ingest check --json access.log access.log.1 access.log.2.gz
   zcat access.log.3.gz | swetrix-ingest check -
-  swetrix-ingest check --events --format 'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' access.log`)
+  swetrix-ingest check --events --format 'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' access.log`,
+    )
     .action(async (files: string[], opts: PipelineFlags & { project?: string; json?: boolean; records?: boolean; events?: boolean; threads: string }) => {
       const modes = [opts.json, opts.records, opts.events].filter(Boolean).length
       if (modes > 1) throw new UsageError('choose one of --json, --records, --events')
@@ -122,13 +147,16 @@ Examples:
     io.env,
   )
     .addOption(new Option('--from-beginning', 'on the first run, send the whole file instead of starting at its end'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log
   */5 * * * *  swetrix-ingest run -p YOUR_PROJECT /var/log/nginx/access.log   # crontab
   swetrix-ingest run --dry-run --from-beginning -p YOUR_PROJECT access.log | head
   swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' access.log   # several sites
-  swetrix-ingest run --config /etc/swetrix-ingest.json /var/log/nginx/*.access.log                    # config "sites"`)
+  swetrix-ingest run --config /etc/swetrix-ingest.json /var/log/nginx/*.access.log                    # config "sites"`,
+    )
     .action(async (files: string[], opts: DeliveryFlags) => {
       const { runDelivery } = await import('./commands/run.js') // the sending side loads only when it is used
       setExit(await runDelivery('run', files, opts, io))
@@ -138,12 +166,21 @@ Examples:
     addPipelineOptions(
       program
         .command('backfill')
-        .description('historical (rotated, gzipped) logs, oldest first: Swetrix Data Import files with the original dates (default), or live events (--via api)')
+        .description(
+          'historical (rotated, gzipped) logs, oldest first: Swetrix Data Import files with the original dates (default), or live events (--via api)',
+        )
         .argument('<file...>', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
     ),
     io.env,
   )
-    .addOption(new Option('--via <sink>', 'import: Swetrix Data Import files with the original dates; api: the Events API (events are stamped with the time they arrive)').choices(['import', 'api']).default('import'))
+    .addOption(
+      new Option(
+        '--via <sink>',
+        'import: Swetrix Data Import files with the original dates; api: the Events API (events are stamped with the time they arrive)',
+      )
+        .choices(['import', 'api'])
+        .default('import'),
+    )
     .addOption(new Option('--no-progress', 'no progress bar or progress lines on stderr'))
     .addOption(new Option('--out <dir>', 'import: where the import files (CSV) are written').default('.'))
     .addOption(new Option('--hostname <host>', 'import: the hostname column of every row (default: the logged host, if any)'))
@@ -151,13 +188,21 @@ Examples:
     .addOption(new Option('--no-geoip', 'import: leave the country column empty'))
     .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
     .addOption(new Option('--max-file-size <bytes>', 'import: split files at this size (at most and default 100m)'))
-    .addOption(new Option('--errors-via-api', 'import: send the error events live to the Events API (Data Import takes none; they are stamped with the time they arrive)'))
-    .addHelpText('after', `
+    .addOption(
+      new Option(
+        '--errors-via-api',
+        'import: send the error events live to the Events API (Data Import takes none; they are stamped with the time they arrive)',
+      ),
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'              # import files with the original dates
   SWETRIX_EMAIL=you@example.com SWETRIX_PASSWORD=... \\
     swetrix-ingest backfill -p YOUR_PROJECT --upload --out ./import '/var/log/nginx/access.log*'
-  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'   # live events, stamped now`)
+  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'   # live events, stamped now`,
+    )
     .action(async (files: string[], opts: DeliveryFlags & ImportFlags & { via: string }) => {
       if (opts.via === 'import') {
         const { runBackfillImport } = await import('./commands/backfill-import.js')
@@ -182,14 +227,17 @@ Examples:
     .addOption(new Option('--metrics-addr <host:port>', 'serve Prometheus metrics (/metrics) and health (/health), e.g. 127.0.0.1:9464'))
     .addOption(new Option('--rotate-wait <duration>', 'keep reading a renamed or deleted file until it has been quiet this long').default('5s'))
     .addOption(new Option('--poll-interval <duration>', 'look for changes at least this often (file-system notifications come first)').default('250ms'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   swetrix-ingest follow -p YOUR_PROJECT /var/log/nginx/access.log
   swetrix-ingest follow -p YOUR_PROJECT '/var/log/nginx/*.access.log' --metrics-addr 127.0.0.1:9464
   docker logs -f nginx 2>&1 | swetrix-ingest follow -p YOUR_PROJECT -     # no checkpoint for stdin
 
 Signals: SIGTERM/SIGINT stop reading, finish what is in flight, checkpoint and exit 0 (again: at once,
-exit 130); SIGHUP looks for new files matching the globs. A unit file: contrib/swetrix-ingest.service.`)
+exit 130); SIGHUP looks for new files matching the globs. A unit file: contrib/swetrix-ingest.service.`,
+    )
     .action(async (files: string[], opts: import('./commands/follow.js').FollowFlags) => {
       const { runFollow } = await import('./commands/follow.js')
       setExit(await runFollow(files, opts, io))

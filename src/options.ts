@@ -108,7 +108,8 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
   }
   if (config && flags.config) siteList.push(...(await import('./mapper/config.js')).siteEntries(config, flags.config))
   if (siteList.length === 0 && projectId === null) {
-    if (requireProject) throw new UsageError('a project id is required: pass -p/--project or set SWETRIX_PROJECT_ID (or map sites to projects with --site HOST=PROJECT)')
+    if (requireProject)
+      throw new UsageError('a project id is required: pass -p/--project or set SWETRIX_PROJECT_ID (or map sites to projects with --site HOST=PROJECT)')
     projectId = PLACEHOLDER_PID
   }
   const sites = createSiteMap(siteList, projectId)
@@ -153,6 +154,12 @@ async function loadConfigAsUsage(path: string) {
     return await loadConfig(path)
   } catch (err) {
     // The schema's report spans lines; keep the one-line error contract.
-    throw new UsageError((err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' '))
+    throw new UsageError(
+      (err as Error).message
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .join(' '),
+    )
   }
 }

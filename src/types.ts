@@ -19,16 +19,7 @@ export interface OutgoingEvent {
 }
 
 /** Why a parsed record is not sent. Stable identifiers, used as counter keys. */
-export type SkipReason =
-  | 'static'
-  | 'bot'
-  | 'method'
-  | 'status'
-  | 'filtered'
-  | 'time'
-  | 'no-site'
-  | 'malformed'
-  | (string & {})
+export type SkipReason = 'static' | 'bot' | 'method' | 'status' | 'filtered' | 'time' | 'no-site' | 'malformed' | (string & {})
 
 export type MapResult = { event: OutgoingEvent } | { skip: SkipReason }
 

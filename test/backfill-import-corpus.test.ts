@@ -49,7 +49,10 @@ describe.skipIf(!existsSync(corpusDir))('backfill --via import on real logs', ()
       }
       expect(rows).toBeGreaterThan(0)
       expect(rows).toBe(check.events.pageview + check.events.custom)
-      const records = (await runCli(['check', '--records', file])).stdout.trim().split('\n').map((l) => JSON.parse(l))
+      const records = (await runCli(['check', '--records', file])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
         .filter((x) => x.outcome === 'pageview' || String(x.outcome ?? '').startsWith('custom:'))
       expect(ids.size).toBe(referenceSessionCount(records))
       expect(summary.sessions).toBe(ids.size)

@@ -27,7 +27,21 @@ describe('backfill --errors-via-api', () => {
       let text = ''
       for (let m = 0; m < 20; m++) text += clfLine(`192.0.2.${m + 1}`, m, `/page-${m}`, m % 4 === 0 ? 502 : 200)
       await writeFile(log, text)
-      const args = ['backfill', '--json', '--no-progress', '--errors-via-api', '-p', PROJECT, '--api-url', api!.url, '--out', join(dir, 'out'), '--state-dir', join(dir, 'state'), log]
+      const args = [
+        'backfill',
+        '--json',
+        '--no-progress',
+        '--errors-via-api',
+        '-p',
+        PROJECT,
+        '--api-url',
+        api!.url,
+        '--out',
+        join(dir, 'out'),
+        '--state-dir',
+        join(dir, 'state'),
+        log,
+      ]
       const first = await runCli(args)
       expect(first.code, first.stderr).toBe(0)
       const s1 = JSON.parse(first.stdout).import
@@ -35,7 +49,11 @@ describe('backfill --errors-via-api', () => {
       expect(s1.errorsNotImported).toBe(5)
       expect(s1.errorsViaApi).toMatchObject({ sent: 5, accepted: 5, uncertain: 0, alreadySent: 0 })
       const errors = () => api!.accepted().filter((e) => e.endpoint === '/log/error')
-      expect(errors().map((e) => e.ip).sort()).toEqual(['192.0.2.1', '192.0.2.13', '192.0.2.17', '192.0.2.5', '192.0.2.9'])
+      expect(
+        errors()
+          .map((e) => e.ip)
+          .sort(),
+      ).toEqual(['192.0.2.1', '192.0.2.13', '192.0.2.17', '192.0.2.5', '192.0.2.9'])
       expect(api!.accepted()).toHaveLength(5) // pageviews went to the import file, not the API
 
       // More lines in the live file: a rerun sends only the new error, never the old ones again.
@@ -46,7 +64,20 @@ describe('backfill --errors-via-api', () => {
       expect(errors().map((e) => e.ip)).toHaveLength(6)
       expect(errors().filter((e) => e.ip === '198.51.100.7')).toHaveLength(1)
 
-      const plain = await runCli(['backfill', '--no-progress', '--errors-via-api', '-p', PROJECT, '--api-url', api!.url, '--out', join(dir, 'out'), '--state-dir', join(dir, 'state'), log])
+      const plain = await runCli([
+        'backfill',
+        '--no-progress',
+        '--errors-via-api',
+        '-p',
+        PROJECT,
+        '--api-url',
+        api!.url,
+        '--out',
+        join(dir, 'out'),
+        '--state-dir',
+        join(dir, 'state'),
+        log,
+      ])
       expect(plain.code, plain.stderr).toBe(0)
       expect(plain.stdout).toMatch(/errors +0 error events sent live/)
       expect(errors()).toHaveLength(6)

@@ -14,7 +14,10 @@ const PROJECT = 'TESTPROJECT1'
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0'
 
 async function csvFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => f.endsWith('.csv')).sort().map((f) => join(dir, f))
+  return (await readdir(dir))
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .map((f) => join(dir, f))
 }
 
 /** Every file through the importer's rules: no row may be skipped. */
@@ -49,8 +52,13 @@ describe('backfill --via import', () => {
       expect(summary.import.rows).toBe(rows.length)
       expect(summary.import.errorsNotImported).toBe(checked.events.error)
       // Timestamps: the logged instants of the event lines, in order.
-      const records = (await runCli(['check', '--records', '--config', CONFIG, SAMPLE])).stdout.trim().split('\n').map((l) => JSON.parse(l))
-      const times = records.filter((x) => x.outcome === 'pageview' || String(x.outcome).startsWith('custom:')).map((x) => new Date(Math.floor(Date.parse(x.time) / 1000) * 1000).toISOString())
+      const records = (await runCli(['check', '--records', '--config', CONFIG, SAMPLE])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+      const times = records
+        .filter((x) => x.outcome === 'pageview' || String(x.outcome).startsWith('custom:'))
+        .map((x) => new Date(Math.floor(Date.parse(x.time) / 1000) * 1000).toISOString())
       expect(rows.map((x) => x.created).sort()).toEqual(times.sort())
       // No visitor data in the files.
       const text = (await Promise.all((await csvFiles(out)).map((f) => readFile(f, 'utf8')))).join('')
@@ -64,9 +72,16 @@ describe('backfill --via import', () => {
       const clf = join(dir, 'zones.log')
       await writeFile(clf, clfLine('192.0.2.1', '01/Nov/2026:10:00:00 +0330', '/tehran') + clfLine('192.0.2.2', '01/Nov/2026:10:00:00 -0700', '/denver'))
       const json = join(dir, 'zones.json.log')
-      await writeFile(json, JSON.stringify({ remote_addr: '192.0.2.3', time_iso8601: '2026-11-01T10:00:00Z', request: 'GET /utc HTTP/1.1', status: 200, http_user_agent: UA }) + '\n')
+      await writeFile(
+        json,
+        JSON.stringify({ remote_addr: '192.0.2.3', time_iso8601: '2026-11-01T10:00:00Z', request: 'GET /utc HTTP/1.1', status: 200, http_user_agent: UA }) +
+          '\n',
+      )
       const state = join(dir, 'state')
-      for (const [file, out] of [[clf, 'a'], [json, 'b']] as const) {
+      for (const [file, out] of [
+        [clf, 'a'],
+        [json, 'b'],
+      ] as const) {
         const r = await runCli(['backfill', '--no-progress', '--out', join(dir, out), '--state-dir', state, file])
         expect(r.code, r.stderr).toBe(0)
       }
@@ -149,7 +164,11 @@ describe('backfill --via import', () => {
       await appendFile(live, clfLine('192.0.2.9', '03/Nov/2026:11:00:00 +0000', '/live/after'))
       const run = await runCli(['run', '--dry-run', '-p', PROJECT, '--api-url', 'http://127.0.0.1:9/log', '--state-dir', state, live])
       expect(run.code, run.stderr).toBe(0)
-      const sent = run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).body.pg)
+      const sent = run.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).body.pg)
       expect(sent).toEqual(['/live/after'])
 
       // A second backfill finds nothing new and writes no file.
@@ -182,7 +201,22 @@ describe('backfill --upload', () => {
       const out = join(dir, 'out')
       const state = join(dir, 'state')
       const env = { SWETRIX_EMAIL: 'owner@example.com', SWETRIX_PASSWORD: 's3cret-pass', SWETRIX_INGEST_POLL_MS: '20' }
-      const args = ['backfill', '--upload', '--no-progress', '-p', PROJECT, '--api-url', api!.url, '--max-file-size', '6000', '--out', out, '--state-dir', state, SAMPLE]
+      const args = [
+        'backfill',
+        '--upload',
+        '--no-progress',
+        '-p',
+        PROJECT,
+        '--api-url',
+        api!.url,
+        '--max-file-size',
+        '6000',
+        '--out',
+        out,
+        '--state-dir',
+        state,
+        SAMPLE,
+      ]
       // First run: killed (SIGKILL) while the second file is being imported.
       const child = spawnCli(args, { env })
       const done = collect(child)
@@ -213,22 +247,30 @@ describe('backfill --upload', () => {
     })
   })
 
-  it('a failed import stops with the server\'s message; wrong credentials stop at login', async () => {
+  it("a failed import stops with the server's message; wrong credentials stop at login", async () => {
     api = await startTestApi({ dataImport: { email: 'owner@example.com', password: 'right', stepMs: 5 } })
     await withTempDir(async (dir) => {
-      const bad = await runCli(['backfill', '--upload', '--no-progress', '-p', PROJECT, '--api-url', api!.url, '--out', join(dir, 'o'), '--state-dir', join(dir, 's'), SAMPLE], {
-        env: { SWETRIX_EMAIL: 'owner@example.com', SWETRIX_PASSWORD: 'wrong' },
-      })
+      const bad = await runCli(
+        ['backfill', '--upload', '--no-progress', '-p', PROJECT, '--api-url', api!.url, '--out', join(dir, 'o'), '--state-dir', join(dir, 's'), SAMPLE],
+        {
+          env: { SWETRIX_EMAIL: 'owner@example.com', SWETRIX_PASSWORD: 'wrong' },
+        },
+      )
       expect(bad.code).toBe(1)
       expect(bad.stderr).toMatch(/login failed \(HTTP 409\)/)
       await api!.close()
       api = await startTestApi({ dataImport: { email: 'owner@example.com', password: 'right', stepMs: 5, failWith: 'Import failed: disk full' } })
-      const failed = await runCli(['backfill', '--upload', '--no-progress', '-p', PROJECT, '--api-url', api.url, '--out', join(dir, 'o2'), '--state-dir', join(dir, 's2'), SAMPLE], {
-        env: { SWETRIX_EMAIL: 'owner@example.com', SWETRIX_PASSWORD: 'right', SWETRIX_INGEST_POLL_MS: '10' },
-      })
+      const failed = await runCli(
+        ['backfill', '--upload', '--no-progress', '-p', PROJECT, '--api-url', api.url, '--out', join(dir, 'o2'), '--state-dir', join(dir, 's2'), SAMPLE],
+        {
+          env: { SWETRIX_EMAIL: 'owner@example.com', SWETRIX_PASSWORD: 'right', SWETRIX_INGEST_POLL_MS: '10' },
+        },
+      )
       expect(failed.code).toBe(1)
       expect(failed.stderr).toContain('Import failed: disk full')
-      const none = await runCli(['backfill', '--upload', '-p', PROJECT, '--out', join(dir, 'o'), '--state-dir', join(dir, 's'), SAMPLE], { env: { SWETRIX_EMAIL: '', SWETRIX_PASSWORD: '', SWETRIX_TOKEN: '' } })
+      const none = await runCli(['backfill', '--upload', '-p', PROJECT, '--out', join(dir, 'o'), '--state-dir', join(dir, 's'), SAMPLE], {
+        env: { SWETRIX_EMAIL: '', SWETRIX_PASSWORD: '', SWETRIX_TOKEN: '' },
+      })
       expect(none.code).toBe(2)
     })
   })

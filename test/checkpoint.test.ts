@@ -10,9 +10,19 @@ import type { FileCheckpoint } from '../src/checkpoint/store.js'
 
 function cp(id: string, over: Partial<FileCheckpoint> = {}): FileCheckpoint {
   return {
-    id, path: `/var/log/nginx/${id}.log`, dev: 2049, ino: 1234, gzip: false, size: 4096,
-    acked: 1000, dispatched: 1500, doneAhead: [1200], ackedTailHash: 'ab'.repeat(16), ackedLine: 12,
-    updatedAt: '2025-01-01T00:00:00.000Z', ...over,
+    id,
+    path: `/var/log/nginx/${id}.log`,
+    dev: 2049,
+    ino: 1234,
+    gzip: false,
+    size: 4096,
+    acked: 1000,
+    dispatched: 1500,
+    doneAhead: [1200],
+    ackedTailHash: 'ab'.repeat(16),
+    ackedLine: 12,
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    ...over,
   }
 }
 
@@ -34,7 +44,12 @@ describe('CheckpointStore (in memory fs)', () => {
     const again = await CheckpointStore.open('/state/swx', { fs })
     expect(again.get('a')).toEqual(a)
     expect(again.get('b')).toEqual(JSON.parse(JSON.stringify(b)))
-    expect(again.all().map((c) => c.id).sort()).toEqual(['a', 'b'])
+    expect(
+      again
+        .all()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(['a', 'b'])
     expect(JSON.parse(vol.toJSON()['/state/swx/state.json'] as string).version).toBe(1)
   })
 
@@ -89,7 +104,13 @@ describe('CheckpointStore (in memory fs)', () => {
   it('coalesces saves requested while one runs into one more write holding the latest state', async () => {
     const { fs } = memFs()
     let renames = 0
-    const counting: FsPromises = { ...fs, rename: async (a, b) => { renames++; return fs.rename(a, b) } }
+    const counting: FsPromises = {
+      ...fs,
+      rename: async (a, b) => {
+        renames++
+        return fs.rename(a, b)
+      },
+    }
     const store = await CheckpointStore.open('/s', { fs: counting })
     store.set(cp('a', { acked: 1 }))
     const first = store.save()

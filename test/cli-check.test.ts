@@ -71,7 +71,10 @@ describe('check --records and --events', () => {
     const r = await runCli(['check', '--records', sample])
     expect(r.code).toBe(0)
     const bytes = await readFile(sample)
-    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     let offset = 0
     records.forEach((rec, i) => {
       expect(rec.line).toBe(i + 1)
@@ -89,7 +92,10 @@ describe('check --records and --events', () => {
   it('prints the exact requests, with the visitor IP and User-Agent in headers', async () => {
     const r = await runCli(['check', '--events', '-p', 'DEMOPROJECT1', sample])
     expect(r.code).toBe(0)
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(events.length).toBeGreaterThan(0)
     for (const ev of events) {
       expect(['/log', '/log/custom', '/log/error']).toContain(ev.endpoint)
@@ -166,7 +172,10 @@ describe('check errors and exit codes', () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'many.log')
       await writeFile(log, (await readFile(sample, 'utf8')).repeat(200))
-      const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" bin/swetrix-ingest.js check --records "${log}" | head -1`], { cwd: repoRoot, encoding: 'utf8' })
+      const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" bin/swetrix-ingest.js check --records "${log}" | head -1`], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      })
       expect(r.stdout.trim().split('\n')).toHaveLength(1)
       expect(r.stderr).not.toMatch(/EPIPE|Error/)
       expect(r.status).toBe(0)

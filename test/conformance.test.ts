@@ -87,9 +87,7 @@ describe.skipIf(!haveCorpus)('peer conformance (../shared/corpus/conformance)', 
   afterAll(() => {
     if (unsupported.size > 0) console.log(`conformance: skipped formats we do not support: ${[...unsupported].join(', ')}`)
     if (debatableMismatches.length === 0) return
-    const lines = debatableMismatches.map(
-      (m) => `  ${m.set} line ${m.line} ${m.field}: expected ${short(m.expected)}, got ${short(m.actual)}`,
-    )
+    const lines = debatableMismatches.map((m) => `  ${m.set} line ${m.line} ${m.field}: expected ${short(m.expected)}, got ${short(m.actual)}`)
     console.log(`conformance: ${debatableMismatches.length} debatable field(s) differ (reported, not failing):\n${lines.join('\n')}`)
   })
 
@@ -143,9 +141,7 @@ describe.skipIf(!haveCorpus)('peer conformance (../shared/corpus/conformance)', 
           else failures.push(mismatch)
         }
       }
-      const report = failures.map(
-        (m) => `line ${m.line} ${m.field}: expected ${JSON.stringify(m.expected)}, got ${JSON.stringify(m.actual)}`,
-      )
+      const report = failures.map((m) => `line ${m.line} ${m.field}: expected ${JSON.stringify(m.expected)}, got ${JSON.stringify(m.actual)}`)
       expect(report, `${failures.length} non-debatable mismatch(es) against ${entry.dir}/expected.json`).toEqual([])
     })
   }

@@ -67,13 +67,20 @@ describe('crash safety', () => {
         const received = api.accepted().map((e) => String(e.body.pg))
         const counts = new Map<string, number>()
         for (const p of received) counts.set(p, (counts.get(p) ?? 0) + 1)
-        expect([...counts].filter(([, n]) => n > 1), `duplicates (seed ${seed})`).toEqual([])
+        expect(
+          [...counts].filter(([, n]) => n > 1),
+          `duplicates (seed ${seed})`,
+        ).toEqual([])
 
         const expected = new Set<string>()
         for (let i = 0; i < LINES; i++) if (i % 7 !== 3 && i % 11 !== 5) expected.add(`/page/${i}`)
         let uncertain: string[] = []
         try {
-          uncertain = (await readFile(join(dir, 'state', 'uncertain.ndjson'), 'utf8')).trim().split('\n').filter(Boolean).map((l) => String(JSON.parse(l).body.pg))
+          uncertain = (await readFile(join(dir, 'state', 'uncertain.ndjson'), 'utf8'))
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => String(JSON.parse(l).body.pg))
         } catch {
           uncertain = []
         }
@@ -81,7 +88,9 @@ describe('crash safety', () => {
         const unreported = missing.filter((p) => !uncertain.includes(p))
         expect(unreported, `missing but not reported uncertain (seed ${seed})`).toEqual([])
         expect([...counts.keys()].filter((p) => !expected.has(p))).toEqual([])
-        console.log(`crash test (seed ${seed}): ${kills} SIGKILLs, ${received.length} events received once each, ${missing.length} missing, ${uncertain.length} reported uncertain`)
+        console.log(
+          `crash test (seed ${seed}): ${kills} SIGKILLs, ${received.length} events received once each, ${missing.length} missing, ${uncertain.length} reported uncertain`,
+        )
         // Each kill leaves at most --concurrency events uncertain.
         expect(uncertain.length).toBeLessThanOrEqual(kills * 8)
       })

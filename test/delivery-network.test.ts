@@ -79,31 +79,39 @@ describe('HTTPS', () => {
     })
   })
 
-  it('self-signed, expired and wrong-host certificates each stop at once with one clear line, nothing uncertain; the next run sends every event once', { timeout: 60_000 }, async () => {
-    await withTempDir(async (dir) => {
-      const { log } = await writeLog(dir, 30)
-      for (const [cert, problem] of [['self-signed.pem', 'is self-signed'], ['expired.pem', 'has expired'], ['wrong-host.pem', 'does not name this host']] as const) {
-        await withApi({ tls: { cert: pem(cert), key: pem('server.key') } }, async (bad) => {
-          const r = await runCli(runArgs(bad.url, dir, log, ['--ca-file', CA]), { env: NO_PROXY_ENV })
-          expect(r.code, cert).toBe(2)
-          const lines = r.stderr.trim().split('\n')
-          expect(lines, cert).toHaveLength(1)
-          expect(lines[0]).toContain(`TLS certificate of ${bad.url} ${problem}`)
-          expect(lines[0]).toContain('nothing was sent')
-          expect(r.stderr).not.toContain('unexpected error')
-          expect(bad.stats().requests).toBe(0)
+  it(
+    'self-signed, expired and wrong-host certificates each stop at once with one clear line, nothing uncertain; the next run sends every event once',
+    { timeout: 60_000 },
+    async () => {
+      await withTempDir(async (dir) => {
+        const { log } = await writeLog(dir, 30)
+        for (const [cert, problem] of [
+          ['self-signed.pem', 'is self-signed'],
+          ['expired.pem', 'has expired'],
+          ['wrong-host.pem', 'does not name this host'],
+        ] as const) {
+          await withApi({ tls: { cert: pem(cert), key: pem('server.key') } }, async (bad) => {
+            const r = await runCli(runArgs(bad.url, dir, log, ['--ca-file', CA]), { env: NO_PROXY_ENV })
+            expect(r.code, cert).toBe(2)
+            const lines = r.stderr.trim().split('\n')
+            expect(lines, cert).toHaveLength(1)
+            expect(lines[0]).toContain(`TLS certificate of ${bad.url} ${problem}`)
+            expect(lines[0]).toContain('nothing was sent')
+            expect(r.stderr).not.toContain('unexpected error')
+            expect(bad.stats().requests).toBe(0)
+          })
+        }
+        await withApi({ tls: { cert: pem('server.pem'), key: pem('server.key') } }, async (good) => {
+          const r = await runCli(runArgs(good.url, dir, log, ['--ca-file', CA]), { env: NO_PROXY_ENV })
+          expect(r.stderr).toBe('')
+          expect(r.code).toBe(0)
+          expect(delivery(r.stdout)).toMatchObject({ accepted: 30, uncertain: 0 })
+          expectExactlyOnce(pages(good), 30)
         })
-      }
-      await withApi({ tls: { cert: pem('server.pem'), key: pem('server.key') } }, async (good) => {
-        const r = await runCli(runArgs(good.url, dir, log, ['--ca-file', CA]), { env: NO_PROXY_ENV })
-        expect(r.stderr).toBe('')
-        expect(r.code).toBe(0)
-        expect(delivery(r.stdout)).toMatchObject({ accepted: 30, uncertain: 0 })
-        expectExactlyOnce(pages(good), 30)
+        expect(existsSync(join(dir, 'state', 'uncertain.ndjson'))).toBe(false)
       })
-      expect(existsSync(join(dir, 'state', 'uncertain.ndjson'))).toBe(false)
-    })
-  })
+    },
+  )
 })
 
 /** A forward proxy: absolute-URI requests (plain http) and CONNECT tunnels (https). */
@@ -114,10 +122,13 @@ async function startProxy(): Promise<{ url: string; absolute: string[]; connects
   const server: Server = createServer((req, res) => {
     absolute.push(req.url!)
     const target = new URL(req.url!)
-    const up = httpRequest({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers)
-      answer.pipe(res)
-    })
+    const up = httpRequest(
+      { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers)
+        answer.pipe(res)
+      },
+    )
     up.on('error', () => res.destroy())
     req.pipe(up)
   })
@@ -143,10 +154,11 @@ async function startProxy(): Promise<{ url: string; absolute: string[]; connects
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     absolute,
     connects,
-    close: () => new Promise((r) => {
-      for (const s of sockets) s.destroy()
-      server.close(() => r())
-    }),
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      }),
   }
 }
 
@@ -234,7 +246,10 @@ describe('outages and lost answers', () => {
         expect(r.code).toBe(0)
         const d = delivery(r.stdout)
         expect(d.unansweredRetries).toBeGreaterThan(0)
-        const listed = (await readFile(join(dir, 'state', 'unanswered-retries.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { file: string; offset: number; retries: number })
+        const listed = (await readFile(join(dir, 'state', 'unanswered-retries.ndjson'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { file: string; offset: number; retries: number })
         expect(listed.reduce((a, e) => a + e.retries, 0)).toBe(d.unansweredRetries)
         expect(listed.every((e) => e.file === log)).toBe(true)
         // Every event the API holds twice is among the listed ones; nothing is missing.

@@ -8,7 +8,11 @@ import type { OutgoingEvent } from '../src/types.js'
 
 // ---- helpers ----
 
-interface Deferred<T> { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void }
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve(v: T): void
+  reject(e: unknown): void
+}
 function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void
   let reject!: (e: unknown) => void
@@ -198,15 +202,19 @@ describe('deliver: watermark and reservations', () => {
     const rec = recorder()
     const dead: { item: DeliveryItem; status: number }[] = []
     const items = makeItems([true, true, false, true])
-    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.resolve(itemOf(ev) === 1
-      ? { kind: 'dead', status: 400, body: '{"message":"qs must be shorter"}', attempts: 1 }
-      : accepted))
-    const result = await deliver(feed(items), baseOptions(sink, rec, {
-      onDeadLetter: (item, outcome) => {
-        dead.push({ item, status: outcome.status })
-        return Promise.resolve()
-      },
-    }))
+    sink.onSend = (ev) =>
+      queueMicrotask(() =>
+        sink.call(itemOf(ev)).d.resolve(itemOf(ev) === 1 ? { kind: 'dead', status: 400, body: '{"message":"qs must be shorter"}', attempts: 1 } : accepted),
+      )
+    const result = await deliver(
+      feed(items),
+      baseOptions(sink, rec, {
+        onDeadLetter: (item, outcome) => {
+          dead.push({ item, status: outcome.status })
+          return Promise.resolve()
+        },
+      }),
+    )
     expect(dead).toEqual([{ item: items[1], status: 400 }])
     expect(result.progress.acked).toBe(40)
     expect(result.stats).toMatchObject({ sent: 3, accepted: 2, deadLettered: 1 })
@@ -285,8 +293,12 @@ describe('deliver: watermark and reservations', () => {
     const sink = new ControlledSink()
     const rec = recorder()
     const items = makeItems([true, true])
-    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.reject(
-      new FatalApiError('Swetrix API http://x/log refused project AAAAAAAAAAAA: HTTP 404', 404, 'AAAAAAAAAAAA', 'http://x/log', false)))
+    sink.onSend = (ev) =>
+      queueMicrotask(() =>
+        sink
+          .call(itemOf(ev))
+          .d.reject(new FatalApiError('Swetrix API http://x/log refused project AAAAAAAAAAAA: HTTP 404', 404, 'AAAAAAAAAAAA', 'http://x/log', false)),
+      )
     await expect(deliver(feed(items), baseOptions(sink, rec, { concurrency: 1 }))).rejects.toBeInstanceOf(FatalApiError)
     expect(rec.last()).toEqual({ acked: 0, ackedLine: 0, dispatched: 0, doneAhead: [], stoppedCleanly: true })
   })
@@ -476,7 +488,11 @@ describe('deliver: only sends that may have reached the server stay uncertain', 
     expect(result.stats.uncertain).toBe(1)
     expect(result.stats.unansweredRetries).toBe(1)
     expect(result.progress).toEqual({
-      acked: 0, ackedLine: 0, dispatched: items[3]!.end, doneAhead: [items[1]!.start], stoppedCleanly: true,
+      acked: 0,
+      ackedLine: 0,
+      dispatched: items[3]!.end,
+      doneAhead: [items[1]!.start],
+      stoppedCleanly: true,
       unsent: [items[0]!.start, items[2]!.start],
     })
   })
@@ -485,7 +501,10 @@ describe('deliver: only sends that may have reached the server stay uncertain', 
     const sink = new ControlledSink()
     const rec = recorder()
     const items = makeItems([true, true, true])
-    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.reject(new CertificateError('TLS certificate of https://x/log is self-signed', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'https://x/log')))
+    sink.onSend = (ev) =>
+      queueMicrotask(() =>
+        sink.call(itemOf(ev)).d.reject(new CertificateError('TLS certificate of https://x/log is self-signed', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'https://x/log')),
+      )
     await expect(deliver(feed(items), baseOptions(sink, rec, { concurrency: 3 }))).rejects.toBeInstanceOf(CertificateError)
     expect(rec.last()).toMatchObject({ acked: 0, dispatched: 0, doneAhead: [] })
   })
@@ -504,7 +523,8 @@ describe('deliver: only sends that may have reached the server stay uncertain', 
     const rec = recorder()
     const items = makeItems([true, true])
     const reported: [number, number][] = []
-    sink.onSend = (ev) => queueMicrotask(() => sink.call(itemOf(ev)).d.resolve(itemOf(ev) === 1 ? { ...accepted, attempts: 3, unansweredRetries: 2 } : accepted))
+    sink.onSend = (ev) =>
+      queueMicrotask(() => sink.call(itemOf(ev)).d.resolve(itemOf(ev) === 1 ? { ...accepted, attempts: 3, unansweredRetries: 2 } : accepted))
     const result = await deliver(feed(items), baseOptions(sink, rec, { onUnansweredRetry: (it, n) => reported.push([it.start, n]) }))
     expect(result.stats.unansweredRetries).toBe(2)
     expect(result.stats.retries).toBe(2)

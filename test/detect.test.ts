@@ -20,7 +20,11 @@ const lines = (...text: string[]): Buffer[] => text.map((t) => Buffer.from(t))
 function fileSample(path: string, max = 100): Buffer[] {
   let buf = readFileSync(path)
   if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf)
-  return buf.toString('latin1').split('\n').slice(0, max).map((l) => Buffer.from(l.replace(/\r$/, ''), 'latin1'))
+  return buf
+    .toString('latin1')
+    .split('\n')
+    .slice(0, max)
+    .map((l) => Buffer.from(l.replace(/\r$/, ''), 'latin1'))
 }
 
 function detectedName(sample: Buffer[]): string {
@@ -109,7 +113,13 @@ describe('detectFormat mechanics', () => {
   })
 
   it('a score below 0.5 is no match; a detect() that throws or returns junk counts as 0', () => {
-    const throwing: LogParser = { name: 't', detect: () => { throw new Error('boom') }, parse: () => ({ rejected: 'x' }) }
+    const throwing: LogParser = {
+      name: 't',
+      detect: () => {
+        throw new Error('boom')
+      },
+      parse: () => ({ rejected: 'x' }),
+    }
     const junk: LogParser = { name: 'j', detect: () => Number.NaN, parse: () => ({ rejected: 'x' }) }
     expect(detectFormat(lines('x'), [fixed('low', 0.49), throwing, junk])).toMatchObject({ ok: false, tried: ['low', 't', 'j'] })
     expect(detectFormat(lines('x'), [throwing, fixed('ok', 0.5)])).toMatchObject({ ok: true, score: 0.5 })
@@ -269,12 +279,21 @@ describe('the CDN and load-balancer formats take no line of the other formats', 
   const NEW_FORMATS = ['w3c', 'aws_alb', 'aws_elb', 'haproxy', 'cloudflare_json']
   const files = [
     ...['combined', 'common', 'edge-cases', 'traefik_clf', 'vhost_combined', 'vhost_common'].map((f) => join(repoRoot, 'fixtures', 'clf', `${f}.log`)),
-    ...['caddy', 'custom-keys', 'matomo-nginx', 'nginx-escape-default', 'nginx-escape-json', 'traefik'].map((f) => join(repoRoot, 'fixtures', 'json', `${f}.log`)),
+    ...['caddy', 'custom-keys', 'matomo-nginx', 'nginx-escape-default', 'nginx-escape-json', 'traefik'].map((f) =>
+      join(repoRoot, 'fixtures', 'json', `${f}.log`),
+    ),
     join(repoRoot, 'fixtures', 'sample.access.log'),
     ...(haveCorpus
-      ? ['local-nginx/access.log', 'local-nginx/access.timed.log', 'local-nginx/access.vhost.log', 'local-nginx/access.json.log',
-          'elastic-examples-apache_logs/apache_logs', 'lnav-test-logs/logfile_caddy_log.1', 'crowdsec-hub-tests/traefik_json__traefik_json.log',
-          'advertools-logs_testing/combined_latin1_enc.log'].map((f) => join(corpus, f))
+      ? [
+          'local-nginx/access.log',
+          'local-nginx/access.timed.log',
+          'local-nginx/access.vhost.log',
+          'local-nginx/access.json.log',
+          'elastic-examples-apache_logs/apache_logs',
+          'lnav-test-logs/logfile_caddy_log.1',
+          'crowdsec-hub-tests/traefik_json__traefik_json.log',
+          'advertools-logs_testing/combined_latin1_enc.log',
+        ].map((f) => join(corpus, f))
       : []),
   ]
   it.each(files)('%s', (path) => {
@@ -282,10 +301,16 @@ describe('the CDN and load-balancer formats take no line of the other formats', 
     for (const parser of builtinParsers().filter((p) => NEW_FORMATS.includes(p.name))) {
       const fresh = parser.forInput?.() ?? parser
       const taken = sample.filter((l) => !isRejection(fresh.parse(l)))
-      expect(taken.map((l) => l.toString('latin1').slice(0, 80)), parser.name).toEqual([])
+      expect(
+        taken.map((l) => l.toString('latin1').slice(0, 80)),
+        parser.name,
+      ).toEqual([])
     }
     // And detection still picks what it picked before these formats existed.
-    const before = detectFormat(sample, builtinParsers().filter((p) => !NEW_FORMATS.includes(p.name)))
+    const before = detectFormat(
+      sample,
+      builtinParsers().filter((p) => !NEW_FORMATS.includes(p.name)),
+    )
     const now = detectFormat(sample, builtinParsers())
     expect(now.ok && now.parser.name).toBe(before.ok && before.parser.name)
   })

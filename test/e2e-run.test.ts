@@ -200,7 +200,11 @@ describe('run stopped twice', () => {
       const child = spawnCli(args(dir, log, ['--from-beginning']))
       const done = collect(child)
       while (api.stats().requests === 0) await new Promise((r) => setImmediate(r))
-      const stopping = new Promise<void>((resolve) => child.stderr!.on('data', (d: Buffer) => { if (String(d).includes('stopping')) resolve() }))
+      const stopping = new Promise<void>((resolve) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          if (String(d).includes('stopping')) resolve()
+        }),
+      )
       child.kill('SIGTERM')
       await stopping
       child.kill('SIGTERM')
@@ -288,7 +292,10 @@ describe('run against a failing API', () => {
         await writeFile(log, pageLines(0, 250))
         const r = await runCli(['run', '-p', PROJECT, '--api-url', url, '--state-dir', join(dir, 'state'), '--from-beginning', '--json', log])
         expect(r.code, r.stderr).toBe(0)
-        const dead = (await readFile(join(dir, 'state', 'dead-letter.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l))
+        const dead = (await readFile(join(dir, 'state', 'dead-letter.ndjson'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
         expect(dead.length).toBe(JSON.parse(r.stdout).totals.delivery.deadLettered)
         const fromBlocked = Array.from({ length: 250 }, (_, i) => (i % 250) + 1).filter((n) => n === 3).length
         expect(dead.length).toBe(fromBlocked)

@@ -14,11 +14,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const LOG = [
-  '192.0.2.10 - - [01/Jan/2025:00:00:00 +0000] "GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0"',
-  '198.51.100.7 - - [01/Jan/2025:00:00:01 +0000] "GET /about HTTP/1.1" 200 128 "-" "Mozilla/5.0"',
-  '203.0.113.5 - - [01/Jan/2025:00:00:02 +0000] "GET /pricing HTTP/1.1" 404 0 "-" "Mozilla/5.0"',
-].join('\n') + '\n'
+const LOG =
+  [
+    '192.0.2.10 - - [01/Jan/2025:00:00:00 +0000] "GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0"',
+    '198.51.100.7 - - [01/Jan/2025:00:00:01 +0000] "GET /about HTTP/1.1" 200 128 "-" "Mozilla/5.0"',
+    '203.0.113.5 - - [01/Jan/2025:00:00:02 +0000] "GET /pricing HTTP/1.1" 404 0 "-" "Mozilla/5.0"',
+  ].join('\n') + '\n'
 
 describe('identify', () => {
   it('keeps the id when access.log is renamed and then compressed, with fresh dev/ino/size', async () => {

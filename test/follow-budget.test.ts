@@ -31,37 +31,53 @@ function uncertainIn(list: DeliveryItem[], p: Progress | undefined): number {
 describe('shared delivery budget (follow: several files, one bound)', () => {
   it('in-flight sends and crash-uncertain events across files never exceed the budget', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 4 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 20, maxLength: 60 }), async (limit, files, delays) => {
-        const budget = new DeliveryBudget(limit)
-        let inflight = 0
-        let maxInflight = 0
-        let k = 0
-        const sink: EventSink = {
-          async send(): Promise<SendOutcome> {
-            inflight++
-            maxInflight = Math.max(maxInflight, inflight)
-            const d = delays[k++ % delays.length]!
-            for (let i = 0; i < d; i++) await new Promise((r) => setImmediate(r))
-            inflight--
-            return { kind: 'accepted', status: 201, attempts: 1 }
-          },
-          async close() {},
-        }
-        const lists = Array.from({ length: files }, (_, f) => items(40 + f * 7))
-        const latest: (Progress | undefined)[] = new Array(files)
-        let worst = 0
-        await Promise.all(lists.map((list, f) => deliver(feed(list), {
-          concurrency: limit, budget, sink, initial: { acked: 0, ackedLine: 0 }, onDeadLetter: async () => {},
-          persist: (p) => {
-            latest[f] = p
-            worst = Math.max(worst, lists.reduce((sum, l, g) => sum + uncertainIn(l, latest[g]), 0))
-            return Promise.resolve()
-          },
-        })))
-        expect(maxInflight).toBeLessThanOrEqual(limit)
-        expect(worst).toBeLessThanOrEqual(limit)
-        expect(budget.inUse).toBe(0)
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 20, maxLength: 60 }),
+        async (limit, files, delays) => {
+          const budget = new DeliveryBudget(limit)
+          let inflight = 0
+          let maxInflight = 0
+          let k = 0
+          const sink: EventSink = {
+            async send(): Promise<SendOutcome> {
+              inflight++
+              maxInflight = Math.max(maxInflight, inflight)
+              const d = delays[k++ % delays.length]!
+              for (let i = 0; i < d; i++) await new Promise((r) => setImmediate(r))
+              inflight--
+              return { kind: 'accepted', status: 201, attempts: 1 }
+            },
+            async close() {},
+          }
+          const lists = Array.from({ length: files }, (_, f) => items(40 + f * 7))
+          const latest: (Progress | undefined)[] = new Array(files)
+          let worst = 0
+          await Promise.all(
+            lists.map((list, f) =>
+              deliver(feed(list), {
+                concurrency: limit,
+                budget,
+                sink,
+                initial: { acked: 0, ackedLine: 0 },
+                onDeadLetter: async () => {},
+                persist: (p) => {
+                  latest[f] = p
+                  worst = Math.max(
+                    worst,
+                    lists.reduce((sum, l, g) => sum + uncertainIn(l, latest[g]), 0),
+                  )
+                  return Promise.resolve()
+                },
+              }),
+            ),
+          )
+          expect(maxInflight).toBeLessThanOrEqual(limit)
+          expect(worst).toBeLessThanOrEqual(limit)
+          expect(budget.inUse).toBe(0)
+        },
+      ),
       { numRuns: 60 },
     )
   })

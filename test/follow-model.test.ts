@@ -35,7 +35,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
  *  ever saw it, with a crash before it was read, is history to the restarted process (it has no
  *  checkpoint to tell it apart from old logs); so a crash waits until the generations before the
  *  last rotation are read (NOTES.md). */
-interface Model { written: number; crashes: number; beforeRotation: number }
+interface Model {
+  written: number
+  crashes: number
+  beforeRotation: number
+}
 
 async function shift(log: string): Promise<void> {
   const dir = join(log, '..')
@@ -51,7 +55,23 @@ async function shift(log: string): Promise<void> {
 async function interpret(actions: Action[], api: TestApi, dir: string): Promise<void> {
   const log = join(dir, 'access.log')
   const state = join(dir, 'state')
-  const args = ['-p', PROJECT, '--api-url', api.url, '--state-dir', state, '--rotate-wait', '200ms', '--poll-interval', '100ms', '--stats-interval', '0', '--concurrency', '4', log]
+  const args = [
+    '-p',
+    PROJECT,
+    '--api-url',
+    api.url,
+    '--state-dir',
+    state,
+    '--rotate-wait',
+    '200ms',
+    '--poll-interval',
+    '100ms',
+    '--stats-interval',
+    '0',
+    '--concurrency',
+    '4',
+    log,
+  ]
   const m: Model = { written: 0, crashes: 0, beforeRotation: 0 }
   let f: Followed = startFollow(args)
   await f.said(/waiting for it/) // a file that appears later is read from its start

@@ -14,7 +14,18 @@ const PROJECT = 'FOLLOWPROJ01'
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0'
 const line = (tag: string, i: number) => `203.0.113.${(i % 200) + 1} - - [01/Nov/2026:10:00:00 +0000] "GET /${tag}/${i} HTTP/1.1" 200 512 "-" "${UA}"\n`
 const lines = (tag: string, from: number, to: number) => Array.from({ length: to - from }, (_, k) => line(tag, from + k)).join('')
-const base = (api: { url: string }, state: string) => ['-p', PROJECT, '--api-url', api.url, '--state-dir', state, '--rotate-wait', '300ms', '--stats-interval', process.env.FOLLOW_TEST_STATS ?? '0']
+const base = (api: { url: string }, state: string) => [
+  '-p',
+  PROJECT,
+  '--api-url',
+  api.url,
+  '--state-dir',
+  state,
+  '--rotate-wait',
+  '300ms',
+  '--stats-interval',
+  process.env.FOLLOW_TEST_STATS ?? '0',
+]
 
 describe.concurrent('follow', () => {
   it('rename + create rotations under load (2,000 lines/s, 6 rotations, one gzipped): every line exactly once', { timeout: 60_000 }, async () => {
@@ -26,7 +37,14 @@ describe.concurrent('follow', () => {
         const f = startFollow([...base(api, state), log])
         await f.said(/does not exist \(yet\); waiting/)
         const N = 8000
-        const w = runWriter({ path: log, count: N, rate: 2500, tag: 'a', reopenTicks: 3, rotate: { 900: 'rename', 2100: 'rename-gzip', 3300: 'rename', 4500: 'rename', 5700: 'rename', 6900: 'rename' } })
+        const w = runWriter({
+          path: log,
+          count: N,
+          rate: 2500,
+          tag: 'a',
+          reopenTicks: 3,
+          rotate: { 900: 'rename', 2100: 'rename-gzip', 3300: 'rename', 4500: 'rename', 5700: 'rename', 6900: 'rename' },
+        })
         const { ms } = await w.done
         const secs = ms / 1000
         await until(() => api.accepted().length >= N, `all ${N} lines accepted`).catch((err: Error) => {
@@ -77,8 +95,18 @@ describe.concurrent('follow', () => {
             await w.done
             const uncertain = await uncertainPaths(state)
             void uncertain
-            await until(async () => new Set([...pathsOf(api), ...(await uncertainPaths(state))]).size >= 3 * PER, 'every line sent or reported uncertain').catch((err: Error) => {
-              throw new Error(`${err.message}; follow said:\n${said}\n${f.stderr()}\nuncertain: ${uncertain.join(' ')}\nmissing: ${exactlyOnce(pathsOf(api), expected('k', 0, 3 * PER)).missing.slice(0, 10).join(' ')}`)
+            await until(
+              async () => new Set([...pathsOf(api), ...(await uncertainPaths(state))]).size >= 3 * PER,
+              'every line sent or reported uncertain',
+            ).catch((err: Error) => {
+              throw new Error(
+                `${err.message}; follow said:\n${said}\n${f.stderr()}\nuncertain: ${uncertain.join(' ')}\nmissing: ${exactlyOnce(
+                  pathsOf(api),
+                  expected('k', 0, 3 * PER),
+                )
+                  .missing.slice(0, 10)
+                  .join(' ')}`,
+              )
             })
             f.child.kill('SIGTERM')
             expect((await f.exited).code, f.stderr()).toBe(0)
@@ -97,43 +125,48 @@ describe.concurrent('follow', () => {
     }
   })
 
-  it('runs as the systemd unit says (its ExecStart line); SIGTERM + restart while a writer appends: nothing lost, repeated or uncertain', { timeout: 60_000 }, async () => {
-    const unit = await readFile(join(repoRoot, 'contrib/swetrix-ingest.service'), 'utf8')
-    expect(unit).toMatch(/^Restart=on-failure$/m)
-    expect(unit).toMatch(/^StateDirectory=swetrix-ingest$/m)
-    expect(unit).toMatch(/^SupplementaryGroups=adm$/m)
-    const exec = /^ExecStart=(.+)$/m.exec(unit)![1]!.trim().split(/\s+/)
-    expect(exec[0]).toBe('/usr/bin/swetrix-ingest')
-    const api = await startTestApi({ projects: [PROJECT] })
-    try {
-      await withTempDir(async (dir) => {
-        const log = join(dir, 'access.log')
-        const state = join(dir, 'state')
-        // The unit's command with the machine's paths swapped for the test's.
-        const argv = exec.slice(1).map((a) => a.replace('${STATE_DIRECTORY}', state).replace('/var/log/nginx/access.log', log))
-        const env = { ...process.env, NO_COLOR: '1', SWETRIX_PROJECT_ID: PROJECT, SWETRIX_API_URL: api.url, STATE_DIRECTORY: state }
-        const launch = () => startFollow([], {}, () => spawn(process.execPath, [join(repoRoot, 'bin/swetrix-ingest.js'), ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }))
-        let f = launch()
-        await f.said(/waiting for it/)
-        const N = 4000
-        const w = runWriter({ path: log, count: N, rate: 1000, tag: 's' })
-        for (let restart = 0; restart < 2; restart++) {
-          await until(() => api.accepted().length >= (restart + 1) * 1000, 'progress before systemctl restart')
+  it(
+    'runs as the systemd unit says (its ExecStart line); SIGTERM + restart while a writer appends: nothing lost, repeated or uncertain',
+    { timeout: 60_000 },
+    async () => {
+      const unit = await readFile(join(repoRoot, 'contrib/swetrix-ingest.service'), 'utf8')
+      expect(unit).toMatch(/^Restart=on-failure$/m)
+      expect(unit).toMatch(/^StateDirectory=swetrix-ingest$/m)
+      expect(unit).toMatch(/^SupplementaryGroups=adm$/m)
+      const exec = /^ExecStart=(.+)$/m.exec(unit)![1]!.trim().split(/\s+/)
+      expect(exec[0]).toBe('/usr/bin/swetrix-ingest')
+      const api = await startTestApi({ projects: [PROJECT] })
+      try {
+        await withTempDir(async (dir) => {
+          const log = join(dir, 'access.log')
+          const state = join(dir, 'state')
+          // The unit's command with the machine's paths swapped for the test's.
+          const argv = exec.slice(1).map((a) => a.replace('${STATE_DIRECTORY}', state).replace('/var/log/nginx/access.log', log))
+          const env = { ...process.env, NO_COLOR: '1', SWETRIX_PROJECT_ID: PROJECT, SWETRIX_API_URL: api.url, STATE_DIRECTORY: state }
+          const launch = () =>
+            startFollow([], {}, () => spawn(process.execPath, [join(repoRoot, 'bin/swetrix-ingest.js'), ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }))
+          let f = launch()
+          await f.said(/waiting for it/)
+          const N = 4000
+          const w = runWriter({ path: log, count: N, rate: 1000, tag: 's' })
+          for (let restart = 0; restart < 2; restart++) {
+            await until(() => api.accepted().length >= (restart + 1) * 1000, 'progress before systemctl restart')
+            f.child.kill('SIGTERM')
+            expect((await f.exited).code, f.stderr()).toBe(0)
+            f = launch()
+          }
+          await w.done
+          await until(() => api.accepted().length >= N, 'all lines accepted')
           f.child.kill('SIGTERM')
           expect((await f.exited).code, f.stderr()).toBe(0)
-          f = launch()
-        }
-        await w.done
-        await until(() => api.accepted().length >= N, 'all lines accepted')
-        f.child.kill('SIGTERM')
-        expect((await f.exited).code, f.stderr()).toBe(0)
-        expect(exactlyOnce(pathsOf(api), expected('s', 0, N))).toEqual({ missing: [], duplicated: [], unexpected: [] })
-        expect(await uncertainPaths(state)).toEqual([])
-      })
-    } finally {
-      await api.close()
-    }
-  })
+          expect(exactlyOnce(pathsOf(api), expected('s', 0, N))).toEqual({ missing: [], duplicated: [], unexpected: [] })
+          expect(await uncertainPaths(state)).toEqual([])
+        })
+      } finally {
+        await api.close()
+      }
+    },
+  )
 
   it('copytruncate at a quiet moment, delete + re-create, shrink to 0 and regrow: no loss, no duplicates', { timeout: 60_000 }, async () => {
     const api = await startTestApi({ projects: [PROJECT] })
@@ -212,10 +245,13 @@ describe.concurrent('follow', () => {
         await until(() => api.accepted().length >= 300, 'a, b and c accepted')
         let metrics = ''
         // Bytes behind fall to 0 once the acknowledged positions are checkpointed (within ~1 s).
-        await until(async () => /swetrix_ingest_bytes_behind\{path="[^"]*a\.access\.log"\} 0\n/.test(metrics = await (await fetch(`${url}/metrics`)).text()), 'a.access.log 0 bytes behind')
+        await until(
+          async () => /swetrix_ingest_bytes_behind\{path="[^"]*a\.access\.log"\} 0\n/.test((metrics = await (await fetch(`${url}/metrics`)).text())),
+          'a.access.log 0 bytes behind',
+        )
         expect(metrics).toMatch(/swetrix_ingest_events_total\{kind="pageview"\} 300/)
         expect(metrics).toMatch(/swetrix_ingest_last_send_timestamp_seconds [1-9]/)
-        const health = await (await fetch(`${url}/health`)).json() as { status: string; lastSendAt: string | null }
+        const health = (await (await fetch(`${url}/health`)).json()) as { status: string; lastSendAt: string | null }
         expect(health.status).toBe('ok')
         expect(health.lastSendAt).not.toBeNull()
         f.child.kill('SIGINT')

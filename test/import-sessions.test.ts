@@ -3,7 +3,12 @@
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_BUFFERED, Sessionizer, SESSION_GAP_MS } from '../src/import/sessions.js'
 
-interface Row { time: number; ip: string; ua: string; tag: string }
+interface Row {
+  time: number
+  ip: string
+  ua: string
+  tag: string
+}
 
 function runSessions(rows: Row[], reorderMs?: number) {
   const out: { tag: string; time: number; id: string }[] = []
@@ -93,7 +98,7 @@ describe('sessions', () => {
 
   it('agrees with an independent computation of the rule on shuffled input', () => {
     let seed = 7
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     const rows: Row[] = []
     let t = Date.UTC(2026, 10, 1, 22, 0, 0)
     for (let i = 0; i < 20_000; i++) {
@@ -102,7 +107,10 @@ describe('sessions', () => {
     }
     // Disorder as servers produce it (each row moved up to 4 minutes later in the file), and one
     // block of rows logged hours late (a merged log).
-    const shuffled = rows.map((r) => ({ r, key: r.time + rnd() * 240_000 })).sort((a, b) => a.key - b.key).map((x) => x.r)
+    const shuffled = rows
+      .map((r) => ({ r, key: r.time + rnd() * 240_000 }))
+      .sort((a, b) => a.key - b.key)
+      .map((x) => x.r)
     shuffled.splice(8500, 0, ...shuffled.splice(3000, 500)) // ~6,000 rows (~3 h) late
     const { out, stats } = runSessions(shuffled)
     expect(stats.late).toBe(0)

@@ -19,9 +19,19 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 function cp(id: string, over: Partial<FileCheckpoint> = {}): FileCheckpoint {
   return {
-    id, path: `/var/log/nginx/${id}.log`, dev: 2049, ino: 1234, gzip: false, size: 4096,
-    acked: 1000, dispatched: 1500, doneAhead: [1200], ackedTailHash: 'ab'.repeat(16), ackedLine: 12,
-    updatedAt: '2025-01-01T00:00:00.000Z', ...over,
+    id,
+    path: `/var/log/nginx/${id}.log`,
+    dev: 2049,
+    ino: 1234,
+    gzip: false,
+    size: 4096,
+    acked: 1000,
+    dispatched: 1500,
+    doneAhead: [1200],
+    ackedTailHash: 'ab'.repeat(16),
+    ackedLine: 12,
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    ...over,
   }
 }
 
@@ -63,15 +73,20 @@ function counting(fs: FsPromises) {
 describe('record encoding', () => {
   it('decodes what it encodes, and any single flipped byte makes the record torn, never a different record', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.nat(), (payload, seq, at) => {
-        const slot = Buffer.alloc(SLOT_SIZE)
-        const n = encodeRecord(slot, seq, payload)
-        expect(decodeSlot(slot)).toEqual({ kind: 'record', seq, payload })
-        const i = at % n
-        slot[i] = slot[i]! ^ 0x01
-        const after = decodeSlot(slot)
-        expect(after.kind === 'torn' || (i >= 24 && i < HEADER_SIZE)).toBe(true) // only the padding after the CRC is unchecked
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.nat(),
+        (payload, seq, at) => {
+          const slot = Buffer.alloc(SLOT_SIZE)
+          const n = encodeRecord(slot, seq, payload)
+          expect(decodeSlot(slot)).toEqual({ kind: 'record', seq, payload })
+          const i = at % n
+          slot[i] = slot[i]! ^ 0x01
+          const after = decodeSlot(slot)
+          expect(after.kind === 'torn' || (i >= 24 && i < HEADER_SIZE)).toBe(true) // only the padding after the CRC is unchecked
+        },
+      ),
     )
   })
 
@@ -158,7 +173,7 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
     expect((await CheckpointStore.open('/s', { fs: m.fs })).get('a')?.dispatched).toBe(2000)
   })
 
-  it('sequence numbers continue across runs, so a new run\'s records beat the old ones', async () => {
+  it("sequence numbers continue across runs, so a new run's records beat the old ones", async () => {
     const m = memFs()
     let dispatched = 1000
     for (let run = 0; run < 4; run++) {
@@ -191,7 +206,12 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
     const store = await CheckpointStore.open('/s', { fs: c.fs })
     await store.saveProgress(cp('x', { acked: 0, dispatched: 1 })) // creates the journal
     const writes = c.n.writes
-    await Promise.all(['a', 'b', 'c', 'd'].flatMap((id, i) => [store.saveProgress(cp(id, { acked: 0, dispatched: 100 + i })), store.saveProgress(cp(id, { acked: 0, dispatched: 200 + i }))]))
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].flatMap((id, i) => [
+        store.saveProgress(cp(id, { acked: 0, dispatched: 100 + i })),
+        store.saveProgress(cp(id, { acked: 0, dispatched: 200 + i })),
+      ]),
+    )
     expect(c.n.writes - writes).toBeLessThanOrEqual(2)
     const again = await CheckpointStore.open('/s', { fs: m.fs })
     expect(['a', 'b', 'c', 'd', 'x'].map((id) => again.get(id)?.dispatched)).toEqual([200, 201, 202, 203, 1])
@@ -323,17 +343,25 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
 
   it.each([
     ['a size other than two slots', () => new Uint8Array(SLOT_SIZE), 'bytes'],
-    ['a newer format version', () => {
-      const j = Buffer.alloc(JOURNAL_SIZE)
-      encodeRecord(j, 1, JSON.stringify(cp('a')))
-      j[4] = 9
-      return j
-    }, 'format version 9'],
-    ['a checksummed record that is not a checkpoint', () => {
-      const j = Buffer.alloc(JOURNAL_SIZE)
-      encodeRecord(j, 1, JSON.stringify({ ...cp('a'), acked: -5 }))
-      return j
-    }, 'bad "acked"'],
+    [
+      'a newer format version',
+      () => {
+        const j = Buffer.alloc(JOURNAL_SIZE)
+        encodeRecord(j, 1, JSON.stringify(cp('a')))
+        j[4] = 9
+        return j
+      },
+      'format version 9',
+    ],
+    [
+      'a checksummed record that is not a checkpoint',
+      () => {
+        const j = Buffer.alloc(JOURNAL_SIZE)
+        encodeRecord(j, 1, JSON.stringify({ ...cp('a'), acked: -5 }))
+        return j
+      },
+      'bad "acked"',
+    ],
   ])('refuses a journal with %s', async (_what, content, says) => {
     const m = memFs()
     m.vol.mkdirSync('/s')
@@ -411,7 +439,9 @@ describe('progress journal on a real directory', () => {
       await writeFile(join(lib, `${name}.js`), out.outputText)
     }
     // Offsets are i * 7; every 64th step also saves state.json, so both paths are crossed.
-    await writeFile(join(lib, 'child.mjs'), `
+    await writeFile(
+      join(lib, 'child.mjs'),
+      `
       import { CheckpointStore } from './store.js'
       const store = await CheckpointStore.open(process.argv[2])
       let i = (store.get('a')?.dispatched ?? 0) / 7
@@ -423,10 +453,11 @@ describe('progress journal on a real directory', () => {
         if (i % 64 === 0) await store.save()
         process.stdout.write(i + '\\n')
       }
-    `)
+    `,
+    )
     const stateDir = join(dir, 'state')
     let seed = 0x5eed
-    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32)
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32
     let lastReported = 0
     let recovered = 0
     for (let round = 0; round < 6; round++) {
@@ -492,7 +523,9 @@ describe('progress journal on a real directory', () => {
       return store.save()
     })
     await store.close()
-    console.log(`saveProgress median ${progress.median.toFixed(3)} ms p95 ${progress.p95.toFixed(3)} ms; save() median ${full.median.toFixed(3)} ms p95 ${full.p95.toFixed(3)} ms`)
+    console.log(
+      `saveProgress median ${progress.median.toFixed(3)} ms p95 ${progress.p95.toFixed(3)} ms; save() median ${full.median.toFixed(3)} ms p95 ${full.p95.toFixed(3)} ms`,
+    )
     expect(progress.median).toBeLessThan(full.median)
   })
 })

@@ -57,7 +57,10 @@ function contender(stateDir: string): { child: ChildProcess; result: Promise<str
 }
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false)
+  return stat(p).then(
+    () => true,
+    () => false,
+  )
 }
 
 describe('acquireLock across processes', () => {

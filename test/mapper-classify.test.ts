@@ -56,6 +56,9 @@ describe('mapper.classify', () => {
       port: fc.constant(null),
       requestLine: fc.constant(null),
     })
-    fc.assert(fc.property(record, (r) => decisionOfClassify(m, r) === decisionOfMap(m, r)), { numRuns: 2000 })
+    fc.assert(
+      fc.property(record, (r) => decisionOfClassify(m, r) === decisionOfMap(m, r)),
+      { numRuns: 2000 },
+    )
   })
 })

@@ -39,9 +39,20 @@ describe('loadConfig', () => {
     expect(config.customEvents.map((r) => r.event)).toEqual(['NEWSLETTER_SUBSCRIBE', 'SIGNUP', 'DOWNLOAD', 'SEARCH'])
     const map = createMapper({ projectId: 'AbCdEf123456', rules: config.customEvents })
     const result = map({
-      ip: '198.51.100.20', time: 0, method: 'GET', path: '/downloads/app-1.2.dmg', query: null, protocol: 'HTTP/1.1', status: 200, bytes: 1,
-      referrer: null, userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15',
-      user: null, host: null, port: null, requestLine: null,
+      ip: '198.51.100.20',
+      time: 0,
+      method: 'GET',
+      path: '/downloads/app-1.2.dmg',
+      query: null,
+      protocol: 'HTTP/1.1',
+      status: 200,
+      bytes: 1,
+      referrer: null,
+      userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15',
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
     })
     expect(result).toMatchObject({ event: { kind: 'custom', body: { ev: 'DOWNLOAD', meta: { file: '/downloads/app-1.2.dmg', status: '200' } } } })
   })
@@ -63,7 +74,18 @@ describe('loadConfig', () => {
       expect(message).toMatch(problem)
     }
     names((await loadError({ customEvents: [{ event: 'A', path: '^/(a$' }] })).message, 'customEvents[0].path', /regular expression/)
-    names((await loadError({ customEvents: [{ event: 'A', path: '^/a$' }, { event: 'B', path: '^/b$', status: '20x' }] })).message, 'customEvents[1].status', /"20x"/)
+    names(
+      (
+        await loadError({
+          customEvents: [
+            { event: 'A', path: '^/a$' },
+            { event: 'B', path: '^/b$', status: '20x' },
+          ],
+        })
+      ).message,
+      'customEvents[1].status',
+      /"20x"/,
+    )
     names((await loadError({ customEvents: [{ event: 'A', path: '^/a$', method: [] }] })).message, 'customEvents[0].method', /at least one/)
     names((await loadError({ customEvents: [{ event: 'E'.repeat(257), path: '^/a$' }] })).message, 'customEvents[0].event', /256/)
     expect((await loadError({ customEvents: [{ path: '^/a$' }] })).message).toMatch(/event/)

@@ -14,10 +14,16 @@ const piece = fc.oneof(
   fc.constantFrom('https://', 'example.com', 'www.', '/', '.js', '.html'),
 )
 const text = (max: number) => fc.array(piece, { maxLength: max }).map((parts) => parts.join(''))
-const long = fc.oneof(text(12), fc.tuple(fc.constantFrom('a', '🚀', '\\x22', 'utm_source=x&'), fc.integer({ min: 1000, max: 3000 })).map(([s, n]) => s.repeat(n)))
+const long = fc.oneof(
+  text(12),
+  fc.tuple(fc.constantFrom('a', '🚀', '\\x22', 'utm_source=x&'), fc.integer({ min: 1000, max: 3000 })).map(([s, n]) => s.repeat(n)),
+)
 
 const record: fc.Arbitrary<RequestRecord> = fc.record({
-  ip: fc.oneof({ arbitrary: fc.constantFrom('203.0.113.7', '2001:db8::1', '::ffff:192.0.2.1', '198.51.100.4:8080'), weight: 5 }, fc.constantFrom('unix:', 'unknown', null)),
+  ip: fc.oneof(
+    { arbitrary: fc.constantFrom('203.0.113.7', '2001:db8::1', '::ffff:192.0.2.1', '198.51.100.4:8080'), weight: 5 },
+    fc.constantFrom('unix:', 'unknown', null),
+  ),
   time: fc.oneof(fc.constant(null), fc.double({ min: 0, max: 4e12, noNaN: true })),
   method: fc.oneof({ arbitrary: fc.constant('GET'), weight: 4 }, fc.constantFrom('POST', 'HEAD', 'PUT', null)),
   path: fc.oneof({ arbitrary: long.map((s) => '/' + s), weight: 9 }, fc.constant(null)),
@@ -25,7 +31,11 @@ const record: fc.Arbitrary<RequestRecord> = fc.record({
   protocol: fc.constantFrom('HTTP/1.1', null),
   status: fc.oneof({ arbitrary: fc.constantFrom(200, 304, 404, 500, 503), weight: 4 }, fc.integer({ min: 100, max: 999 }), fc.constant(null)),
   bytes: fc.constant(null),
-  referrer: fc.oneof(fc.constant(null), long, long.map((s) => 'https://' + s)),
+  referrer: fc.oneof(
+    fc.constant(null),
+    long,
+    long.map((s) => 'https://' + s),
+  ),
   userAgent: fc.oneof(fc.constant(null), long, fc.constant('Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0')),
   user: fc.constant(null),
   host: fc.constantFrom('example.com', 'www.example.com', null),
@@ -107,8 +117,20 @@ describe('every request the mapper builds is one the API accepts', () => {
   it('cuts long text without splitting a surrogate pair', () => {
     const map = mappers[1]!
     const r = map({
-      ip: '203.0.113.7', time: 0, method: 'GET', path: '/' + '🚀'.repeat(1500), query: null, protocol: null, status: 200, bytes: null,
-      referrer: null, userAgent: 'Mozilla/5.0 Firefox/120.0', user: null, host: null, port: null, requestLine: null,
+      ip: '203.0.113.7',
+      time: 0,
+      method: 'GET',
+      path: '/' + '🚀'.repeat(1500),
+      query: null,
+      protocol: null,
+      status: 200,
+      bytes: null,
+      referrer: null,
+      userAgent: 'Mozilla/5.0 Firefox/120.0',
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
     })
     const pg = ('event' in r ? r.event.body.pg : '') as string
     expect(pg.length).toBe(2047)

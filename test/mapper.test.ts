@@ -161,7 +161,19 @@ describe('skip reasons in order', () => {
 describe('static assets', () => {
   it('skips assets, machine files and /.well-known/, case-insensitively', () => {
     const m = mapper()
-    for (const path of ['/app.js', '/style.CSS', '/favicon.ico', '/robots.txt', '/sitemap.xml', '/img/Logo.PNG', '/f.woff2', '/main.js.map', '/manifest.json', '/.well-known/security.txt', '/v.mp4'])
+    for (const path of [
+      '/app.js',
+      '/style.CSS',
+      '/favicon.ico',
+      '/robots.txt',
+      '/sitemap.xml',
+      '/img/Logo.PNG',
+      '/f.woff2',
+      '/main.js.map',
+      '/manifest.json',
+      '/.well-known/security.txt',
+      '/v.mp4',
+    ])
       expect(skipOf(m(rec({ path })))).toBe('static')
   })
 
@@ -256,7 +268,14 @@ describe('custom events', () => {
     const m = mapper({ rules: [subscribe] })
     const e = ev(m(rec({ method: 'POST', path: '/api/subscribe', query: 'plan=pro%20yearly&utm_source=mail', status: 201 })))
     expect(e).toMatchObject({ kind: 'custom', name: 'NEWSLETTER_SUBSCRIBE', endpoint: '/log/custom' })
-    expect(e.body).toEqual({ pid: PID, ev: 'NEWSLETTER_SUBSCRIBE', pg: '/api/subscribe', so: 'mail', qs: 'plan=pro%20yearly&utm_source=mail', meta: { plan: 'pro yearly' } })
+    expect(e.body).toEqual({
+      pid: PID,
+      ev: 'NEWSLETTER_SUBSCRIBE',
+      pg: '/api/subscribe',
+      so: 'mail',
+      qs: 'plan=pro%20yearly&utm_source=mail',
+      meta: { plan: 'pro yearly' },
+    })
   })
 
   it('does not match on another status or method; those fall through to the usual rules', () => {
@@ -267,7 +286,12 @@ describe('custom events', () => {
   })
 
   it('the first matching rule wins', () => {
-    const m = mapper({ rules: [{ event: 'A', path: '^/x' }, { event: 'B', path: '^/x/y' }] })
+    const m = mapper({
+      rules: [
+        { event: 'A', path: '^/x' },
+        { event: 'B', path: '^/x/y' },
+      ],
+    })
     expect(ev(m(rec({ path: '/x/y' }))).name).toBe('A')
   })
 
@@ -294,7 +318,13 @@ describe('custom events', () => {
 
   it('meta sources: path, status, method, host, referrer, literals; absent values are left out', () => {
     const m = mapper({
-      rules: [{ event: 'E', path: '^/e$', meta: { p: 'path', s: 'status', m: 'method', h: 'host', r: 'referrer', lit: 'v1', miss: 'query:nope', plus: 'query:q', bad: 'query:b' } }],
+      rules: [
+        {
+          event: 'E',
+          path: '^/e$',
+          meta: { p: 'path', s: 'status', m: 'method', h: 'host', r: 'referrer', lit: 'v1', miss: 'query:nope', plus: 'query:q', bad: 'query:b' },
+        },
+      ],
     })
     const e = ev(m(rec({ path: '/e', query: 'q=a+b&b=%E0%A4', status: 202, host: 'example.com', referrer: 'https://other.example.net/' })))
     expect(e.body.meta).toEqual({ p: '/e', s: '202', m: 'GET', h: 'example.com', r: 'https://other.example.net/', lit: 'v1', plus: 'a b', bad: '%E0%A4' })

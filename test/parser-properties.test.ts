@@ -13,8 +13,7 @@ const VALID_LINES: Record<string, string> = {
   common: '203.0.113.5 - alice [20/Nov/2026:10:00:00 +0100] "GET /a HTTP/1.1" 404 -',
   vhost_combined: 'www.example.com:443 203.0.113.5 - - [20/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0"',
   vhost_common: 'www.example.com:80 2001:db8::5 - - [20/Nov/2026:10:00:00 +0100] "HEAD / HTTP/1.0" 200 0',
-  traefik_clf:
-    '192.0.2.10 - - [20/Nov/2026:10:00:00 +0000] "GET /api HTTP/1.1" 200 17 "-" "curl/8.5.0" 12 "router@docker" "http://192.0.2.20:80" 3ms',
+  traefik_clf: '192.0.2.10 - - [20/Nov/2026:10:00:00 +0000] "GET /api HTTP/1.1" 200 17 "-" "curl/8.5.0" 12 "router@docker" "http://192.0.2.20:80" 3ms',
   nginx_json:
     '{"msec":"1795165200.125","remote_addr":"203.0.113.10","request":"GET /p?x=\\"1\\" HTTP/1.1","status":200,"body_bytes_sent":5,"http_user_agent":"a\\\\b","host":"example.com:8080"}',
   caddy_json:
@@ -59,7 +58,9 @@ async function allCases(): Promise<Case[]> {
     ...builtinParsers().map((parser) => ({ label: parser.name, parser, valid: line(parser.name) })),
     {
       label: 'w3c after a CloudFront #Fields:',
-      parser: w3cWith('date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields'),
+      parser: w3cWith(
+        'date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields',
+      ),
       valid: line('w3c_cloudfront'),
     },
     {
@@ -92,7 +93,11 @@ const special = fc.constantFrom(0x22, 0x5c, 0x00, 0xff, 0x0d, 0x7b, 0x7d, 0x5b, 
 /** A valid line, then a few random edits: insert/delete/replace bytes, truncate, long runs. */
 function mutated(valid: Buffer): fc.Arbitrary<Buffer> {
   const edit = fc.oneof(
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.array(fc.oneof(special, fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }) }),
+    fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.array(fc.oneof(special, fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+    }),
     fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
     fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), byte: fc.oneof(special, fc.integer({ min: 0, max: 255 })) }),
     fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
@@ -103,11 +108,21 @@ function mutated(valid: Buffer): fc.Arbitrary<Buffer> {
     for (const e of edits) {
       const at = b.length === 0 ? 0 : e.at % (b.length + 1)
       switch (e.kind) {
-        case 'insert': b = Buffer.concat([b.subarray(0, at), Buffer.from(e.bytes), b.subarray(at)]); break
-        case 'delete': b = Buffer.concat([b.subarray(0, at), b.subarray(at + e.count)]); break
-        case 'replace': if (at < b.length) b[at] = e.byte; break
-        case 'truncate': b = b.subarray(0, at); break
-        case 'run': b = Buffer.concat([b.subarray(0, at), Buffer.alloc(e.count, e.byte), b.subarray(at)]); break
+        case 'insert':
+          b = Buffer.concat([b.subarray(0, at), Buffer.from(e.bytes), b.subarray(at)])
+          break
+        case 'delete':
+          b = Buffer.concat([b.subarray(0, at), b.subarray(at + e.count)])
+          break
+        case 'replace':
+          if (at < b.length) b[at] = e.byte
+          break
+        case 'truncate':
+          b = b.subarray(0, at)
+          break
+        case 'run':
+          b = Buffer.concat([b.subarray(0, at), Buffer.alloc(e.count, e.byte), b.subarray(at)])
+          break
       }
     }
     return b
@@ -129,11 +144,17 @@ describe('parser properties', async () => {
   for (const { label, parser, valid } of cases) {
     describe(label, () => {
       it('parse never throws on random bytes and answers a record or a named rejection', () => {
-        fc.assert(fc.property(randomBytes, (line) => checkResult(parser.parse(line))), { numRuns: 300 })
+        fc.assert(
+          fc.property(randomBytes, (line) => checkResult(parser.parse(line))),
+          { numRuns: 300 },
+        )
       })
 
       it('parse never throws on mutations of a valid line', () => {
-        fc.assert(fc.property(mutated(valid), (line) => checkResult(parser.parse(line))), { numRuns: 400 })
+        fc.assert(
+          fc.property(mutated(valid), (line) => checkResult(parser.parse(line))),
+          { numRuns: 400 },
+        )
       })
 
       it('detect never throws and scores in [0, 1]', () => {

@@ -59,7 +59,10 @@ async function checkJson(...args: string[]): Promise<FileSummary> {
 
 async function checkRecords(...args: string[]): Promise<Array<Record<string, unknown>>> {
   const { stdout } = await run(process.execPath, [cli, 'check', '--records', ...args])
-  return stdout.trim().split('\n').map((l) => JSON.parse(l))
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
 }
 
 const detected = (path: string): string => {
@@ -72,16 +75,32 @@ describe('w3c', () => {
     const r = await records('w3c', join(fixtures, 'iis-restart.log'))
     expect(r.slice(0, 4).map((x) => x['reason'])).toEqual(['directive', 'directive', 'directive', 'directive'])
     expect(r[4]).toMatchObject({
-      valid: true, ip: '203.0.113.5', time: '2026-11-20T10:00:00Z', method: 'GET', path: '/default.aspx', query: 'utm_source=news',
-      status: 200, bytes: null, referrer: 'https://www.example.com/', port: 443, host: null,
+      valid: true,
+      ip: '203.0.113.5',
+      time: '2026-11-20T10:00:00Z',
+      method: 'GET',
+      path: '/default.aspx',
+      query: 'utm_source=news',
+      status: 200,
+      bytes: null,
+      referrer: 'https://www.example.com/',
+      port: 443,
+      host: null,
       // IIS writes a space as "+": read back as the User-Agent the browser sent.
       user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
     })
     expect(r[6]).toMatchObject({ ip: '2001:db8::7', method: 'POST', user: 'alice', status: 302, referrer: null })
     // After the second #Fields: the columns are different: sc-bytes, cs-host, no s-port.
     expect(r[11]).toMatchObject({
-      ip: '198.51.100.20', time: '2026-11-20T11:00:00Z', path: '/products/item-42', query: 'id=42', status: 200, bytes: 5120,
-      host: 'www.example.com', port: null, referrer: 'https://search.example.net/?q=item',
+      ip: '198.51.100.20',
+      time: '2026-11-20T11:00:00Z',
+      path: '/products/item-42',
+      query: 'id=42',
+      status: 200,
+      bytes: 5120,
+      host: 'www.example.com',
+      port: null,
+      referrer: 'https://search.example.net/?q=item',
     })
     expect(r[12]).toMatchObject({ path: '/missing', query: null, status: 404, bytes: 1245 })
     expect(r[13]).toMatchObject({ user_agent: 'curl/8.5.0', status: 503 })
@@ -100,8 +119,16 @@ describe('w3c', () => {
     const r = await checkRecords(join(fixtures, 'cloudfront.log'))
     expect(r[0]).toMatchObject({ valid: false, reason: 'directive', outcome: 'skip:directive' })
     expect(r[2]).toMatchObject({
-      ip: '203.0.113.10', time: '2026-11-20T10:00:00Z', method: 'GET', path: '/blog/post-1', query: 'ref=newsletter',
-      http_version: '2.0', status: 200, bytes: 5120, host: 'www.example.com', referrer: 'https://www.example.com/',
+      ip: '203.0.113.10',
+      time: '2026-11-20T10:00:00Z',
+      method: 'GET',
+      path: '/blog/post-1',
+      query: 'ref=newsletter',
+      http_version: '2.0',
+      status: 200,
+      bytes: 5120,
+      host: 'www.example.com',
+      referrer: 'https://www.example.com/',
       user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
       outcome: 'pageview',
     })
@@ -112,13 +139,26 @@ describe('w3c', () => {
   it('quoted values (Incapsula), cs-uri with the host, a missing cs-method read as GET (SHOUTcast)', () => {
     const p = parserForInput(builtinParsers().find((b) => b.name === 'w3c')!)
     p.parse(Buffer.from('#Fields: date time c-ip cs-method cs-uri cs-uri-query sc-status cs(User-Agent) cs(Referrer)'))
-    expect(p.parse(Buffer.from('"2026-11-20" "10:00:00" "203.0.113.7" "GET" "WWW.Example.com/page.php" "a=1" "200" "Mozilla/5.0 (X11; ""quoted"")" ""'))).toMatchObject({
-      ip: '203.0.113.7', method: 'GET', host: 'www.example.com', path: '/page.php', query: 'a=1', status: 200,
-      userAgent: 'Mozilla/5.0 (X11; "quoted")', referrer: null,
+    expect(
+      p.parse(Buffer.from('"2026-11-20" "10:00:00" "203.0.113.7" "GET" "WWW.Example.com/page.php" "a=1" "200" "Mozilla/5.0 (X11; ""quoted"")" ""')),
+    ).toMatchObject({
+      ip: '203.0.113.7',
+      method: 'GET',
+      host: 'www.example.com',
+      path: '/page.php',
+      query: 'a=1',
+      status: 200,
+      userAgent: 'Mozilla/5.0 (X11; "quoted")',
+      referrer: null,
     })
     p.parse(Buffer.from('#Fields: c-ip date time cs-uri-stem c-status cs(User-Agent) sc-bytes'))
     expect(p.parse(Buffer.from('203.0.113.8 2026-11-20 10:00:05 /stream?title=A%20B 200 NSPlayer%2F10.0 65580'))).toMatchObject({
-      method: 'GET', path: '/stream', query: 'title=A%20B', status: 200, userAgent: 'NSPlayer/10.0', bytes: 65580,
+      method: 'GET',
+      path: '/stream',
+      query: 'title=A%20B',
+      status: 200,
+      userAgent: 'NSPlayer/10.0',
+      bytes: 65580,
     })
   })
 
@@ -173,8 +213,17 @@ describe('aws_elb and aws_alb', () => {
   it('ALB: client without its port, host/port/path/query from the request URL, IPv6 client, a 400 for an unparsable request', async () => {
     const r = await records('aws_alb', join(fixtures, 'alb.log'))
     expect(r[0]).toMatchObject({
-      ip: '203.0.113.5', time: '2026-11-20T10:00:00.127531Z', method: 'GET', path: '/pricing', query: 'plan=pro', http_version: '1.1',
-      status: 200, bytes: 24950, host: 'www.example.com', port: 443, referrer: null,
+      ip: '203.0.113.5',
+      time: '2026-11-20T10:00:00.127531Z',
+      method: 'GET',
+      path: '/pricing',
+      query: 'plan=pro',
+      http_version: '1.1',
+      status: 200,
+      bytes: 24950,
+      host: 'www.example.com',
+      port: 443,
+      referrer: null,
       user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
     })
     expect(r[1]).toMatchObject({ ip: '2001:db8::5', status: 503, http_version: '2.0', path: '/checkout' })
@@ -183,7 +232,14 @@ describe('aws_elb and aws_alb', () => {
 
   it('classic ELB: the TCP-listener entry is a record without a request', async () => {
     const r = await records('aws_elb', join(fixtures, 'elb.log'))
-    expect(r[0]).toMatchObject({ ip: '203.0.113.5', time: '2026-11-20T10:00:00.945958Z', path: '/docs/index.html', status: 200, bytes: 57, host: 'www.example.com' })
+    expect(r[0]).toMatchObject({
+      ip: '203.0.113.5',
+      time: '2026-11-20T10:00:00.945958Z',
+      path: '/docs/index.html',
+      status: 200,
+      bytes: 57,
+      host: 'www.example.com',
+    })
     expect(r[1]).toMatchObject({ ip: '198.51.100.8', path: '/search', query: 'q=w3c', port: 80 })
     expect(r[2]).toMatchObject({ valid: true, ip: '198.51.100.9', method: null, path: null, status: null, bytes: 305, request_line: '- - - ' })
   })
@@ -199,7 +255,13 @@ describe('haproxy', () => {
     const r = await records('haproxy', join(fixtures, 'haproxy.log'))
     const local = (iso: string): number => new Date(iso).getTime() // HAProxy logs local time (see README)
     expect(r[0]).toMatchObject({
-      ip: '203.0.113.5', method: 'GET', path: '/pricing', query: 'plan=pro', status: 200, bytes: 7456, host: 'www.example.com',
+      ip: '203.0.113.5',
+      method: 'GET',
+      path: '/pricing',
+      query: 'plan=pro',
+      status: 200,
+      bytes: 7456,
+      host: 'www.example.com',
       user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0',
     })
     expect(Date.parse(r[0]!['time'] as string)).toBe(local('2026-11-20T10:00:00.584'))
@@ -217,13 +279,15 @@ describe('haproxy', () => {
 
   it('an RFC 5424 syslog prefix works too', async () => {
     const parser = (await resolveFormat('haproxy')) as LogParser
-    const line = '<134>1 2026-11-20T10:00:00.584Z lb1 haproxy 6801 - - 203.0.113.5:55008 [20/Nov/2026:10:00:00.584] fe be/s 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 "GET /x HTTP/1.1"'
+    const line =
+      '<134>1 2026-11-20T10:00:00.584Z lb1 haproxy 6801 - - 203.0.113.5:55008 [20/Nov/2026:10:00:00.584] fe be/s 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 "GET /x HTTP/1.1"'
     expect(parser.parse(Buffer.from(line))).toMatchObject({ ip: '203.0.113.5', path: '/x', status: 200 })
   })
 
   it('capture positions are configurable with --field (1-based)', async () => {
     const parser = (await resolveFormat('haproxy', { fieldMap: { userAgent: '1', referrer: '2' } })) as LogParser
-    const line = '203.0.113.5:1 [20/Nov/2026:10:00:00.000] fe be/s 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 {Mozilla/5.0 (X11)|https://www.example.com/} "GET / HTTP/1.1"'
+    const line =
+      '203.0.113.5:1 [20/Nov/2026:10:00:00.000] fe be/s 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 {Mozilla/5.0 (X11)|https://www.example.com/} "GET / HTTP/1.1"'
     expect(parser.parse(Buffer.from(line))).toMatchObject({ userAgent: 'Mozilla/5.0 (X11)', referrer: 'https://www.example.com/', host: null })
   })
 
@@ -236,13 +300,23 @@ describe('cloudflare_json', () => {
   it('EdgeStartTimestamp as RFC 3339, Unix seconds or Unix nanoseconds', async () => {
     const r = await records('cloudflare_json', join(fixtures, 'cloudflare.ndjson'))
     expect(r[0]).toMatchObject({
-      ip: '203.0.113.9', time: '2026-11-20T10:00:00Z', method: 'GET', path: '/blog/', query: 'utm_source=x', http_version: '2',
-      status: 200, bytes: 12480, host: 'www.example.com', referrer: 'https://search.example.net/',
+      ip: '203.0.113.9',
+      time: '2026-11-20T10:00:00Z',
+      method: 'GET',
+      path: '/blog/',
+      query: 'utm_source=x',
+      http_version: '2',
+      status: 200,
+      bytes: 12480,
+      host: 'www.example.com',
+      referrer: 'https://search.example.net/',
     })
     expect(r[1]).toMatchObject({ ip: '2001:db8::20', time: '2026-11-20T10:00:01Z', referrer: null, http_version: '1.1' })
     expect(r[2]).toMatchObject({ time: '2026-11-20T10:00:02.250Z', status: 502 })
     const p = (await resolveFormat('cloudflare')) as LogParser
-    expect(p.parse(Buffer.from('{"ClientIP":"192.0.2.1","ClientRequestURI":"/","EdgeStartTimestamp":"1795168800"}'))).toMatchObject({ time: Date.UTC(2026, 10, 20, 10) })
+    expect(p.parse(Buffer.from('{"ClientIP":"192.0.2.1","ClientRequestURI":"/","EdgeStartTimestamp":"1795168800"}'))).toMatchObject({
+      time: Date.UTC(2026, 10, 20, 10),
+    })
     expect(p.parse(Buffer.from('{"level":"info","msg":"not a request"}'))).toEqual({ rejected: 'not-access-record' })
   })
 
@@ -257,10 +331,19 @@ describe('the real CLI on per-file formats', () => {
     try {
       const a = join(dir, 'a.log')
       const b = join(dir, 'b.log')
-      await writeFile(a, '#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)\n2026-11-20 10:00:00 203.0.113.1 GET /a 200 Mozilla/5.0+(X11)\n')
-      await writeFile(b, '#Fields: c-ip cs-uri-stem sc-status date time cs-method cs(User-Agent)\n203.0.113.2 /b 200 2026-11-20 10:00:01 GET Mozilla/5.0+(X11)\n')
+      await writeFile(
+        a,
+        '#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)\n2026-11-20 10:00:00 203.0.113.1 GET /a 200 Mozilla/5.0+(X11)\n',
+      )
+      await writeFile(
+        b,
+        '#Fields: c-ip cs-uri-stem sc-status date time cs-method cs(User-Agent)\n203.0.113.2 /b 200 2026-11-20 10:00:01 GET Mozilla/5.0+(X11)\n',
+      )
       const { stdout } = await run(process.execPath, [cli, 'check', '--records', a, b])
-      const out = stdout.trim().split('\n').map((l) => JSON.parse(l))
+      const out = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
       expect(out.filter((o) => o.valid).map((o) => [o.ip, o.path, o.time])).toEqual([
         ['203.0.113.1', '/a', '2026-11-20T10:00:00Z'],
         ['203.0.113.2', '/b', '2026-11-20T10:00:01Z'],
@@ -283,8 +366,10 @@ describe('check on a large W3C file split across threads', () => {
       // so the second thread's part (from about half) is read with the second layout only.
       const n1 = 30_000
       const n2 = 150_000
-      const text = '#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n' +
-        first.repeat(n1) + '#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status sc-bytes cs(User-Agent) cs(Referer) cs-host time-taken\n' +
+      const text =
+        '#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n' +
+        first.repeat(n1) +
+        '#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status sc-bytes cs(User-Agent) cs(Referer) cs-host time-taken\n' +
         second.repeat(n2)
       await writeFile(path, text)
       const f = await checkJson('--threads', '2', path)
@@ -335,4 +420,3 @@ describe.skipIf(!haveCorpus)('corpus files of these formats (../shared/corpus)',
     for (const [reason, n] of Object.entries(skipped)) expect(f.skipped[reason]).toBe(n)
   })
 })
-

@@ -77,7 +77,7 @@ describe('combined', () => {
     const r = record(combined, lines[3]!)
     expect(r).toMatchObject({ userAgent: 'Mozilla/5.0', time: at(2024, 2, 29, 23, 59, 59, 5 * 60 + 30) })
     expect(r.xForwardedFor).toBe('203.0.113.9, 198.51.100.1')
-    expect((record(combined, lines[2]!)).xForwardedFor).toBeNull() // a trailing "-" is not an address
+    expect(record(combined, lines[2]!).xForwardedFor).toBeNull() // a trailing "-" is not an address
   })
 
   it('also reads common-format lines (no referrer or user agent)', () => {
@@ -94,8 +94,16 @@ describe('common', () => {
   it('reads the seven CLF fields', () => {
     const [a, b] = fixture('common.log')
     expect(record(common, a!)).toMatchObject({
-      ip: '192.0.2.10', user: 'frank', time: at(2000, 10, 10, 13, 55, 36, -420), method: 'GET',
-      path: '/apache_pb.gif', protocol: 'HTTP/1.0', status: 200, bytes: 2326, referrer: null, userAgent: null,
+      ip: '192.0.2.10',
+      user: 'frank',
+      time: at(2000, 10, 10, 13, 55, 36, -420),
+      method: 'GET',
+      path: '/apache_pb.gif',
+      protocol: 'HTTP/1.0',
+      status: 200,
+      bytes: 2326,
+      referrer: null,
+      userAgent: null,
     })
     expect(record(common, b!)).toMatchObject({ ip: '2001:db8::2', method: null, requestLine: '-', status: 408, bytes: null })
   })
@@ -109,7 +117,12 @@ describe('vhost_combined and vhost_common', () => {
   it('read the virtual host and port before the client', () => {
     const [a, b, c] = fixture('vhost_combined.log')
     expect(record(vhostCombined, a!)).toMatchObject({
-      host: 'www.example.com', port: 443, ip: '192.0.2.10', path: '/shop', query: 'item=1', userAgent: 'Mozilla/5.0 (Windows NT 10.0)',
+      host: 'www.example.com',
+      port: 443,
+      ip: '192.0.2.10',
+      path: '/shop',
+      query: 'item=1',
+      userAgent: 'Mozilla/5.0 (Windows NT 10.0)',
     })
     expect(record(vhostCombined, b!)).toMatchObject({ host: '2001:db8::80', port: 8080, ip: '2001:db8::3', referrer: 'https://example.com/' })
     expect(record(vhostCombined, c!)).toMatchObject({ host: 'shop.test', port: null, user: 'bob' })
@@ -143,7 +156,13 @@ describe('real-world edge cases', () => {
   const edge = fixture('edge-cases.log')
 
   it('keeps non-HTTP request texts as records with requestLine and no method', () => {
-    for (const [i, text] of [[0, String.raw`\x16\x03\x01\x00\xF7\x01\x00\x00\xF3\x03\x03`], [1, ''], [2, '-'], [3, 'HELP'], [4, 'hello world']] as const) {
+    for (const [i, text] of [
+      [0, String.raw`\x16\x03\x01\x00\xF7\x01\x00\x00\xF3\x03\x03`],
+      [1, ''],
+      [2, '-'],
+      [3, 'HELP'],
+      [4, 'hello world'],
+    ] as const) {
       const r = record(combined, edge[i]!)
       expect(r).toMatchObject({ method: null, path: null, query: null, protocol: null, requestLine: text })
     }
@@ -300,16 +319,40 @@ describe('never throws', () => {
   const valid = [...fixture('combined.log'), ...fixture('vhost_combined.log'), ...fixture('traefik_clf.log'), ...fixture('edge-cases.log')]
 
   it('on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
-      for (const p of ALL) p.parse(Buffer.from(bytes))
-    }), { numRuns: 2000 })
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        for (const p of ALL) p.parse(Buffer.from(bytes))
+      }),
+      { numRuns: 2000 },
+    )
   })
 
   it('on random text built from log punctuation', () => {
-    const piece = fc.constantFrom(' ', '"', '\\', '[', ']', '-', ',', ':', '/', '?', '0', '9', 'GET', 'HTTP/1.1', '10/Oct/2000:13:55:36 -0700', '192.0.2.1', 'ms')
-    fc.assert(fc.property(fc.array(piece, { maxLength: 60 }), (parts) => {
-      for (const p of ALL) p.parse(Buffer.from(parts.join('')))
-    }), { numRuns: 3000 })
+    const piece = fc.constantFrom(
+      ' ',
+      '"',
+      '\\',
+      '[',
+      ']',
+      '-',
+      ',',
+      ':',
+      '/',
+      '?',
+      '0',
+      '9',
+      'GET',
+      'HTTP/1.1',
+      '10/Oct/2000:13:55:36 -0700',
+      '192.0.2.1',
+      'ms',
+    )
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (parts) => {
+        for (const p of ALL) p.parse(Buffer.from(parts.join('')))
+      }),
+      { numRuns: 3000 },
+    )
   })
 
   it('on mutations of valid lines, and records stay consistent', () => {
@@ -319,21 +362,24 @@ describe('never throws', () => {
       cut: fc.nat({ max: 40 }),
       insert: fc.uint8Array({ maxLength: 8 }),
     })
-    fc.assert(fc.property(mutation, ({ line, at: pos, cut, insert }) => {
-      const i = pos % (line.length + 1)
-      const mutated = Buffer.concat([line.subarray(0, i), Buffer.from(insert), line.subarray(Math.min(line.length, i + cut))])
-      for (const p of ALL) {
-        const r = p.parse(mutated)
-        if (isRejection(r)) {
-          expect(typeof r.rejected).toBe('string')
-          continue
+    fc.assert(
+      fc.property(mutation, ({ line, at: pos, cut, insert }) => {
+        const i = pos % (line.length + 1)
+        const mutated = Buffer.concat([line.subarray(0, i), Buffer.from(insert), line.subarray(Math.min(line.length, i + cut))])
+        for (const p of ALL) {
+          const r = p.parse(mutated)
+          if (isRejection(r)) {
+            expect(typeof r.rejected).toBe('string')
+            continue
+          }
+          // Either a method was read (and the request is split), or the text is kept whole.
+          expect(r.method === null).toBe(r.requestLine !== null)
+          if (r.method === null) expect(r.path).toBeNull()
+          expect(r.time === null || Number.isFinite(r.time)).toBe(true)
         }
-        // Either a method was read (and the request is split), or the text is kept whole.
-        expect(r.method === null).toBe(r.requestLine !== null)
-        if (r.method === null) expect(r.path).toBeNull()
-        expect(r.time === null || Number.isFinite(r.time)).toBe(true)
-      }
-    }), { numRuns: 3000 })
+      }),
+      { numRuns: 3000 },
+    )
   })
 })
 

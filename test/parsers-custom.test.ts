@@ -13,7 +13,11 @@ const fixtures = join(repoRoot, 'fixtures', 'clf')
 const corpus = resolve(repoRoot, '../shared/corpus')
 
 const lines = (path: string): Buffer[] =>
-  readFileSync(path).toString('latin1').split('\n').filter((l) => l !== '').map((l) => Buffer.from(l, 'latin1'))
+  readFileSync(path)
+    .toString('latin1')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => Buffer.from(l, 'latin1'))
 
 function record(parser: LogParser, line: string): RequestRecord {
   const r = parser.parse(Buffer.from(line))
@@ -46,15 +50,24 @@ describe('nginx log_format', () => {
 
   it('fills X-Forwarded-For, request time and host from extra variables; unknown ones are skipped', () => {
     const p = compileNginxFormat(`${NGINX_COMBINED} "$http_x_forwarded_for" rt=$request_time urt="$upstream_response_time" host=$host`)
-    const r = record(p, '192.0.2.7 - - [26/Nov/2026:16:00:01 +0000] "GET /a?b=1 HTTP/1.1" 200 5 "-" "curl/8.0" "203.0.113.7, 198.51.100.23" rt=0.125 urt="0.120" host=shop.test')
+    const r = record(
+      p,
+      '192.0.2.7 - - [26/Nov/2026:16:00:01 +0000] "GET /a?b=1 HTTP/1.1" 200 5 "-" "curl/8.0" "203.0.113.7, 198.51.100.23" rt=0.125 urt="0.120" host=shop.test',
+    )
     expect(r).toMatchObject({ xForwardedFor: '203.0.113.7, 198.51.100.23', requestTime: 0.125, host: 'shop.test', path: '/a', query: 'b=1' })
   })
 
   it('supports ${var} braces, $time_iso8601, $msec and request parts without $request', () => {
     const iso = compileNginxFormat('${remote_addr}|$time_iso8601|$request_method|$request_uri|$server_protocol|$status|$http_accept_language')
     expect(record(iso, '192.0.2.1|2019-01-26T19:45:25+03:30|POST|/form?x=1|HTTP/2.0|201|de-DE,de;q=0.9')).toMatchObject({
-      ip: '192.0.2.1', time: Date.UTC(2019, 0, 26, 16, 15, 25), method: 'POST', path: '/form', query: 'x=1',
-      protocol: 'HTTP/2.0', status: 201, acceptLanguage: 'de-DE,de;q=0.9',
+      ip: '192.0.2.1',
+      time: Date.UTC(2019, 0, 26, 16, 15, 25),
+      method: 'POST',
+      path: '/form',
+      query: 'x=1',
+      protocol: 'HTTP/2.0',
+      status: 201,
+      acceptLanguage: 'de-DE,de;q=0.9',
     })
     const msec = compileNginxFormat('$msec $remote_addr $uri $args $status')
     expect(record(msec, '1700000000.123 192.0.2.1 /p - 200')).toMatchObject({ time: 1_700_000_000_123, path: '/p', query: null })
@@ -98,8 +111,17 @@ describe('Apache LogFormat', () => {
   it('reads strftime and epoch times, durations, headers and request parts', () => {
     const p = compileApacheFormat('%a %{%Y-%m-%d %H:%M:%S %z}t %m %U%q %H %s %B %D "%{Accept-Language}i" "%{X-Forwarded-For}i" %{Cookie}i %%')
     expect(record(p, '192.0.2.1 2024-02-29 23:59:59 +0530 GET /p?x=1 HTTP/1.1 200 12 1500 "fr" "198.51.100.2" a=b %')).toMatchObject({
-      ip: '192.0.2.1', time: Date.UTC(2024, 1, 29, 18, 29, 59), method: 'GET', path: '/p', query: 'x=1',
-      protocol: 'HTTP/1.1', status: 200, bytes: 12, requestTime: 0.0015, acceptLanguage: 'fr', xForwardedFor: '198.51.100.2',
+      ip: '192.0.2.1',
+      time: Date.UTC(2024, 1, 29, 18, 29, 59),
+      method: 'GET',
+      path: '/p',
+      query: 'x=1',
+      protocol: 'HTTP/1.1',
+      status: 200,
+      bytes: 12,
+      requestTime: 0.0015,
+      acceptLanguage: 'fr',
+      xForwardedFor: '198.51.100.2',
     })
     expect(record(p, '192.0.2.1 2024-02-29 23:59:59 +0530 GET /p HTTP/1.1 200 12 1500 "-" "-" - %')).toMatchObject({ query: null })
     const sec = compileApacheFormat('%{sec}t %h "%r" %>s %b %{ms}T')
@@ -119,7 +141,13 @@ describe('Apache LogFormat', () => {
   it('mod_ssl request log: [%t] %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b', () => {
     const p = compileApacheFormat('[%t] %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b')
     expect(record(p, '[10/Aug/2018:09:45:56 +0200] 192.0.2.19 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 "GET /a?b=1 HTTP/1.1" 1375')).toMatchObject({
-      ip: '192.0.2.19', time: Date.UTC(2018, 7, 10, 7, 45, 56), method: 'GET', path: '/a', query: 'b=1', bytes: 1375, status: null,
+      ip: '192.0.2.19',
+      time: Date.UTC(2018, 7, 10, 7, 45, 56),
+      method: 'GET',
+      path: '/a',
+      query: 'b=1',
+      bytes: 1375,
+      status: null,
     })
     // mod_ssl's default `%t %h ...` (one pair of brackets from %t itself) reads the same line.
     const plain = compileApacheFormat('%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b')
@@ -127,18 +155,29 @@ describe('Apache LogFormat', () => {
   })
 
   it('every mod_log_config directive compiles: a record field where one fits, else matched and ignored', () => {
-    const def = '%a %{c}a %A %B %b %{Cookie}C %D %{HOME}e %f %h %{c}h %H %{Referer}i %k %l %L %m %{note}n %{Location}o ' +
+    const def =
+      '%a %{c}a %A %B %b %{Cookie}C %D %{HOME}e %f %h %{c}h %H %{Referer}i %k %l %L %m %{note}n %{Location}o ' +
       '%p %{canonical}p %{local}p %{remote}p %P %{pid}P %{tid}P %{hextid}P %q %r %R %s %<s %>s %t %{begin:%Y-%m-%d}t ' +
       '%{end:sec}t %{msec_frac}t %T %{ms}T %{us}T %{s}T %u %U %v %V %X %I %O %S %{SSL_PROTOCOL}x %{Trailer}^ti %{Trailer}^to ' +
       '%!200,304{User-Agent}i %400,501h %%'
     const p = compileApacheFormat(def)
-    const line = '192.0.2.1 198.51.100.2 192.0.2.80 512 512 a=b 1500 /root /var/www/index.html 192.0.2.1 198.51.100.2 HTTP/1.1 ' +
+    const line =
+      '192.0.2.1 198.51.100.2 192.0.2.80 512 512 a=b 1500 /root /var/www/index.html 192.0.2.1 198.51.100.2 HTTP/1.1 ' +
       'https://www.example.com/ 0 - - GET - /next 443 443 443 51515 1234 1234 5678 1a2b ?x=1 GET /p?x=1 HTTP/1.1 handler 200 200 200 ' +
       '[20/Nov/2026:10:00:00 +0000] 2026-11-20 1795168800 123 0 1 1500 0 - /p www.example.com www.example.com + 700 900 1600 TLSv1.3 - - ' +
       'Mozilla/5.0 - %'
     expect(record(p, line)).toMatchObject({
-      ip: '192.0.2.1', method: 'GET', path: '/p', query: 'x=1', status: 200, bytes: 512, referrer: 'https://www.example.com/',
-      host: 'www.example.com', port: 443, time: Date.UTC(2026, 10, 20, 10), userAgent: 'Mozilla/5.0',
+      ip: '192.0.2.1',
+      method: 'GET',
+      path: '/p',
+      query: 'x=1',
+      status: 200,
+      bytes: 512,
+      referrer: 'https://www.example.com/',
+      host: 'www.example.com',
+      port: 443,
+      time: Date.UTC(2026, 10, 20, 10),
+      userAgent: 'Mozilla/5.0',
     })
   })
 
@@ -173,12 +212,15 @@ describe('compiled parsers never throw', () => {
         return Buffer.from(l.slice(0, at) + s + l.slice(at + 1), 'latin1')
       }),
     )
-    fc.assert(fc.property(input, (line) => {
-      for (const p of parsers) {
-        const r = p.parse(line)
-        if (!isRejection(r)) expect(r.method === null || r.requestLine === null).toBe(true)
-      }
-    }), { numRuns: 2000 })
+    fc.assert(
+      fc.property(input, (line) => {
+        for (const p of parsers) {
+          const r = p.parse(line)
+          if (!isRejection(r)) expect(r.method === null || r.requestLine === null).toBe(true)
+        }
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
 

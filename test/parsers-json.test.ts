@@ -132,9 +132,7 @@ describe('nginx_json, other layouts', () => {
     const plain = record(createNginxJson().parse(line!))
     expect(plain).toMatchObject({ ip: '203.0.113.30', method: 'POST', time: null, path: null, status: null })
 
-    const mapped = record(
-      createNginxJson({ fieldMap: { time: 'when', path: 'target', status: 'code', bytes: 'sent' } }).parse(line!),
-    )
+    const mapped = record(createNginxJson({ fieldMap: { time: 'when', path: 'target', status: 'code', bytes: 'sent' } }).parse(line!))
     expect(mapped).toMatchObject({
       ip: '203.0.113.30',
       time: utc(2026, 11, 20, 9, 0, 0) + 250,

@@ -27,9 +27,20 @@ describe('rotatedSiblings', () => {
   })
 
   it('lists dated generations (dateext) oldest first, with -N and hourly stamps', async () => {
-    await touch('access.log', 'access.log-20250102.gz', 'access.log-20241231', 'access.log-20250101-2.gz', 'access.log-20250101-1.gz', 'access.log-2025010112.gz')
+    await touch(
+      'access.log',
+      'access.log-20250102.gz',
+      'access.log-20241231',
+      'access.log-20250101-2.gz',
+      'access.log-20250101-1.gz',
+      'access.log-2025010112.gz',
+    )
     expect(rel(await rotatedSiblings(join(dir, 'access.log')))).toEqual([
-      'access.log-20241231', 'access.log-20250101-1.gz', 'access.log-20250101-2.gz', 'access.log-2025010112.gz', 'access.log-20250102.gz',
+      'access.log-20241231',
+      'access.log-20250101-1.gz',
+      'access.log-20250101-2.gz',
+      'access.log-2025010112.gz',
+      'access.log-20250102.gz',
     ])
   })
 
@@ -74,7 +85,11 @@ describe('expandInputs', () => {
 
   it('rejects a pattern without matches, a missing file and a directory with one-line InputErrors', async () => {
     await mkdir(join(dir, 'logs'))
-    for (const [input, text] of [[join(dir, '*.nothing'), 'no file matches'], [join(dir, 'missing.log'), 'no such file'], [join(dir, 'logs'), 'is a directory']] as const) {
+    for (const [input, text] of [
+      [join(dir, '*.nothing'), 'no file matches'],
+      [join(dir, 'missing.log'), 'no such file'],
+      [join(dir, 'logs'), 'is a directory'],
+    ] as const) {
       const err = await expandInputs([input]).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(InputError)
       expect((err as Error).name).toBe('InputError') // the CLI maps errors by name

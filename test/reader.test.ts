@@ -9,7 +9,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { IncompleteGzipError, isGzipFile, readLines } from '../src/source/reader.js'
 import type { LineBatch, ReadInput, ReadOptions } from '../src/source/reader.js'
 
-interface Line { start: number; end: number; content: Buffer; truncated: boolean }
+interface Line {
+  start: number
+  end: number
+  content: Buffer
+  truncated: boolean
+}
 
 /** Flattens batches into absolute lines, copying the content bytes out. */
 async function collect(input: ReadInput, o?: ReadOptions): Promise<Line[]> {
@@ -58,7 +63,10 @@ describe('readLines on a plain file', () => {
     const p = await file('crlf.log', 'one\r\ntwo\r\n')
     const lines = await collect({ path: p })
     expect(text(lines)).toEqual(['one', 'two'])
-    expect(lines.map((l) => [l.start, l.end])).toEqual([[0, 5], [5, 10]])
+    expect(lines.map((l) => [l.start, l.end])).toEqual([
+      [0, 5],
+      [5, 10],
+    ])
   })
 
   it('leaves a last piece without newline unconsumed unless final', async () => {
@@ -92,7 +100,11 @@ describe('readLines on a plain file', () => {
     const lines = await collect({ path: p }, { chunkSize: 64, maxLineBytes: 100 })
     expect(text(lines)).toEqual(['a', 'y'.repeat(100), 'b'])
     expect(lines.map((l) => l.truncated)).toEqual([false, true, false])
-    expect(lines.map((l) => [l.start, l.end])).toEqual([[0, 2], [2, 5003], [5003, 5005]])
+    expect(lines.map((l) => [l.start, l.end])).toEqual([
+      [0, 2],
+      [2, 5003],
+      [5003, 5005],
+    ])
   })
 
   it('keeps memory bounded: the batch buffer never exceeds the line limit', async () => {
@@ -112,7 +124,10 @@ describe('readLines on a plain file', () => {
     const p = await file('huge-tail.log', `a\n${'q'.repeat(500)}`)
     expect(text(await collect({ path: p }, { chunkSize: 16, maxLineBytes: 50 }))).toEqual(['a'])
     const final = await collect({ path: p }, { chunkSize: 16, maxLineBytes: 50, final: true })
-    expect(final.map((l) => [l.end, l.truncated])).toEqual([[2, false], [502, true]])
+    expect(final.map((l) => [l.end, l.truncated])).toEqual([
+      [2, false],
+      [502, true],
+    ])
   })
 
   it('never changes a batch it has yielded', async () => {
@@ -145,7 +160,10 @@ describe('readLines on a plain file', () => {
       await appendFile(join(dir, 'access.log.1'), 'c\n') // the server still writes to the old inode
       expect(text(await collect({ handle: fh }))).toEqual(['a', 'b', 'c'])
       const again = await collect({ handle: fh }, { from: 2 })
-      expect(again.map((l) => [l.start, l.content.toString()])).toEqual([[2, 'b'], [4, 'c']])
+      expect(again.map((l) => [l.start, l.content.toString()])).toEqual([
+        [2, 'b'],
+        [4, 'c'],
+      ])
     } finally {
       await fh.close()
     }
@@ -241,7 +259,11 @@ describe('readLines on a stream (stdin)', () => {
   it('splits chunks that cut lines anywhere, offsets from 0, final piece included', async () => {
     const stream = Readable.from([Buffer.from('ab'), Buffer.from('c\r\nde'), Buffer.from('f\ng')])
     const lines = await collect({ stream }, { final: true })
-    expect(lines.map((l) => [l.start, l.end, l.content.toString()])).toEqual([[0, 5, 'abc'], [5, 9, 'def'], [9, 10, 'g']])
+    expect(lines.map((l) => [l.start, l.end, l.content.toString()])).toEqual([
+      [0, 5, 'abc'],
+      [5, 9, 'def'],
+      [9, 10, 'g'],
+    ])
   })
 
   it('hands over lines as they arrive, without waiting for a full buffer', async () => {

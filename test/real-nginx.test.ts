@@ -92,7 +92,10 @@ http {
     // Ready when it accepts connections.
     for (let i = 0; i < 200; i++) {
       const ok = await new Promise<boolean>((r) => {
-        const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true) })
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy()
+          r(true)
+        })
         s.on('error', () => r(false))
       })
       if (ok) break
@@ -139,7 +142,11 @@ http {
     if (process.env.KEEP_LAB) console.log(lab)
   })
 
-  for (const [file, format] of [['access.log', 'combined'], ['access.json.log', 'nginx_json'], ['access.vhost.log', 'vhost_combined']] as const) {
+  for (const [file, format] of [
+    ['access.log', 'combined'],
+    ['access.json.log', 'nginx_json'],
+    ['access.vhost.log', 'vhost_combined'],
+  ] as const) {
     it(`${file}: auto-detected as ${format}, every line a record`, async () => {
       const log = join(lab, 'logs', file)
       const text = await readFile(log, 'latin1')
@@ -154,7 +161,10 @@ http {
       expect(f.events.pageview).toBeGreaterThanOrEqual(4)
       expect(f.events.error).toBe(1)
 
-      const recs = (await runCli(['check', '--records', log])).stdout.trim().split('\n').map((l) => JSON.parse(l))
+      const recs = (await runCli(['check', '--records', log])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
       for (const rec of recs) {
         expect(rec.valid).toBe(true)
         expect(rec.ip).toBe('127.0.0.1')
@@ -167,7 +177,10 @@ http {
       expect(utm.referrer).toBe('https://www.example.com/page')
       expect(recs.find((x) => x.request_line?.startsWith('SSH-2.0'))).toMatchObject({ method: null, outcome: 'skip:malformed' })
 
-      const events = (await runCli(['check', '--events', log])).stdout.trim().split('\n').map((l) => JSON.parse(l))
+      const events = (await runCli(['check', '--events', log])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
       const quoted = events.find((e) => e.headers['User-Agent']?.startsWith('Quote'))
       expect(quoted.headers['User-Agent']).toBe('Quote " and backslash \\ in UA')
       expect(events.find((e) => e.body.so === 'newsletter')).toBeDefined()

@@ -9,7 +9,8 @@ import { runCli, withTempDir } from './helpers/cli.js'
 
 const PROJECT = 'TESTPROJECT1'
 const UA = 'Mozilla/5.0+(X11;+Linux+x86_64;+rv:132.0)+Gecko/20100101+Firefox/132.0'
-const FIELDS_1 = '#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n'
+const FIELDS_1 =
+  '#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n'
 const FIELDS_2 = '#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status sc-bytes cs(User-Agent) cs(Referer) cs-host time-taken\n'
 
 const layout1 = (i: number) => `2026-11-20 10:00:00 192.0.2.1 GET /a/${i} - 443 - 203.0.113.${i + 1} ${UA} - 200 0 0 15\n`

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { certificateMessage, classifyAnswer, classifyFailure } from '../src/sink/classify.js'
 
-const answer = (status: number, text = '', headers: Record<string, string> = {}) => classifyAnswer({ status, headers, text }, Date.parse('2026-01-01T00:00:00Z'))
+const answer = (status: number, text = '', headers: Record<string, string> = {}) =>
+  classifyAnswer({ status, headers, text }, Date.parse('2026-01-01T00:00:00Z'))
 const withCode = (code: string, cause?: unknown) => Object.assign(new Error(code), { code, cause })
 
 describe('classifyAnswer', () => {
@@ -10,7 +11,12 @@ describe('classifyAnswer', () => {
     expect(answer(200, '{"message":"Bot traffic detected, request is ignored"}')).toEqual({ kind: 'bot', status: 200 })
   })
   it('transient on 408/429/5xx with Retry-After as seconds or a date', () => {
-    expect(answer(429, '{"message":"Too many requests"}', { 'retry-after': '3' })).toEqual({ kind: 'transient', status: 429, detail: 'HTTP 429 Too many requests', retryAfterMs: 3000 })
+    expect(answer(429, '{"message":"Too many requests"}', { 'retry-after': '3' })).toEqual({
+      kind: 'transient',
+      status: 429,
+      detail: 'HTTP 429 Too many requests',
+      retryAfterMs: 3000,
+    })
     expect(answer(503, '', { 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' })).toMatchObject({ kind: 'transient', retryAfterMs: 5000 })
     expect(answer(408)).toMatchObject({ kind: 'transient' })
   })

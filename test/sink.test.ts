@@ -16,10 +16,21 @@ import type { OutgoingEvent } from '../src/types.js'
 
 // ---- a tiny controllable Events API ----
 
-interface Received { method: string; url: string; headers: IncomingMessage['headers']; body: string }
+interface Received {
+  method: string
+  url: string
+  headers: IncomingMessage['headers']
+  body: string
+}
 type Handler = (req: Received, res: ServerResponse, n: number) => void
 
-interface TestServer { url: string; port: number; received: Received[]; handle: Handler; close(): Promise<void> }
+interface TestServer {
+  url: string
+  port: number
+  received: Received[]
+  handle: Handler
+  close(): Promise<void>
+}
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -39,10 +50,11 @@ async function startServer(handle: Handler, port = 0): Promise<TestServer> {
     port: 0,
     received,
     handle,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections()
-      server.close(() => r())
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
   }
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -120,7 +132,9 @@ describe('http sink: request shape', () => {
     const api = await startServer((_r, res) => reply(res, 201, {}))
     const ua = 'Agent/1.0 (caf\u00e9)' // byte 0xE9 in the log
     await sinkFor(api.url).send(pageview({ headers: { 'User-Agent': ua } }))
-    expect(Buffer.from(api.received[0]!.headers['user-agent']!, 'latin1')).toEqual(Buffer.from([...'Agent/1.0 (caf'].map((c) => c.charCodeAt(0)).concat([0xe9, 0x29])))
+    expect(Buffer.from(api.received[0]!.headers['user-agent']!, 'latin1')).toEqual(
+      Buffer.from([...'Agent/1.0 (caf'].map((c) => c.charCodeAt(0)).concat([0xe9, 0x29])),
+    )
   })
 
   it('dead-letters an event whose header the HTTP client refuses, without sending it', async () => {
@@ -176,7 +190,9 @@ describe('http sink: classification', () => {
     [402, { statusCode: 402, message: 'Payment Required' }],
   ])('stops the run on HTTP %i %j with a one-line message naming the project and URL', async (status, body) => {
     const api = await startServer((_r, res) => reply(res, status, body))
-    const err = await sinkFor(api.url).send(pageview()).catch((e: unknown) => e)
+    const err = await sinkFor(api.url)
+      .send(pageview())
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FatalApiError)
     const fatal = err as FatalApiError
     expect(fatal.message).toContain(PID)
@@ -208,7 +224,10 @@ describe('http sink: retries', () => {
     const { sleep, slept } = fakeSleep()
     const outcome = await sinkFor(api.url, { sleep, onRetry: (i) => retries.push(i), minRetryDelayMs: 100, maxRetryDelayMs: 150 }).send(pageview())
     expect(outcome).toEqual({ kind: 'accepted', status: 201, attempts: 3 })
-    expect(retries.map((r) => [r.attempt, r.status])).toEqual([[1, status], [2, status]])
+    expect(retries.map((r) => [r.attempt, r.status])).toEqual([
+      [1, status],
+      [2, status],
+    ])
     // exponential backoff with jitter: first in [100, 200] capped at 150, then the cap
     expect(slept[0]).toBeGreaterThanOrEqual(100)
     expect(slept[0]).toBeLessThanOrEqual(150)
@@ -272,7 +291,9 @@ describe('http sink: retries', () => {
 
   it('gives up with DeliveryError after maxRetryTime, carrying the last status', async () => {
     const api = await startServer((_r, res) => reply(res, 503, 'Service Unavailable'))
-    const err = await sinkFor(api.url, { maxRetryTimeMs: 150, minRetryDelayMs: 5, maxRetryDelayMs: 20 }).send(pageview()).catch((e: unknown) => e)
+    const err = await sinkFor(api.url, { maxRetryTimeMs: 150, minRetryDelayMs: 5, maxRetryDelayMs: 20 })
+      .send(pageview())
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DeliveryError)
     expect((err as DeliveryError).lastStatus).toBe(503)
     expect((err as DeliveryError).attempts).toBe(api.received.length)
@@ -284,7 +305,9 @@ describe('http sink: retries', () => {
     const probe = await startServer(() => {})
     const port = probe.port
     await probe.close()
-    const err = await sinkFor(`http://127.0.0.1:${port}/log`, { maxRetryTimeMs: 60, minRetryDelayMs: 5, maxRetryDelayMs: 10 }).send(pageview()).catch((e: unknown) => e)
+    const err = await sinkFor(`http://127.0.0.1:${port}/log`, { maxRetryTimeMs: 60, minRetryDelayMs: 5, maxRetryDelayMs: 10 })
+      .send(pageview())
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DeliveryError)
     expect((err as DeliveryError).lastStatus).toBeUndefined()
     expect((err as DeliveryError).lastError).toContain('ECONNREFUSED')
@@ -304,14 +327,20 @@ describe('http sink: retries', () => {
       if (n === 1) res.socket!.destroy()
       else reply(res, 404, { message: `Project ${PID} was not found in the database` })
     })
-    const err = await sinkFor(api.url).send(pageview()).catch((e: unknown) => e)
+    const err = await sinkFor(api.url)
+      .send(pageview())
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FatalApiError)
     expect((err as FatalApiError).maybeDelivered).toBe(true)
   })
 
   it('marks a fatal answer after an answered 502 as not delivered', async () => {
-    const api = await startServer((_r, res, n) => (n === 1 ? reply(res, 502, 'Bad Gateway') : reply(res, 404, { message: `Project ${PID} was not found in the database` })))
-    const err = await sinkFor(api.url).send(pageview()).catch((e: unknown) => e)
+    const api = await startServer((_r, res, n) =>
+      n === 1 ? reply(res, 502, 'Bad Gateway') : reply(res, 404, { message: `Project ${PID} was not found in the database` }),
+    )
+    const err = await sinkFor(api.url)
+      .send(pageview())
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(FatalApiError)
     expect((err as FatalApiError).maybeDelivered).toBe(false)
   })
@@ -320,7 +349,9 @@ describe('http sink: retries', () => {
     const probe = await startServer(() => {})
     const port = probe.port
     await probe.close()
-    const err = await sinkFor(`http://127.0.0.1:${port}/log`, { maxRetryTimeMs: 30, minRetryDelayMs: 5, maxRetryDelayMs: 10 }).send(pageview()).catch((e: unknown) => e)
+    const err = await sinkFor(`http://127.0.0.1:${port}/log`, { maxRetryTimeMs: 30, minRetryDelayMs: 5, maxRetryDelayMs: 10 })
+      .send(pageview())
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DeliveryError)
     expect((err as DeliveryError).maybeDelivered).toBe(false)
   })
@@ -347,7 +378,11 @@ describe('http sink: abort', () => {
   it('aborts the backoff sleep', async () => {
     const api = await startServer((_r, res) => reply(res, 503, {}))
     const ac = new AbortController()
-    const pending = sinkFor(api.url, { minRetryDelayMs: 60_000, maxRetryDelayMs: 60_000, onRetry: () => queueMicrotask(() => ac.abort(new Error('shutdown'))) }).send(pageview(), ac.signal)
+    const pending = sinkFor(api.url, {
+      minRetryDelayMs: 60_000,
+      maxRetryDelayMs: 60_000,
+      onRetry: () => queueMicrotask(() => ac.abort(new Error('shutdown'))),
+    }).send(pageview(), ac.signal)
     const err = await pending.catch((e: unknown) => e)
     // The only attempt was answered 503: certainly not stored.
     expect(err).toBeInstanceOf(SendStoppedError)
@@ -360,8 +395,11 @@ describe('http sink: abort', () => {
     const port = probe.port
     await probe.close()
     const stop = new AbortController()
-    const pending = sinkFor(`http://127.0.0.1:${port}/log`, { minRetryDelayMs: 60_000, maxRetryDelayMs: 60_000, onRetry: () => queueMicrotask(() => stop.abort()) })
-      .send(pageview(), undefined, { stopRetrying: stop.signal })
+    const pending = sinkFor(`http://127.0.0.1:${port}/log`, {
+      minRetryDelayMs: 60_000,
+      maxRetryDelayMs: 60_000,
+      onRetry: () => queueMicrotask(() => stop.abort()),
+    }).send(pageview(), undefined, { stopRetrying: stop.signal })
     const err = await pending.catch((e: unknown) => e)
     expect(err).toBeInstanceOf(SendStoppedError)
     expect((err as SendStoppedError).maybeDelivered).toBe(false)
@@ -472,7 +510,12 @@ describe('stdout (dry-run) sink', () => {
 
   it('never writes raw control characters from a log line', async () => {
     let text = ''
-    const out = new Writable({ write(chunk: Buffer, _enc, cb) { text += chunk.toString(); cb() } })
+    const out = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        text += chunk.toString()
+        cb()
+      },
+    })
     const sink = createStdoutSink(out)
     await sink.send(pageview({ body: { pid: PID, pg: '/\u001b[2J\u009b31m' } }))
     await sink.close()

@@ -41,7 +41,10 @@ function received(api: TestApi): { pg: string; pid: string }[] {
 function expectOnce(got: { pg: string }[]) {
   const counts = new Map<string, number>()
   for (const g of got) counts.set(g.pg, (counts.get(g.pg) ?? 0) + 1)
-  expect([...counts].filter(([, n]) => n > 1), 'events received more than once').toEqual([])
+  expect(
+    [...counts].filter(([, n]) => n > 1),
+    'events received more than once',
+  ).toEqual([])
 }
 
 type Summary = {
@@ -126,16 +129,26 @@ describe('run --site HOST=PROJECT on a vhost log', () => {
     })
   })
 
-  it('check --events shows each event\'s pid; -p alone still works as before', async () => {
+  it("check --events shows each event's pid; -p alone still works as before", async () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
       await writeFile(log, vhostLines(0, 9))
       const r = await runCli(['check', '--events', ...SITES, log])
       expect(r.code, r.stderr).toBe(0)
-      const pids = r.stdout.trim().split('\n').map((l) => JSON.parse(l).body.pid)
+      const pids = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).body.pid)
       expect(pids).toEqual([A, B, A, B, A, B]) // line 8 (c.example.net) is no-site, line 9 a static asset
       const single = await runCli(['check', '--events', '-p', D, log])
-      expect(new Set(single.stdout.trim().split('\n').map((l) => JSON.parse(l).body.pid))).toEqual(new Set([D]))
+      expect(
+        new Set(
+          single.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l).body.pid),
+        ),
+      ).toEqual(new Set([D]))
     })
   })
 
@@ -147,7 +160,10 @@ describe('run --site HOST=PROJECT on a vhost log', () => {
       await writeFile(log, vhostLines(0, 600))
       const r = await runCli(['run', '--from-beginning', ...SITES, '-p', D, ...base(dir), log])
       expect(r.code).toBe(2)
-      const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('stopping'))
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('stopping'))
       expect(lines.at(-1)).toMatch(new RegExp(`refused project ${B}.*mapped by --site b\\.example\\.org=${B}`))
       expect(received(api).length).toBeLessThan(100)
       await expect(stat(join(dir, 'state', 'dead-letter.ndjson'))).rejects.toThrow()
@@ -164,7 +180,9 @@ describe('run --site HOST=PROJECT on a vhost log', () => {
       await writeFile(log, vhostLines(0, 300))
       const r = await runCli(['run', '--from-beginning', '--config', config, '--site', `a.example.com=${A}`, '-p', D, ...base(dir), log])
       expect(r.code).toBe(2)
-      expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`refused project ${B}: HTTP 400.*disabled.*mapped by sites\\[0\\] \\(project ${B}\\) in ${config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`))
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(
+        new RegExp(`refused project ${B}: HTTP 400.*disabled.*mapped by sites\\[0\\] \\(project ${B}\\) in ${config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
+      )
       await expect(stat(join(dir, 'state', 'dead-letter.ndjson'))).rejects.toThrow()
     })
   })
@@ -187,12 +205,15 @@ describe('per-file sites from the config', () => {
   it('routes each file and its rotated siblings (.1, .2.gz) to its project, in one backfill and one state dir', async () => {
     await withTempDir(async (dir) => {
       const config = join(dir, 'sites.json')
-      await writeFile(config, JSON.stringify({
-        sites: [
-          { project: A, files: ['a.access.log'] }, // relative to the config file
-          { project: B, hosts: ['example.org'], files: [join(dir, 'b.*.log')] },
-        ],
-      }))
+      await writeFile(
+        config,
+        JSON.stringify({
+          sites: [
+            { project: A, files: ['a.access.log'] }, // relative to the config file
+            { project: B, hosts: ['example.org'], files: [join(dir, 'b.*.log')] },
+          ],
+        }),
+      )
       await writeFile(join(dir, 'a.access.log.2.gz'), gzipSync(plainLines('a2', 20)))
       await writeFile(join(dir, 'a.access.log.1'), plainLines('a1', 20))
       await writeFile(join(dir, 'a.access.log'), plainLines('a0', 20))
@@ -220,14 +241,28 @@ describe('per-file sites from the config', () => {
       expect(run.stdout).toContain(`project ${A}  (sites[0] (project ${A}) in ${config})\n  events    pageview 5, error 0, custom 0`)
       expectOnce(received(api))
       expect(received(api).filter((g) => g.pg.startsWith('/a0/'))).toHaveLength(25)
-      expect(new Set(received(api).filter((g) => g.pg.startsWith('/a0/')).map((g) => g.pid))).toEqual(new Set([A]))
+      expect(
+        new Set(
+          received(api)
+            .filter((g) => g.pg.startsWith('/a0/'))
+            .map((g) => g.pid),
+        ),
+      ).toEqual(new Set([A]))
     })
   })
 
-  it('a file that two sites\' globs claim stops before anything is sent, naming both entries', async () => {
+  it("a file that two sites' globs claim stops before anything is sent, naming both entries", async () => {
     await withTempDir(async (dir) => {
       const config = join(dir, 'sites.json')
-      await writeFile(config, JSON.stringify({ sites: [{ project: A, files: ['*.log'] }, { project: B, files: ['shop.*'] }] }))
+      await writeFile(
+        config,
+        JSON.stringify({
+          sites: [
+            { project: A, files: ['*.log'] },
+            { project: B, files: ['shop.*'] },
+          ],
+        }),
+      )
       await writeFile(join(dir, 'shop.log'), plainLines('s', 3))
       const r = await runCli(['run', '--from-beginning', '--config', config, ...base(dir), join(dir, 'shop.log')])
       expect(r.code).toBe(2)
@@ -283,10 +318,17 @@ describe('crash and resume with several projects in one file', () => {
       expect(kills, `seed ${seed}`).toBeGreaterThanOrEqual(3)
       const got = received(api)
       expectOnce(got)
-      expect(got.filter((g) => g.pid !== [A, B, D][hostIndex(g.pg)]), `seed ${seed}`).toEqual([])
+      expect(
+        got.filter((g) => g.pid !== [A, B, D][hostIndex(g.pg)]),
+        `seed ${seed}`,
+      ).toEqual([])
       let uncertain: string[] = []
       try {
-        uncertain = (await readFile(join(dir, 'state', 'uncertain.ndjson'), 'utf8')).trim().split('\n').filter(Boolean).map((l) => String(JSON.parse(l).body.pg))
+        uncertain = (await readFile(join(dir, 'state', 'uncertain.ndjson'), 'utf8'))
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => String(JSON.parse(l).body.pg))
       } catch {
         uncertain = []
       }

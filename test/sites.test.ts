@@ -14,10 +14,22 @@ const B = 'BBBBBBBBBBBB'
 const C = 'CCCCCCCCCCCC'
 const D = 'DDDDDDDDDDDD'
 
-const rec = (host: string | null, path = '/'): RequestRecord => ({
-  ip: '192.0.2.10', time: Date.UTC(2026, 10, 1), method: 'GET', path, query: null, httpVersion: 'HTTP/1.1', status: 200, bytes: 10,
-  referrer: null, userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0', user: null, host, port: null,
-} as unknown as RequestRecord)
+const rec = (host: string | null, path = '/'): RequestRecord =>
+  ({
+    ip: '192.0.2.10',
+    time: Date.UTC(2026, 10, 1),
+    method: 'GET',
+    path,
+    query: null,
+    httpVersion: 'HTTP/1.1',
+    status: 200,
+    bytes: 10,
+    referrer: null,
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
+    user: null,
+    host,
+    port: null,
+  }) as unknown as RequestRecord
 
 const sites = (...specs: string[]): SiteEntry[] => specs.map(parseSiteOption)
 
@@ -60,14 +72,24 @@ describe('routing by host (--site HOST=PROJECT)', () => {
   })
 
   it('rejects malformed --site values with one line naming the value', () => {
-    for (const bad of ['example.com', `=${A}`, 'example.com=', 'example.com=short', `https://example.com=${A}`, `example.com/x=${A}`, `exa mple.com=${A}`, `example.com:8080=${A}`, `a.*.example.com=${A}`]) {
+    for (const bad of [
+      'example.com',
+      `=${A}`,
+      'example.com=',
+      'example.com=short',
+      `https://example.com=${A}`,
+      `example.com/x=${A}`,
+      `exa mple.com=${A}`,
+      `example.com:8080=${A}`,
+      `a.*.example.com=${A}`,
+    ]) {
       expect(() => parseSiteOption(bad), bad).toThrow(SiteError)
       expect(() => parseSiteOption(bad), bad).toThrow(`--site ${bad}`)
     }
   })
 })
 
-describe('routing by file (the config sites\' files)', () => {
+describe("routing by file (the config sites' files)", () => {
   const entries: SiteEntry[] = [
     { label: 'sites[0]', project: A, hosts: ['example.com'], files: ['/var/log/nginx/example.access.log'] },
     { label: 'sites[1]', project: B, hosts: [], files: ['/var/log/nginx/org-*.log'] },
@@ -82,18 +104,17 @@ describe('routing by file (the config sites\' files)', () => {
   })
 
   it('rotated siblings (.1, .2.gz, -YYYYMMDD[.gz]) of a listed file belong to the same site', () => {
-    for (const f of ['.1', '.2.gz', '-20261126', '-20261126.gz'])
-      expect(map.projectFor({ host: null }, `/var/log/nginx/example.access.log${f}`), f).toBe(A)
+    for (const f of ['.1', '.2.gz', '-20261126', '-20261126.gz']) expect(map.projectFor({ host: null }, `/var/log/nginx/example.access.log${f}`), f).toBe(A)
     expect(map.projectFor({ host: null }, '/var/log/nginx/org-blog.log.3.gz')).toBe(B)
     expect(map.siteForFile('/var/log/nginx/example.access.log.old')).toBe(null)
   })
 
-  it('relative files are relative to the config file\'s directory', () => {
+  it("relative files are relative to the config file's directory", () => {
     expect(map.projectFor({ host: null }, '/etc/swetrix/logs/net.log.1')).toBe(C)
     expect(map.siteForFile(join(process.cwd(), 'logs/net.log'))).toBe(null)
   })
 
-  it('a file no site lists is routed by host (a site\'s hosts work in any file)', () => {
+  it("a file no site lists is routed by host (a site's hosts work in any file)", () => {
     expect(map.projectFor({ host: 'www.example.net' }, '/var/log/nginx/access.log')).toBe(C)
     expect(map.projectFor({ host: 'example.com' }, '/var/log/nginx/access.log')).toBe(A)
     expect(map.projectFor({ host: 'example.org' }, '/var/log/nginx/access.log')).toBe(D)
@@ -125,7 +146,7 @@ describe('the mapper emits each event with its routed pid', () => {
   })
 })
 
-describe('referrers from the line\'s own site are internal, as with --host', () => {
+describe("referrers from the line's own site are internal, as with --host", () => {
   it('drops a referrer from a host of the same project, keeps one from another site or an unmapped host', () => {
     const map = createSiteMap(sites(`*.example.com=${A}`, `example.org=${B}`), D)
     const mapper = createMapper({ projectId: 'XXXXXXXXXXXX', route: map.routerFor('/x.log'), hostProject: map.hostProject })
@@ -142,8 +163,13 @@ describe('referrers from the line\'s own site are internal, as with --host', () 
 
 describe('a refused project names the entry that maps to it', () => {
   it('names the --site entry, the config entry or the default', () => {
-    const map = createSiteMap([...sites(`example.com=${A}`), { label: 'sites[0] (project BBBBBBBBBBBB) in /etc/x.json', project: B, hosts: ['example.org'], files: [] }], D)
-    expect(explainRefusedProject(map, A, 'refused project AAAAAAAAAAAA')).toBe('refused project AAAAAAAAAAAA (project AAAAAAAAAAAA is mapped by --site example.com=AAAAAAAAAAAA; fix or remove that entry)')
+    const map = createSiteMap(
+      [...sites(`example.com=${A}`), { label: 'sites[0] (project BBBBBBBBBBBB) in /etc/x.json', project: B, hosts: ['example.org'], files: [] }],
+      D,
+    )
+    expect(explainRefusedProject(map, A, 'refused project AAAAAAAAAAAA')).toBe(
+      'refused project AAAAAAAAAAAA (project AAAAAAAAAAAA is mapped by --site example.com=AAAAAAAAAAAA; fix or remove that entry)',
+    )
     expect(explainRefusedProject(map, B, 'x')).toContain('sites[0] (project BBBBBBBBBBBB) in /etc/x.json')
     expect(explainRefusedProject(map, D, 'x')).toContain('mapped by -p, the default project')
     expect(explainRefusedProject(createSiteMap([], D), D, 'unchanged')).toBe('unchanged')
@@ -165,7 +191,13 @@ describe('config sites', () => {
   async function load(content: unknown) {
     const file = join(dir, 'swetrix-ingest.json')
     await writeFile(file, JSON.stringify(content))
-    return { file, result: await loadConfig(file).then((c) => c, (e: unknown) => e as Error) }
+    return {
+      file,
+      result: await loadConfig(file).then(
+        (c) => c,
+        (e: unknown) => e as Error,
+      ),
+    }
   }
   async function loadError(content: unknown): Promise<string> {
     const { file, result } = await load(content)
@@ -175,7 +207,7 @@ describe('config sites', () => {
     return msg
   }
 
-  it('loads the issue\'s example; entries keep their order and the config directory', async () => {
+  it("loads the issue's example; entries keep their order and the config directory", async () => {
     const { file, result } = await load({
       sites: [
         { project: A, hosts: ['example.com'], files: ['/var/log/nginx/example.access.log*'] },
@@ -191,19 +223,34 @@ describe('config sites', () => {
   })
 
   it('an unknown key, naming the entry', async () => {
-    const msg = await loadError({ sites: [{ project: A, hosts: ['example.com'] }, { project: B, host: ['example.org'] }] })
+    const msg = await loadError({
+      sites: [
+        { project: A, hosts: ['example.com'] },
+        { project: B, host: ['example.org'] },
+      ],
+    })
     expect(msg).toMatch(/host/)
     expect(msg).toMatch(/sites\[1\]/)
   })
 
   it('a bad project id, naming the entry', async () => {
-    const msg = await loadError({ sites: [{ project: A, hosts: ['example.com'] }, { project: 'nope', hosts: ['example.org'] }] })
+    const msg = await loadError({
+      sites: [
+        { project: A, hosts: ['example.com'] },
+        { project: 'nope', hosts: ['example.org'] },
+      ],
+    })
     expect(msg).toMatch(/sites\[1\]\.project/)
     expect(msg).toMatch(/not a Swetrix project id/)
   })
 
   it('a file claimed by two sites, naming both entries', async () => {
-    const msg = await loadError({ sites: [{ project: A, files: ['/var/log/nginx/a.log'] }, { project: B, files: ['/var/log/nginx/b.log', '/var/log/nginx/a.log'] }] })
+    const msg = await loadError({
+      sites: [
+        { project: A, files: ['/var/log/nginx/a.log'] },
+        { project: B, files: ['/var/log/nginx/b.log', '/var/log/nginx/a.log'] },
+      ],
+    })
     expect(msg).toMatch(/sites\[1\]\.files\[1\]/)
     expect(msg).toMatch(/already claimed by sites\[0\] \(project AAAAAAAAAAAA\)/)
   })

@@ -14,7 +14,11 @@ afterEach(() => api.close())
 const HEADER = 'added_iso,datapoint,session_id,path\n'
 
 async function login(): Promise<string> {
-  const r = await request(`${api.origin}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@example.com', password: 'pw' }) })
+  const r = await request(`${api.origin}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'a@example.com', password: 'pw' }),
+  })
   return ((await r.body.json()) as { accessToken: string }).accessToken
 }
 
@@ -42,7 +46,11 @@ async function until(token: string, id: number, status: string) {
 
 describe('test API: Data Import', () => {
   it('refuses wrong credentials (409) and requests without a token (401)', async () => {
-    const r = await request(`${api.origin}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@example.com', password: 'no' }) })
+    const r = await request(`${api.origin}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a@example.com', password: 'no' }),
+    })
     expect(r.statusCode).toBe(409)
     await r.body.dump()
     expect((await get('nope', '/data-import/PROJ')).status).toBe(401)
@@ -56,7 +64,9 @@ describe('test API: Data Import', () => {
     const busy = await upload(token, `${HEADER}2026-01-26T08:14:03Z,pageview,s1,/a\n`)
     expect(busy.status).toBe(400)
     expect(busy.body.message).toMatch(/already in progress/)
-    expect((await request(`${api.origin}/data-import/PROJ/${first.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(400)
+    expect(
+      (await request(`${api.origin}/data-import/PROJ/${first.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).statusCode,
+    ).toBe(400)
     const done = await until(token, first.body.id, 'completed')
     expect(done).toMatchObject({ totalRows: 2, importedRows: 2, dateFrom: '2026-01-26', dateTo: '2026-01-27' })
     const second = await upload(token, `${HEADER}2026-02-01T00:00:00Z,pageview,s2,/c\n`)
@@ -75,7 +85,7 @@ describe('test API: Data Import', () => {
     expect((await upload(token, HEADER + 'x'.repeat(3000))).status).toBe(413)
   })
 
-  it('fails an import without the required columns, with Swetrix\'s message', async () => {
+  it("fails an import without the required columns, with Swetrix's message", async () => {
     const token = await login()
     const up = await upload(token, 'added_iso,path\n2026-01-26T08:14:03Z,/a\n')
     const failed = await until(token, up.body.id, 'failed')
@@ -83,7 +93,8 @@ describe('test API: Data Import', () => {
   })
 
   it('skips rows as the importer does: bad added_iso, no session, robots; cuts long fields', () => {
-    const text = 'added_iso,datapoint,session_id,path,is_robot,browser_name,device_type,country_code\n' +
+    const text =
+      'added_iso,datapoint,session_id,path,is_robot,browser_name,device_type,country_code\n' +
       '2026-01-26 08:14:03,pageview,s,/no-zone,,,,\n' +
       '2026-01-26T08:14Z,pageview,s,/no-seconds,,,,\n' +
       '2026-01-26T08:14:03Z,pageview,,/no-session,,,,\n' +

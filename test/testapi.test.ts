@@ -54,12 +54,7 @@ async function start(o: TestApiOptions = {}): Promise<TestApi> {
   return api
 }
 
-async function send(
-  url: string,
-  body: unknown,
-  headers: Record<string, string> = BROWSER,
-  method: 'POST' | 'GET' | 'OPTIONS' = 'POST',
-): Promise<Reply> {
+async function send(url: string, body: unknown, headers: Record<string, string> = BROWSER, method: 'POST' | 'GET' | 'OPTIONS' = 'POST'): Promise<Reply> {
   const res = await request(url, {
     method,
     headers,
@@ -190,7 +185,13 @@ describe('validation like the Swetrix DTOs', () => {
     ['stackTrace over 7500', '/error', { pid: PID, name: 'E', stackTrace: long(7501) }, 400, 'stackTrace must be shorter than or equal to 7500 characters'],
     ['lineno not a number', '/error', { pid: PID, name: 'E', lineno: '3' }, 400, 'lineno must be a number conforming to the specified constraints'],
     ['profileId over 256', '', { pid: PID, profileId: long(257) }, 400, 'profileId must be shorter than or equal to 256 characters'],
-    ['meta over 100 keys', '', { pid: PID, meta: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 1])) }, 400, 'meta must not contain more than 100 keys'],
+    [
+      'meta over 100 keys',
+      '',
+      { pid: PID, meta: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 1])) },
+      400,
+      'meta must not contain more than 100 keys',
+    ],
     ['meta with an object value', '/custom', { pid: PID, ev: 'e', meta: { a: { b: 1 } } }, 400, 'meta values must be strings, numbers, booleans or null'],
     ['meta over 2000 chars', '/error', { pid: PID, name: 'E', meta: { k: long(2000) } }, 400, 'meta keys and values must not exceed 2000 characters in total'],
     ['meta an array', '', { pid: PID, meta: ['a'] }, 400, 'meta must be an object'],
@@ -260,7 +261,10 @@ describe('bot responses', () => {
   it.each([
     ['a crawler UA', { ...BROWSER, 'user-agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' }],
     ['curl', { ...BROWSER, 'user-agent': 'curl/8.5.0' }],
-    ['a headless browser', { ...BROWSER, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 Safari/537.36' }],
+    [
+      'a headless browser',
+      { ...BROWSER, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 Safari/537.36' },
+    ],
     ['the log placeholder "-"', { ...BROWSER, 'user-agent': '-' }],
     ['a missing UA', without(BROWSER, 'user-agent')],
   ])('%s -> 201 with the bot body, not recorded', async (_name, headers) => {
@@ -437,7 +441,10 @@ describe('admin endpoints', () => {
 
     const received = await send(admin('received'), undefined, {}, 'GET')
     expect(received.headers['content-type']).toMatch(/ndjson/)
-    const lines = received.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { body: { pg: string } })
+    const lines = received.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { body: { pg: string } })
     expect(lines.map((l) => l.body.pg)).toEqual(['/1', '/2'])
 
     const set = await send(admin('faults'), { rateLimitRate: 1, retryAfterSeconds: 3 })

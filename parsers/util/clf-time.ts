@@ -35,7 +35,8 @@ export function monthAt(s: string, i: number): number {
       if (b === 0x75 && c === 0x6e) return 6
       if (b === 0x75 && c === 0x6c) return 7
       return 0
-    case 0x66: return b === 0x65 && c === 0x62 ? 2 : 0
+    case 0x66:
+      return b === 0x65 && c === 0x62 ? 2 : 0
     case 0x6d:
       if (b === 0x61 && c === 0x72) return 3
       if (b === 0x61 && c === 0x79) return 5
@@ -44,11 +45,16 @@ export function monthAt(s: string, i: number): number {
       if (b === 0x70 && c === 0x72) return 4
       if (b === 0x75 && c === 0x67) return 8
       return 0
-    case 0x73: return b === 0x65 && c === 0x70 ? 9 : 0
-    case 0x6f: return b === 0x63 && c === 0x74 ? 10 : 0
-    case 0x6e: return b === 0x6f && c === 0x76 ? 11 : 0
-    case 0x64: return b === 0x65 && c === 0x63 ? 12 : 0
-    default: return 0
+    case 0x73:
+      return b === 0x65 && c === 0x70 ? 9 : 0
+    case 0x6f:
+      return b === 0x63 && c === 0x74 ? 10 : 0
+    case 0x6e:
+      return b === 0x6f && c === 0x76 ? 11 : 0
+    case 0x64:
+      return b === 0x65 && c === 0x63 ? 12 : 0
+    default:
+      return 0
   }
 }
 
@@ -94,10 +100,7 @@ export class ClfTimeReader {
       this.day = s.slice(i, i + 11)
       this.zone = s.slice(i + 21, i + 26)
     }
-    if (
-      s.charCodeAt(i + 11) !== 0x3a || s.charCodeAt(i + 14) !== 0x3a ||
-      s.charCodeAt(i + 17) !== 0x3a || s.charCodeAt(i + 20) !== 0x20
-    ) return Number.NaN
+    if (s.charCodeAt(i + 11) !== 0x3a || s.charCodeAt(i + 14) !== 0x3a || s.charCodeAt(i + 17) !== 0x3a || s.charCodeAt(i + 20) !== 0x20) return Number.NaN
     const hh = twoDigits(s, i + 12)
     const mm = twoDigits(s, i + 15)
     const ss = twoDigits(s, i + 18)

@@ -12,12 +12,35 @@ import { fillRequest, fillTarget } from './request-line.js'
 
 /** What a field's text means for the record. */
 export type FieldRole =
-  | 'ip' | 'user' | 'request' | 'method' | 'target' | 'path' | 'args' | 'queryWithMark' | 'protocol'
-  | 'status' | 'bytes' | 'referrer' | 'userAgent' | 'xForwardedFor' | 'acceptLanguage'
-  | 'host' | 'hostPort' | 'port'
-  | 'timeClf' | 'timeIso' | 'timeEpochSeconds' | 'timeEpochMillis' | 'timeEpochMicros' | 'timeCustom'
-  | 'requestTimeSeconds' | 'requestTimeMillis' | 'requestTimeMicros'
-  | 'ignore' | 'ignoreNumber'
+  | 'ip'
+  | 'user'
+  | 'request'
+  | 'method'
+  | 'target'
+  | 'path'
+  | 'args'
+  | 'queryWithMark'
+  | 'protocol'
+  | 'status'
+  | 'bytes'
+  | 'referrer'
+  | 'userAgent'
+  | 'xForwardedFor'
+  | 'acceptLanguage'
+  | 'host'
+  | 'hostPort'
+  | 'port'
+  | 'timeClf'
+  | 'timeIso'
+  | 'timeEpochSeconds'
+  | 'timeEpochMillis'
+  | 'timeEpochMicros'
+  | 'timeCustom'
+  | 'requestTimeSeconds'
+  | 'requestTimeMillis'
+  | 'requestTimeMicros'
+  | 'ignore'
+  | 'ignoreNumber'
 
 export interface FieldToken {
   kind: 'field'
@@ -49,16 +72,30 @@ function shapeOf(field: FieldToken): string | null {
       const time = '(\\d{2}/[A-Za-z]{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2} [+-]\\d{4})'
       return field.optionalBrackets === true ? `\\[?${time}\\]?` : time
     }
-    case 'timeIso': return '(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:Z|[+-]\\d{2}:?\\d{2})?)'
-    case 'timeEpochSeconds': case 'timeEpochMillis': case 'timeEpochMicros': return '(\\d+(?:\\.\\d+)?)'
-    case 'timeCustom': return `(${field.timePattern ?? '.*?'})`
-    case 'status': return '(\\d{1,3}|-)'
-    case 'bytes': case 'port': case 'requestTimeSeconds': case 'requestTimeMillis': case 'requestTimeMicros':
+    case 'timeIso':
+      return '(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:Z|[+-]\\d{2}:?\\d{2})?)'
+    case 'timeEpochSeconds':
+    case 'timeEpochMillis':
+    case 'timeEpochMicros':
+      return '(\\d+(?:\\.\\d+)?)'
+    case 'timeCustom':
+      return `(${field.timePattern ?? '.*?'})`
+    case 'status':
+      return '(\\d{1,3}|-)'
+    case 'bytes':
+    case 'port':
+    case 'requestTimeSeconds':
+    case 'requestTimeMillis':
+    case 'requestTimeMicros':
       return NUMBER
-    case 'ignoreNumber': return '([0-9a-fA-F]+|-)'
-    case 'xForwardedFor': return '([^\\s,]+(?:,\\s*[^\\s,]+)*|-)'
-    case 'queryWithMark': return '((?:\\?\\S*)?)' // Apache %q: empty, or `?` and the query
-    default: return null
+    case 'ignoreNumber':
+      return '([0-9a-fA-F]+|-)'
+    case 'xForwardedFor':
+      return '([^\\s,]+(?:,\\s*[^\\s,]+)*|-)'
+    case 'queryWithMark':
+      return '((?:\\?\\S*)?)' // Apache %q: empty, or `?` and the query
+    default:
+      return null
   }
 }
 
@@ -84,9 +121,7 @@ export function compileTokens(name: string, description: string, tokens: readonl
   if (fields.length === 0) throw new FormatError(`format "${description}" has no fields`)
   const roles = new Set(fields.map((f) => f.role))
   if (!roles.has('request') && !roles.has('target') && !roles.has('path')) {
-    throw new FormatError(
-      `format "${description}" does not log the request: it needs the request line or its URI`,
-    )
+    throw new FormatError(`format "${description}" does not log the request: it needs the request line or its URI`)
   }
 
   let pattern = '^'
@@ -99,8 +134,7 @@ export function compileTokens(name: string, description: string, tokens: readonl
     }
     const before = tokens[i - 1]
     const after = tokens[i + 1]
-    const quoted = before?.kind === 'literal' && before.text.endsWith('"') &&
-      after?.kind === 'literal' && after.text.startsWith('"')
+    const quoted = before?.kind === 'literal' && before.text.endsWith('"') && after?.kind === 'literal' && after.text.startsWith('"')
     let group = shapeOf(t)
     if (quoted && t.role !== 'timeCustom') group = QUOTED_VALUE
     else if (group === null) {
@@ -150,9 +184,22 @@ class CompiledFormatParser implements LogParser {
 
   private build(m: RegExpExecArray): ParseResult {
     const rec: CompiledRecord = {
-      ip: null, time: null, method: null, path: null, query: null, protocol: null, status: null,
-      bytes: null, referrer: null, userAgent: null, user: null, host: null, port: null,
-      requestLine: null, xForwardedFor: null, requestTime: null,
+      ip: null,
+      time: null,
+      method: null,
+      path: null,
+      query: null,
+      protocol: null,
+      status: null,
+      bytes: null,
+      referrer: null,
+      userAgent: null,
+      user: null,
+      host: null,
+      port: null,
+      requestLine: null,
+      xForwardedFor: null,
+      requestTime: null,
     }
     if (this.hasAcceptLanguage) rec.acceptLanguage = null
     // Priority per record field already written, so a weaker duplicate does not overwrite.
@@ -168,23 +215,51 @@ class CompiledFormatParser implements LogParser {
       const prev = taken[key]
       if (prev !== undefined && (prev > slot.priority || value === null)) continue
       switch (role) {
-        case 'ip': rec.ip = value; break
-        case 'user': rec.user = value === '""' ? null : value; break
-        case 'request': fillRequest(rec, text, 0, text.length); break
-        case 'method': if (!this.hasRequestLine) rec.method = value; break
-        case 'target': if (!this.hasRequestLine && value !== null) fillTarget(rec, value, 0, value.length); break
-        case 'path': if (!this.hasRequestLine) rec.path = value; break
-        case 'args': if (!this.hasRequestLine) rec.query = value; break
+        case 'ip':
+          rec.ip = value
+          break
+        case 'user':
+          rec.user = value === '""' ? null : value
+          break
+        case 'request':
+          fillRequest(rec, text, 0, text.length)
+          break
+        case 'method':
+          if (!this.hasRequestLine) rec.method = value
+          break
+        case 'target':
+          if (!this.hasRequestLine && value !== null) fillTarget(rec, value, 0, value.length)
+          break
+        case 'path':
+          if (!this.hasRequestLine) rec.path = value
+          break
+        case 'args':
+          if (!this.hasRequestLine) rec.query = value
+          break
         case 'queryWithMark':
           if (!this.hasRequestLine) rec.query = text.startsWith('?') ? text.slice(1) : null
           break
-        case 'protocol': if (!this.hasRequestLine) rec.protocol = value; break
-        case 'status': rec.status = value === null ? null : Number(value); break
-        case 'bytes': rec.bytes = value === null ? null : Number(value); break
-        case 'referrer': rec.referrer = value; break
-        case 'userAgent': rec.userAgent = value; break
-        case 'xForwardedFor': rec.xForwardedFor = value; break
-        case 'acceptLanguage': rec.acceptLanguage = value; break
+        case 'protocol':
+          if (!this.hasRequestLine) rec.protocol = value
+          break
+        case 'status':
+          rec.status = value === null ? null : Number(value)
+          break
+        case 'bytes':
+          rec.bytes = value === null ? null : Number(value)
+          break
+        case 'referrer':
+          rec.referrer = value
+          break
+        case 'userAgent':
+          rec.userAgent = value
+          break
+        case 'xForwardedFor':
+          rec.xForwardedFor = value
+          break
+        case 'acceptLanguage':
+          rec.acceptLanguage = value
+          break
         case 'host':
           // nginx `$host` writes an IPv6 literal in brackets; the record holds the bare address.
           rec.host = value !== null && value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value
@@ -195,10 +270,18 @@ class CompiledFormatParser implements LogParser {
           if (hp.port !== null && taken.port === undefined) rec.port = hp.port
           break
         }
-        case 'port': rec.port = value === null ? null : Number(value); break
-        case 'requestTimeSeconds': rec.requestTime = value === null ? null : Number(value); break
-        case 'requestTimeMillis': rec.requestTime = value === null ? null : Number(value) / 1e3; break
-        case 'requestTimeMicros': rec.requestTime = value === null ? null : Number(value) / 1e6; break
+        case 'port':
+          rec.port = value === null ? null : Number(value)
+          break
+        case 'requestTimeSeconds':
+          rec.requestTime = value === null ? null : Number(value)
+          break
+        case 'requestTimeMillis':
+          rec.requestTime = value === null ? null : Number(value) / 1e3
+          break
+        case 'requestTimeMicros':
+          rec.requestTime = value === null ? null : Number(value) / 1e6
+          break
         default: {
           // a time field
           if (timeSeen) continue
@@ -217,13 +300,20 @@ class CompiledFormatParser implements LogParser {
 
   private readTime(slot: Slot, text: string): number {
     switch (slot.role) {
-      case 'timeClf': return text.length === CLF_TIME_LENGTH ? this.clock.read(text, 0) : Number.NaN
-      case 'timeIso': return Date.parse(text)
-      case 'timeEpochSeconds': return Number(text) * 1000
-      case 'timeEpochMillis': return Number(text)
-      case 'timeEpochMicros': return Number(text) / 1000
-      case 'timeCustom': return slot.readTime ? slot.readTime(text) : Number.NaN
-      default: return Number.NaN
+      case 'timeClf':
+        return text.length === CLF_TIME_LENGTH ? this.clock.read(text, 0) : Number.NaN
+      case 'timeIso':
+        return Date.parse(text)
+      case 'timeEpochSeconds':
+        return Number(text) * 1000
+      case 'timeEpochMillis':
+        return Number(text)
+      case 'timeEpochMicros':
+        return Number(text) / 1000
+      case 'timeCustom':
+        return slot.readTime ? slot.readTime(text) : Number.NaN
+      default:
+        return Number.NaN
     }
   }
 }
@@ -231,11 +321,20 @@ class CompiledFormatParser implements LogParser {
 /** Roles that fill the same record field share a key for the priority check. */
 function roleKey(role: FieldRole): FieldRole {
   switch (role) {
-    case 'hostPort': return 'host'
-    case 'timeIso': case 'timeEpochSeconds': case 'timeEpochMillis': case 'timeEpochMicros': case 'timeCustom':
+    case 'hostPort':
+      return 'host'
+    case 'timeIso':
+    case 'timeEpochSeconds':
+    case 'timeEpochMillis':
+    case 'timeEpochMicros':
+    case 'timeCustom':
       return 'timeClf'
-    case 'requestTimeMillis': case 'requestTimeMicros': return 'requestTimeSeconds'
-    case 'args': return 'queryWithMark'
-    default: return role
+    case 'requestTimeMillis':
+    case 'requestTimeMicros':
+      return 'requestTimeSeconds'
+    case 'args':
+      return 'queryWithMark'
+    default:
+      return role
   }
 }

@@ -34,7 +34,7 @@ export function utf8SequenceLength(b: Buffer, i: number): number {
 export function utf8WithByteEscapes(b: Buffer): string {
   let out = ''
   let runStart = 0
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const len = utf8SequenceLength(b, i)
     if (len > 0) {
       i += len

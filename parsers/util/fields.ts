@@ -60,8 +60,15 @@ export function isInternalAddress(addr: string): boolean {
     const dot = addr.indexOf('.')
     const a = Number(addr.slice(0, dot))
     const b = Number(addr.slice(dot + 1, addr.indexOf('.', dot + 1)))
-    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127)
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b <= 127)
+    )
   }
   if (kind === 6) {
     const lower = addr.toLowerCase()
@@ -102,8 +109,7 @@ export function looksLikeAddressList(s: string, start: number, end: number): boo
       const entry = s.slice(a, b)
       if (entry.toLowerCase() === 'unknown') {
         // nginx writes `unknown` for a proxy that hid the address
-      } else if (isIP(entry.charCodeAt(0) === 0x5b ? entry.slice(1, entry.lastIndexOf(']')) : entry) !== 0 ||
-        isIP(stripPort(entry)) !== 0) {
+      } else if (isIP(entry.charCodeAt(0) === 0x5b ? entry.slice(1, entry.lastIndexOf(']')) : entry) !== 0 || isIP(stripPort(entry)) !== 0) {
         sawAddress = true
       } else {
         return false
@@ -125,8 +131,7 @@ export function splitHostPort(token: string): { host: string | null; port: numbe
   if (token.charCodeAt(0) === 0x5b) {
     const close = token.indexOf(']')
     if (close > 0) {
-      const port = close + 1 < token.length && token.charCodeAt(close + 1) === 0x3a
-        ? digitsValue(token, close + 2, token.length) : -1
+      const port = close + 1 < token.length && token.charCodeAt(close + 1) === 0x3a ? digitsValue(token, close + 2, token.length) : -1
       return { host: token.slice(1, close), port: port >= 0 ? port : null }
     }
     return { host: token, port: null }

@@ -32,11 +32,7 @@ export type Slot = 0 | 1
 
 /** What one slot holds. `torn`: written to but not valid (a write cut short by a crash, or damage);
  *  `newer`: a journal format this code does not know. */
-export type SlotContent =
-  | { kind: 'empty' }
-  | { kind: 'torn' }
-  | { kind: 'newer'; version: number }
-  | { kind: 'record'; seq: number; payload: string }
+export type SlotContent = { kind: 'empty' } | { kind: 'torn' } | { kind: 'newer'; version: number } | { kind: 'record'; seq: number; payload: string }
 
 /** Writes a record for `payload` into `into` (at least HEADER_SIZE + payload bytes long) and returns
  *  the number of bytes to write, or -1 when the payload does not fit a slot. */

@@ -27,7 +27,10 @@ export const LOCK_FILE = 'lock'
 // earlier process with the same pid (containers restart as pid 1 every time).
 const PROCESS_TOKEN = randomUUID()
 
-interface Holder { pid: number; token: string }
+interface Holder {
+  pid: number
+  token: string
+}
 
 export async function acquireLock(dir: string): Promise<StateLock> {
   await mkdir(dir, { recursive: true, mode: 0o700 })

@@ -100,7 +100,8 @@ export class CheckpointStore {
       text = await fs.readFile(file, 'utf8')
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT') throw new StateError(`cannot read state file ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
+      if (code !== 'ENOENT')
+        throw new StateError(`cannot read state file ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
     }
     const state = text === null ? null : parseState(text, file)
     const journalSeq = state?.journalSeq ?? 0
@@ -223,10 +224,14 @@ async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal>
   if (bytes.length !== JOURNAL_SIZE) throw new StateError(`progress journal ${file} has ${bytes.length} bytes, expected ${JOURNAL_SIZE}; ${aside}`)
   const { slots, newest } = readSlots(bytes)
   for (const s of slots) {
-    if (s.kind === 'newer') throw new StateError(`progress journal ${file} has format version ${s.version}, this swetrix-ingest reads version 1; use the swetrix-ingest that wrote it, or ${aside}`)
+    if (s.kind === 'newer')
+      throw new StateError(
+        `progress journal ${file} has format version ${s.version}, this swetrix-ingest reads version 1; use the swetrix-ingest that wrote it, or ${aside}`,
+      )
   }
   // Only the slot being written can be torn by a crash; both damaged is corruption.
-  if (slots[0].kind === 'torn' && slots[1].kind === 'torn') throw new StateError(`progress journal ${file} is damaged (neither record passes its checksum); ${aside}`)
+  if (slots[0].kind === 'torn' && slots[1].kind === 'torn')
+    throw new StateError(`progress journal ${file} is damaged (neither record passes its checksum); ${aside}`)
   if (!newest) return { file, exists: true, writeSlot: slots[0].kind === 'torn' ? 0 : slots[1].kind === 'torn' ? 1 : 0, newest: null }
   let parsed: unknown
   try {
@@ -238,7 +243,8 @@ async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal>
   for (const cp of list) {
     const id = isObject(cp) && typeof cp.id === 'string' ? cp.id : ''
     const problem = checkpointProblem(id, cp)
-    if (problem) throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
+    if (problem)
+      throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
   }
   return { file, exists: true, writeSlot: newest.slot === 0 ? 1 : 0, newest: { seq: newest.seq, cps: list as FileCheckpoint[] } }
 }
@@ -280,7 +286,11 @@ function checkpointProblem(key: string, cp: unknown): string | null {
   if ((cp.dispatched as number) < (cp.acked as number)) return 'has dispatched < acked'
   if (!Array.isArray(cp.doneAhead) || !cp.doneAhead.every((n) => Number.isSafeInteger(n))) return 'has a bad "doneAhead"'
   if (cp.ackedTailHash !== undefined && typeof cp.ackedTailHash !== 'string') return 'has a bad "ackedTailHash"'
-  if (cp.tailHashAt !== undefined && (!Number.isSafeInteger(cp.tailHashAt) || (cp.tailHashAt as number) < 0 || (cp.tailHashAt as number) > (cp.acked as number))) return 'has a bad "tailHashAt"'
+  if (
+    cp.tailHashAt !== undefined &&
+    (!Number.isSafeInteger(cp.tailHashAt) || (cp.tailHashAt as number) < 0 || (cp.tailHashAt as number) > (cp.acked as number))
+  )
+    return 'has a bad "tailHashAt"'
   if (cp.complete !== undefined && typeof cp.complete !== 'boolean') return 'has a bad "complete"'
   return null
 }

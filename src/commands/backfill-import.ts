@@ -88,12 +88,15 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime ?? '10m', '--max-retry-time')
   const credentials = upload ? credentialsFromEnv(io.env) : null
   if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
-  if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? '')) throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
+  if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? ''))
+    throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
   const maxBytes = flags.maxFileSize === undefined ? UPLOAD_LIMIT_BYTES : parseSize(flags.maxFileSize)
   const parts = await buildPipeline(flags, pid || PLACEHOLDER_PID, io.now())
   // Data Import files belong to one project (each upload goes to one).
   if (parts.sites.active)
-    throw new UsageError('backfill --via import writes the files of one project: give -p and select its lines with --host, instead of sites (--site or config sites)')
+    throw new UsageError(
+      'backfill --via import writes the files of one project: give -p and select its lines with --host, instead of sites (--site or config sites)',
+    )
   const paths = await expandInputs(files).catch(asUsage)
   const country = flags.geoip === false ? null : await openCountryLookup(typeof flags.geoip === 'string' ? flags.geoip : undefined)
   const outDir = resolve(flags.out ?? '.')
@@ -120,7 +123,10 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
-  const stamp = new Date(io.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = new Date(io.now())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   const sink = new ImportCsvSink({ dir: outDir, prefix: `swetrix-import-${stamp}`, maxBytes, dryRun })
   const perDay = new Map<number, number>()
   const salt = dryRun ? randomBytes(32).toString('hex') : await loadSalt(flags.stateDir)
@@ -237,8 +243,17 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     report.format = (parser as LogParser | null)?.name ?? null
     const now = new Date(io.now()).toISOString()
     const cp: FileCheckpoint = {
-      id: ident.id, path: item.path, dev: ident.dev, ino: ident.ino, gzip: ident.gzip, size: ident.size,
-      acked: end, ackedLine: line, dispatched: end, doneAhead: [], updatedAt: now,
+      id: ident.id,
+      path: item.path,
+      dev: ident.dev,
+      ino: ident.ino,
+      gzip: ident.gzip,
+      size: ident.size,
+      acked: end,
+      ackedLine: line,
+      dispatched: end,
+      doneAhead: [],
+      updatedAt: now,
     }
     if (!ident.gzip && end > 0) {
       cp.ackedTailHash = await hashRange(item.path, false, end)
@@ -259,7 +274,18 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
         if (ident.id === null) continue
         const parser = parts.format === 'auto' ? await detectFirst(item.path) : parts.format
         if (parser === null) continue
-        await sendErrors({ path: item.path, id: ident.id, parser, mapper: parts.mapper, final: item.finished || ident.gzip, sink, ledger: errorLedger, concurrency, signal: stopper.signal, stats: liveErrors })
+        await sendErrors({
+          path: item.path,
+          id: ident.id,
+          parser,
+          mapper: parts.mapper,
+          final: item.finished || ident.gzip,
+          sink,
+          ledger: errorLedger,
+          concurrency,
+          signal: stopper.signal,
+          stats: liveErrors,
+        })
       }
     } finally {
       await sink.close().catch(() => {})
@@ -318,20 +344,27 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
       else out.write(`${formatFileReport({ ...r, firstRejected: {} })}\n  rows      ${r.rows.toLocaleString('en-US')}\n`)
     }
     out.write(`\n${dryRun ? 'would write' : 'wrote'} ${rows.toLocaleString('en-US')} rows in ${written.length} file(s) to ${safeText(outDir)}\n`)
-    for (const f of written) out.write(`  ${safeText(f.name)}  ${f.rows.toLocaleString('en-US')} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
-    out.write(`sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`)
+    for (const f of written)
+      out.write(`  ${safeText(f.name)}  ${f.rows.toLocaleString('en-US')} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
+    out.write(
+      `sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`,
+    )
     if (range) out.write(`dates     ${range.from} .. ${range.to} (UTC)\n`)
     if (errorsViaApi) {
       const e = liveErrors
-      out.write(`errors    ${e.sent.toLocaleString('en-US')} error events ${dryRun ? 'would be sent' : 'sent'} live to the Events API (stamped with the time they arrive)` +
-        `${e.accepted || e.botIgnored ? `: ${e.accepted} accepted, ${e.botIgnored} ignored as bots` : ''}${e.deadLettered ? `, ${e.deadLettered} refused` : ''}` +
-        `${e.alreadySent ? `; ${e.alreadySent} sent by an earlier run` : ''}${e.uncertain ? `; ${e.uncertain} were in flight when an earlier run was killed, not sent again` : ''}\n`)
-    } else if (totals.events.error > 0) out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
+      out.write(
+        `errors    ${e.sent.toLocaleString('en-US')} error events ${dryRun ? 'would be sent' : 'sent'} live to the Events API (stamped with the time they arrive)` +
+          `${e.accepted || e.botIgnored ? `: ${e.accepted} accepted, ${e.botIgnored} ignored as bots` : ''}${e.deadLettered ? `, ${e.deadLettered} refused` : ''}` +
+          `${e.alreadySent ? `; ${e.alreadySent} sent by an earlier run` : ''}${e.uncertain ? `; ${e.uncertain} were in flight when an earlier run was killed, not sent again` : ''}\n`,
+      )
+    } else if (totals.events.error > 0)
+      out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
     if (noTime > 0) out.write(`no time   ${noTime.toLocaleString('en-US')} events without a logged time not imported\n`)
     const chart = dayChart(perDay)
     if (chart.length) out.write(`rows per day:\n${chart.join('\n')}\n`)
     if (upload) out.write(`uploaded  ${uploaded} file(s) now; see ${join(flags.stateDir, 'imports.json')}\n`)
-    else if (!dryRun && written.length > 0) out.write(`upload with --upload (SWETRIX_EMAIL/SWETRIX_PASSWORD or SWETRIX_TOKEN), or in Swetrix: Project settings > Data import > Simple Analytics\n`)
+    else if (!dryRun && written.length > 0)
+      out.write(`upload with --upload (SWETRIX_EMAIL/SWETRIX_PASSWORD or SWETRIX_TOKEN), or in Swetrix: Project settings > Data import > Simple Analytics\n`)
   }
 }
 
@@ -359,7 +392,10 @@ async function firstTime(path: string, parts: PipelineParts): Promise<number | n
     for (let i = 0; i < b.starts.length && sample.length < SAMPLE_LINES; i++) sample.push(b.buf.subarray(b.starts[i], b.contentEnds[i]))
     let parser: LogParser | null = parts.format === 'auto' ? null : parts.format
     if (parser === null) {
-      const d = detectFormat(sample.map((s) => Buffer.from(s)), parts.candidates)
+      const d = detectFormat(
+        sample.map((s) => Buffer.from(s)),
+        parts.candidates,
+      )
       if (!d.ok) return null
       parser = d.parser
     }
@@ -411,7 +447,10 @@ class Progress {
   private done = new Map<string, number>()
   private started = Date.now()
   private lastDraw = 0
-  private constructor(private bar: SingleBar, private sizes: Map<string, number>) {}
+  private constructor(
+    private bar: SingleBar,
+    private sizes: Map<string, number>,
+  ) {}
 
   static async start(plan: InputPlan[], stderr: NodeJS.WritableStream): Promise<Progress> {
     const sizes = new Map<string, number>()

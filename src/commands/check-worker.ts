@@ -16,7 +16,9 @@ try {
   const parser = parserForInput(parts.format)
   await replayDirectives(parser, task.path, task.from, READ_CHUNK_BYTES)
   const batches = readLines({ path: task.path }, { from: task.from, final: true, chunkSize: READ_CHUNK_BYTES })
-  parentPort!.postMessage(await scanBatches(batches, parser, parts.mapperFor(task.path), task.to, null, parts.sites.active ? parts.sites.routerFor(task.path) : null))
+  parentPort!.postMessage(
+    await scanBatches(batches, parser, parts.mapperFor(task.path), task.to, null, parts.sites.active ? parts.sites.routerFor(task.path) : null),
+  )
 } catch (err) {
   parentPort!.postMessage({ error: (err as Error).message })
 }

@@ -73,7 +73,8 @@ export async function scanBatches(
   const counters = emptyCounters()
   const firstRejected: Record<string, number[]> = {}
   const tally = projectOf === null ? null : new ProjectTally()
-  const result = (): ScanResult => (tally === null ? { counters, firstRejected, lines: lineNo } : { counters, firstRejected, lines: lineNo, projects: tally.toJSON(false) })
+  const result = (): ScanResult =>
+    tally === null ? { counters, firstRejected, lines: lineNo } : { counters, firstRejected, lines: lineNo, projects: tally.toJSON(false) }
   let lineNo = 0
   for await (const batch of batches) {
     const { buf, base, starts, contentEnds, truncated } = batch
@@ -126,9 +127,11 @@ export async function scanInput(path: string, o: CheckOptions, writer: LineWrite
   }
   // Workers take the later parts; this thread scans the first while they run.
   const formatSpec = o.flags!.format === 'auto' ? parser.name : o.flags!.format
-  const workers = split.slice(1).map((from, k) =>
-    runWorker({ path, from, to: split[k + 2] ?? Infinity, flags: { ...o.flags!, format: formatSpec }, projectId: o.projectId ?? null, now: o.now! }),
-  )
+  const workers = split
+    .slice(1)
+    .map((from, k) =>
+      runWorker({ path, from, to: split[k + 2] ?? Infinity, flags: { ...o.flags!, format: formatSpec }, projectId: o.projectId ?? null, now: o.now! }),
+    )
   const first = await scanBatches(input.batches, parser, o.mapperFor?.(path) ?? o.mapper, split[1]!, null, projectOf)
   const parts = [first, ...(await Promise.all(workers))]
   const projects = projectOf === null ? null : new ProjectTally()

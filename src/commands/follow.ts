@@ -52,7 +52,8 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
   const rotateWaitMs = parseDuration(flags.rotateWait, '--rotate-wait')
   const pollMs = Math.max(10, parseDuration(flags.pollInterval, '--poll-interval'))
   const metricsAddr = flags.metricsAddr === undefined ? null : parseListenAddress(flags.metricsAddr)
-  if (flags.metricsAddr !== undefined && metricsAddr === null) throw new UsageError(`--metrics-addr ${flags.metricsAddr}: expected HOST:PORT, e.g. 127.0.0.1:9464`)
+  if (flags.metricsAddr !== undefined && metricsAddr === null)
+    throw new UsageError(`--metrics-addr ${flags.metricsAddr}: expected HOST:PORT, e.g. 127.0.0.1:9464`)
   const apiUrl = validateApiUrl(flags.apiUrl)
   const parts = await buildPipeline(flags, pid, io.now())
   const stdin = inputs.includes('-')
@@ -75,7 +76,15 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
   const startedAt = Date.now()
   const rawSink = dryRun
     ? createStdoutSink(io.stdout)
-    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++, env: io.env, ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}) })
+    : createHttpSink({
+        apiUrl,
+        connections: concurrency,
+        maxRetryTimeMs,
+        rate,
+        onRetry: () => totals.retries++,
+        env: io.env,
+        ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}),
+      })
   const sink: EventSink = {
     async send(ev, signal) {
       const outcome = await rawSink.send(ev, signal)
@@ -137,8 +146,22 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
     }
     const budget = new DeliveryBudget(concurrency)
     const ctx: SessionContext = {
-      mode: 'follow', parts, store, sink, concurrency, budget, signal: stopper.signal, totals, deadLetter, uncertain, stateDir,
-      dryRun, fromBeginning: flags.fromBeginning === true, resendUncertain: flags.resendUncertain === true, now: io.now, note,
+      mode: 'follow',
+      parts,
+      store,
+      sink,
+      concurrency,
+      budget,
+      signal: stopper.signal,
+      totals,
+      deadLetter,
+      uncertain,
+      stateDir,
+      dryRun,
+      fromBeginning: flags.fromBeginning === true,
+      resendUncertain: flags.resendUncertain === true,
+      now: io.now,
+      note,
     }
     if (stdin) {
       await followStdin(ctx, io.stdin, counters, flags.verbose === true)
@@ -154,12 +177,20 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         // The size is looked at on its own: while sending waits (an outage), reading pauses and the
         // tail does not see the file grow.
         const sizeTimer = setInterval(() => {
-          gen.fh.stat().then((st) => (entry.size = st.size), () => {})
+          gen.fh.stat().then(
+            (st) => (entry.size = st.size),
+            () => {},
+          )
         }, 1000)
         sizeTimer.unref()
         try {
           await runSession(ctx, {
-            path: gen.path, finished: false, fromStart: gen.fromStart, handle: gen.fh, ident: gen.ident, counters,
+            path: gen.path,
+            finished: false,
+            fromStart: gen.fromStart,
+            handle: gen.fh,
+            ident: gen.ident,
+            counters,
             lines: (_fh, from, _final, signal) => gen.tail.lines(from, signal),
             completeWhenDone: () => gen.tail.end === 'rotated' || gen.tail.end === 'deleted',
             onProgress: (p, s) => {
@@ -196,7 +227,10 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         // At start (seen === null) a sibling without a checkpoint is history, unless it is younger
         // than a generation we checkpointed: then it came and went while the process was down.
         let youngestKnown = -1
-        if (seen === null && knownPath(path)) found.forEach((f, i) => { if (store?.get(f.id)) youngestKnown = i })
+        if (seen === null && knownPath(path))
+          found.forEach((f, i) => {
+            if (store?.get(f.id)) youngestKnown = i
+          })
         for (const [i, f] of found.entries()) {
           if (stopper.signal.aborted) break
           if (skipIno.has(f.ino) || activeIds.has(f.id)) continue
@@ -204,9 +238,11 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           if (cp?.complete) continue
           const missed = !cp && (seen === null ? youngestKnown >= 0 && i > youngestKnown : !seen.has(f.id))
           if (!cp && !missed) continue
-          note(missed
-            ? `${f.path}: a generation of ${path} that was rotated before it was read; reading it from its start`
-            : `${f.path}: finishing a rotated generation of ${path} from its checkpoint`)
+          note(
+            missed
+              ? `${f.path}: a generation of ${path} that was rotated before it was read; reading it from its start`
+              : `${f.path}: finishing a rotated generation of ${path} from its checkpoint`,
+          )
           const fh = await open(f.path, 'r')
           read++
           activeIds.add(f.id)
@@ -218,7 +254,12 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
               // read like a renamed live file, until it has been quiet for --rotate-wait.
               const tail = new FileTail(fh, ident, f.path, { notifier, rotateWaitMs, chunkSize: READ_CHUNK_BYTES, rotated: true })
               await runSession(ctx, {
-                path: f.path, finished: false, fromStart: true, handle: fh, ident, counters,
+                path: f.path,
+                finished: false,
+                fromStart: true,
+                handle: fh,
+                ident,
+                counters,
                 lines: (_fh, from, _final, signal) => tail.lines(from, signal),
                 completeWhenDone: () => tail.end === 'rotated' || tail.end === 'deleted',
               })
@@ -237,12 +278,17 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         return store?.all().some((c) => dirname(resolve(c.path)) === dir && parseRotation(basename(c.path)).base === live) ?? false
       }
       const hooks = {
-        notifier, rotateWaitMs, chunkSize: READ_CHUNK_BYTES, signal: stopper.signal, note,
+        notifier,
+        rotateWaitMs,
+        chunkSize: READ_CHUNK_BYTES,
+        signal: stopper.signal,
+        note,
         follow: (gen: Generation) => followGeneration(gen).catch(fail),
-        drainSiblings: (path: string, skip: Set<number>, seen: Set<string> | null) => drainSiblings(path, skip, seen).catch((err: unknown) => {
-          fail(err)
-          return [] as string[]
-        }),
+        drainSiblings: (path: string, skip: Set<number>, seen: Set<string> | null) =>
+          drainSiblings(path, skip, seen).catch((err: unknown) => {
+            fail(err)
+            return [] as string[]
+          }),
         knownPath,
       }
       const provider = new PathsProvider(inputs)
@@ -296,8 +342,10 @@ function statusLine(s: FollowSnapshot): string {
   const skipped = Object.values(c.skipped).reduce((a, b) => a + b, 0)
   const behind = s.behind.reduce((a, b) => a + b.bytes, 0)
   const d = s.delivery
-  return `status: ${c.lines} lines, events pageview ${c.events.pageview} error ${c.events.error} custom ${c.events.custom}, skipped ${skipped}, rejected ${c.rejected}, ` +
+  return (
+    `status: ${c.lines} lines, events pageview ${c.events.pageview} error ${c.events.error} custom ${c.events.custom}, skipped ${skipped}, rejected ${c.rejected}, ` +
     `${behind} bytes behind, sent ${d.sent}, accepted ${d.accepted}, retries ${d.retries}, uncertain ${d.uncertain}`
+  )
 }
 
 /** `follow -`: a pipe has no position to go back to, so nothing is checkpointed; lines read but not
@@ -309,7 +357,10 @@ async function followStdin(ctx: SessionContext, input: NodeJS.ReadableStream, co
     for await (const batch of readLines({ stream: input }, { final: true, signal: ctx.signal, chunkSize: 64 * 1024 })) {
       const { buf, base, starts, contentEnds, ends, truncated } = batch
       if (parser === null) {
-        const sample = starts.map((s, i) => Buffer.from(buf.subarray(s, contentEnds[i]))).filter((b) => b.length > 0).slice(0, 200)
+        const sample = starts
+          .map((s, i) => Buffer.from(buf.subarray(s, contentEnds[i])))
+          .filter((b) => b.length > 0)
+          .slice(0, 200)
         const detected = detectFormat(sample, ctx.parts.candidates)
         if (!detected.ok) throw new UsageError(`stdin: no known log format matches (tried ${detected.tried.join(', ')}); name it with --format`)
         parser = detected.parser
@@ -323,9 +374,23 @@ async function followStdin(ctx: SessionContext, input: NodeJS.ReadableStream, co
     }
   }
   const result = await deliver(items(), {
-    concurrency: ctx.concurrency, budget: ctx.budget, sink: ctx.sink, persist: async () => {}, initial: { acked: 0, ackedLine: 0 }, signal: ctx.signal,
+    concurrency: ctx.concurrency,
+    budget: ctx.budget,
+    sink: ctx.sink,
+    persist: async () => {},
+    initial: { acked: 0, ackedLine: 0 },
+    signal: ctx.signal,
     onDeadLetter: async (it, outcome) => {
-      await ctx.deadLetter.write({ file: '-', offset: it.start, line: it.line, endpoint: it.event?.endpoint, body: it.event?.body, headers: it.event?.headers, status: outcome.status, response: outcome.body })
+      await ctx.deadLetter.write({
+        file: '-',
+        offset: it.start,
+        line: it.line,
+        endpoint: it.event?.endpoint,
+        body: it.event?.body,
+        headers: it.event?.headers,
+        status: outcome.status,
+        response: outcome.body,
+      })
     },
   }).catch((err: unknown) => {
     if ((err as Error)?.name === 'AbortError') return null

@@ -75,7 +75,6 @@ interface Context {
   session?: SessionContext
 }
 
-
 export async function runDelivery(mode: 'run' | 'backfill', files: string[], flags: DeliveryFlags, io: CliIO): Promise<number> {
   // [sites] -p is the default project; with --site/config sites it may be left out.
   const pid = flags.project === undefined || flags.project === '' ? null : validateProjectId(flags.project, true)
@@ -114,9 +113,19 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   process.on('SIGTERM', onSignal)
   const totals: DeliveryStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0, unansweredRetries: 0 }
   const projects = new ProjectTally(parts.sites.projects()) // [sites]
-  const sink = projects.wrapSink(dryRun
-    ? createStdoutSink(io.stdout)
-    : createHttpSink({ apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => totals.retries++, env: io.env, ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}) }))
+  const sink = projects.wrapSink(
+    dryRun
+      ? createStdoutSink(io.stdout)
+      : createHttpSink({
+          apiUrl,
+          connections: concurrency,
+          maxRetryTimeMs,
+          rate,
+          onRetry: () => totals.retries++,
+          env: io.env,
+          ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}),
+        }),
+  )
   const ctx: Context = {
     mode,
     flags,
@@ -137,14 +146,16 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   }
   try {
     if (!dryRun) store = ctx.store = await CheckpointStore.open(stateDir)
-    if (mode === 'backfill')
-      ctx.note('backfill --via api: the Events API stamps every event with the time it arrives, not the time in the log')
+    if (mode === 'backfill') ctx.note('backfill --via api: the Events API stamps every event with the time it arrives, not the time in the log')
     // In a backfill, rotated generations (name.1, name.2.gz, name-YYYYMMDD) are finished files: read
     // to their end and marked complete, so a later `run` does not look at them again.
-    const plan = mode === 'run'
-      ? await planRun(paths, store)
-      : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
-    if (mode === 'backfill' && flags.progress !== false && !dryRun) ctx.progress = await ProgressView.start(plan.map((p) => p.path), io.stderr)
+    const plan =
+      mode === 'run' ? await planRun(paths, store) : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
+    if (mode === 'backfill' && flags.progress !== false && !dryRun)
+      ctx.progress = await ProgressView.start(
+        plan.map((p) => p.path),
+        io.stderr,
+      )
     for (const item of plan) parts.mapperFor(item.path) // [sites] a file claimed by two sites stops before anything is sent
     for (const item of plan) {
       if (stopper.signal.aborted) break
@@ -195,7 +206,7 @@ async function processFile(ctx: Context, item: FilePlan): Promise<void> {
 }
 
 function sessionContext(ctx: Context): SessionContext {
-  return ctx.session ??= {
+  return (ctx.session ??= {
     mode: ctx.mode,
     parts: ctx.parts,
     store: ctx.store,
@@ -216,7 +227,7 @@ function sessionContext(ctx: Context): SessionContext {
     reports: ctx.reports,
     progress: ctx.progress,
     projects: ctx.projects,
-  }
+  })
 }
 
 function printSummary(ctx: Context, dryRun: boolean): void {
@@ -254,7 +265,10 @@ export function asUsage(err: unknown): never {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false)
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
 }
 
 /** An NDJSON file in the state dir, created (0600) only when the first entry is written. */

@@ -114,7 +114,11 @@ export class DeliveryBudget {
     for (const f of [...this.flushers]) f()
   }
 }
-export interface DeliveryResult { progress: Progress; stats: DeliveryStats; stopped: boolean }
+export interface DeliveryResult {
+  progress: Progress
+  stats: DeliveryStats
+  stopped: boolean
+}
 
 /** How long held events wait for half the window to free before they are reserved anyway. Short:
  *  against a distant API (40 ms) completions trickle in one by one, and every millisecond a freed
@@ -205,7 +209,10 @@ class Engine {
   private resolve!: (r: DeliveryResult) => void
   private reject!: (e: unknown) => void
 
-  constructor(private readonly it: AsyncIterator<DeliveryItem>, private readonly o: DeliveryOptions) {
+  constructor(
+    private readonly it: AsyncIterator<DeliveryItem>,
+    private readonly o: DeliveryOptions,
+  ) {
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${o.concurrency}`)
     this.concurrency = o.concurrency
     this.halfWindow = Math.max(1, Math.floor(o.concurrency / 2))
@@ -250,9 +257,11 @@ class Engine {
   // ---- reading ----
 
   private hasRoom(): boolean {
-    return this.undoneEvents < this.concurrency &&
+    return (
+      this.undoneEvents < this.concurrency &&
       this.eventsInWindow < this.maxEventsInWindow &&
       this.entries.length - this.head < this.maxEventsInWindow + NON_EVENT_CAP
+    )
   }
 
   private async pump(): Promise<void> {
@@ -404,7 +413,10 @@ class Engine {
       } catch (err) {
         pending = Promise.reject(err)
       }
-      pending.then((outcome) => this.onOutcome(seq, outcome), (err: unknown) => this.onSendError(seq, err))
+      pending.then(
+        (outcome) => this.onOutcome(seq, outcome),
+        (err: unknown) => this.onSendError(seq, err),
+      )
     }
     this.sendCursor = this.sendableEndSeq
   }
@@ -420,10 +432,13 @@ class Engine {
     this.noteUnanswered(seq, outcome.unansweredRetries)
     if (outcome.kind === 'dead') {
       const item = this.entries[seq - this.base]!
-      this.o.onDeadLetter(item, outcome).then(() => {
-        this.stats.deadLettered++
-        this.markDone(seq)
-      }, (err: unknown) => this.onSendError(seq, err))
+      this.o.onDeadLetter(item, outcome).then(
+        () => {
+          this.stats.deadLettered++
+          this.markDone(seq)
+        },
+        (err: unknown) => this.onSendError(seq, err),
+      )
       return
     }
     if (outcome.kind === 'accepted') this.stats.accepted++
@@ -527,19 +542,22 @@ class Engine {
     this.flushWanted = false
     const pending = this.callPersist(p)
     const given = this.snapshotDone
-    pending.then(() => {
-      this.persistRunning = false
-      this.doneUnpersisted -= given
-      this.giveBudget(given)
-      after?.()
-      this.o.onProgress?.(p, this.stats)
-      this.schedule()
-    }, (err: unknown) => {
-      // A reservation that did not become durable is never sent (`after` is not called).
-      this.persistRunning = false
-      this.fail(err)
-      this.schedule()
-    })
+    pending.then(
+      () => {
+        this.persistRunning = false
+        this.doneUnpersisted -= given
+        this.giveBudget(given)
+        after?.()
+        this.o.onProgress?.(p, this.stats)
+        this.schedule()
+      },
+      (err: unknown) => {
+        // A reservation that did not become durable is never sent (`after` is not called).
+        this.persistRunning = false
+        this.fail(err)
+        this.schedule()
+      },
+    )
   }
 
   private readonly onHeldTimer = (): void => {
@@ -638,12 +656,15 @@ class Engine {
       else this.resolve({ progress: p, stats: this.stats, stopped: this.aborted })
     }
     const pending = this.callPersist(p)
-    pending.then(() => {
-      this.o.onProgress?.(p, this.stats)
-      settle()
-    }, (err: unknown) => {
-      this.failure ??= { error: err }
-      settle()
-    })
+    pending.then(
+      () => {
+        this.o.onProgress?.(p, this.stats)
+        settle()
+      },
+      (err: unknown) => {
+        this.failure ??= { error: err }
+        settle()
+      },
+    )
   }
 }

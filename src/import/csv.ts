@@ -16,10 +16,25 @@ export function csvCell(value: string): string {
 /** The columns written, in order. `country_code` and `session_id` come last: they are per visitor
  *  and known once the row's session is (sessions.ts); the rest is formatted per row before. */
 export const IMPORT_COLUMNS = [
-  'added_iso', 'datapoint', 'hostname', 'path', 'document_referrer',
-  'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content',
-  'browser_name', 'browser_version', 'os_name', 'os_version', 'device_type',
-  'lang_language', 'lang_region', 'country_code', 'session_id',
+  'added_iso',
+  'datapoint',
+  'hostname',
+  'path',
+  'document_referrer',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'browser_name',
+  'browser_version',
+  'os_name',
+  'os_version',
+  'device_type',
+  'lang_language',
+  'lang_region',
+  'country_code',
+  'session_id',
 ] as const
 
 export const IMPORT_HEADER = IMPORT_COLUMNS.join(',') + '\n'
@@ -27,8 +42,16 @@ export const IMPORT_HEADER = IMPORT_COLUMNS.join(',') + '\n'
 /** Field limits of the importer (JS string length), applied before writing so nothing is cut
  *  differently on the server. */
 export const IMPORT_LIMITS = {
-  datapoint: 256, path: 2048, hostname: 253, document_referrer: 2048, utm: 256,
-  browser_name: 30, browser_version: 20, os_name: 25, os_version: 20, lang: 35,
+  datapoint: 256,
+  path: 2048,
+  hostname: 253,
+  document_referrer: 2048,
+  utm: 256,
+  browser_name: 30,
+  browser_version: 20,
+  os_name: 25,
+  os_version: 20,
+  lang: 35,
 } as const
 
 /** The importer trims values; cutting and trimming here keeps the written value the stored one. */

@@ -18,7 +18,12 @@ import type { LogParser } from '../../parsers/types.js'
 
 const STATE_FILE = 'import-errors.json'
 
-export interface ErrorProgress { acked: number; ackedLine: number; dispatched: number; doneAhead: number[] }
+export interface ErrorProgress {
+  acked: number
+  ackedLine: number
+  dispatched: number
+  doneAhead: number[]
+}
 
 export interface LiveErrorStats extends DeliveryStats {
   /** Errors skipped because an earlier run delivered them. */
@@ -27,7 +32,10 @@ export interface LiveErrorStats extends DeliveryStats {
 
 /** The per-input progress of error delivery, saved atomically after each engine progress save. */
 export class ErrorLedger {
-  private constructor(private readonly file: string, private readonly byId: Record<string, ErrorProgress>) {}
+  private constructor(
+    private readonly file: string,
+    private readonly byId: Record<string, ErrorProgress>,
+  ) {}
 
   static async open(stateDir: string): Promise<ErrorLedger> {
     const file = join(stateDir, STATE_FILE)
@@ -36,7 +44,8 @@ export class ErrorLedger {
       data = JSON.parse(await readFile(file, 'utf8')) as Record<string, ErrorProgress>
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('not an object')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: damaged (${(err as Error).message}); move it aside (errors already sent may then be sent again)`, { cause: err })
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`${file}: damaged (${(err as Error).message}); move it aside (errors already sent may then be sent again)`, { cause: err })
       data = {}
     }
     return new ErrorLedger(file, data)

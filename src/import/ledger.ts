@@ -36,7 +36,10 @@ interface LedgerState {
 export const LEDGER_FILE = 'imports.json'
 
 export class ImportLedger {
-  private constructor(readonly file: string, private state: LedgerState) {}
+  private constructor(
+    readonly file: string,
+    private state: LedgerState,
+  ) {}
 
   static async open(stateDir: string): Promise<ImportLedger> {
     const file = join(stateDir, LEDGER_FILE)

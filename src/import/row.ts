@@ -79,9 +79,11 @@ export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
       const dash = lc.indexOf('-')
       lang = dash < 0 ? `${csvCell(fit(lc, L.lang))},` : `${csvCell(fit(lc.slice(0, dash), L.lang))},${csvCell(fit(lc.slice(dash + 1), L.lang))}`
     }
-    return `${lastIso},${datapoint},${hostCell(record.host)},${csvCell(fit(b.pg as string, L.path))},${cell(b.ref, L.document_referrer)},` +
+    return (
+      `${lastIso},${datapoint},${hostCell(record.host)},${csvCell(fit(b.pg as string, L.path))},${cell(b.ref, L.document_referrer)},` +
       `${cell(b.so, L.utm)},${cell(b.me, L.utm)},${cell(b.ca, L.utm)},${cell(b.te, L.utm)},${cell(b.co, L.utm)},` +
       `${uaSegment(ua)},${lang},`
+    )
   }) as RowFormatter
   format.ip = ''
   format.ua = ''

@@ -138,9 +138,10 @@ export class Sessionizer {
     let byIp = this.open.get(row.ua)
     if (byIp === undefined) this.open.set(row.ua, (byIp = new Map()))
     let s = byIp.get(row.ip)
-    const joins = s !== undefined && s.day === day && (late
-      ? row.time > s.first - SESSION_GAP_MS && row.time < s.last + SESSION_GAP_MS
-      : row.time - s.last < SESSION_GAP_MS)
+    const joins =
+      s !== undefined &&
+      s.day === day &&
+      (late ? row.time > s.first - SESSION_GAP_MS && row.time < s.last + SESSION_GAP_MS : row.time - s.last < SESSION_GAP_MS)
     if (joins) {
       if (row.time > s!.last) s!.last = row.time
       if (row.time < s!.first) s!.first = row.time

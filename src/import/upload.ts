@@ -69,7 +69,9 @@ export class Uploader {
       if (signal?.aborted) break
       if (f.upload?.state === 'completed') continue
       if (f.upload?.state === 'failed') {
-        throw new UploadError(`${f.name}: its import failed earlier (${f.upload.errorMessage ?? 'no message'}); delete the import in Swetrix and remove the file's entry from ${this.o.ledger.file} to try again`)
+        throw new UploadError(
+          `${f.name}: its import failed earlier (${f.upload.errorMessage ?? 'no message'}); delete the import in Swetrix and remove the file's entry from ${this.o.ledger.file} to try again`,
+        )
       }
       await this.uploadOne(f)
       n++

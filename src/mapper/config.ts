@@ -39,13 +39,16 @@ const statusSchema = z
 
 const ruleSchema = z.strictObject({
   event: z.string().min(1, 'must not be empty').max(LIMITS.ev, `must be at most ${LIMITS.ev} characters (the API limit)`),
-  path: z.string().min(1, 'must not be empty').superRefine((value, ctx) => {
-    try {
-      new RegExp(value)
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` })
-    }
-  }),
+  path: z
+    .string()
+    .min(1, 'must not be empty')
+    .superRefine((value, ctx) => {
+      try {
+        new RegExp(value)
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` })
+      }
+    }),
   method: oneOrMore.optional(),
   status: statusSchema.optional(),
   host: oneOrMore.optional(),
@@ -55,7 +58,8 @@ const ruleSchema = z.strictObject({
       const keys = Object.keys(value)
       if (keys.length > LIMITS.metaKeys) ctx.addIssue({ code: 'custom', message: `at most ${LIMITS.metaKeys} keys (the API limit), got ${keys.length}` })
       const keyChars = keys.reduce((n, k) => n + k.length, 0)
-      if (keyChars >= LIMITS.metaChars) ctx.addIssue({ code: 'custom', message: `keys use ${keyChars} characters; keys and values together must stay within ${LIMITS.metaChars}` })
+      if (keyChars >= LIMITS.metaChars)
+        ctx.addIssue({ code: 'custom', message: `keys use ${keyChars} characters; keys and values together must stay within ${LIMITS.metaChars}` })
     })
     .optional(),
 })
@@ -86,7 +90,11 @@ export const configSchema = z
         const key = posix.normalize(file.trim())
         const owner = claimed.get(key)
         if (owner !== undefined && owner !== i)
-          ctx.addIssue({ code: 'custom', path: ['sites', i, 'files', j], message: `"${file}" is already claimed by sites[${owner}] (project ${config.sites[owner]!.project}); a file belongs to one site` })
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', i, 'files', j],
+            message: `"${file}" is already claimed by sites[${owner}] (project ${config.sites[owner]!.project}); a file belongs to one site`,
+          })
         else claimed.set(key, i)
       })
     })

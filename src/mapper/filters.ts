@@ -54,7 +54,11 @@ export function createPathFilter(include: readonly string[] = [], exclude: reado
   return (path) => {
     if (inc.length > 0) {
       let hit = false
-      for (const re of inc) if (re.test(path)) { hit = true; break }
+      for (const re of inc)
+        if (re.test(path)) {
+          hit = true
+          break
+        }
       if (!hit) return false
     }
     for (const re of exc) if (re.test(path)) return false
@@ -90,7 +94,12 @@ export function createHostMatcher(hosts: readonly string[]): (host: string) => b
     if (hit === undefined) {
       const lower = lowerHost(host)
       hit = exact.has(lower.startsWith('www.') ? lower.slice(4) : lower)
-      if (!hit) for (const s of suffixes) if (lower.endsWith(s)) { hit = true; break }
+      if (!hit)
+        for (const s of suffixes)
+          if (lower.endsWith(s)) {
+            hit = true
+            break
+          }
       if (cache.size >= 1000) cache.clear()
       cache.set(host, hit)
     }
@@ -107,7 +116,10 @@ export function urlHost(url: string): string | null {
   let end = url.length
   for (let i = start; i < url.length; i++) {
     const c = url.charCodeAt(i)
-    if (c === 0x2f || c === 0x3f || c === 0x23) { end = i; break } // / ? #
+    if (c === 0x2f || c === 0x3f || c === 0x23) {
+      end = i
+      break
+    } // / ? #
   }
   const at = url.lastIndexOf('@', end - 1)
   if (at >= start) start = at + 1

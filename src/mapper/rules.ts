@@ -45,10 +45,7 @@ export function parseStatusSpec(spec: StatusSpec): Uint8Array {
   return table
 }
 
-type MetaSource =
-  | { kind: 'query'; pattern: RegExp }
-  | { kind: 'path' | 'status' | 'method' | 'host' | 'referrer' }
-  | { kind: 'literal'; value: string }
+type MetaSource = { kind: 'query'; pattern: RegExp } | { kind: 'path' | 'status' | 'method' | 'host' | 'referrer' } | { kind: 'literal'; value: string }
 
 function compileMetaSource(value: string): MetaSource {
   if (value.startsWith('query:') && value.length > 6) {
@@ -109,12 +106,24 @@ export function compileRule(rule: CustomEventRule): CompiledRule {
             v = m === null ? null : decodeQueryValue(m[1]!)
             break
           }
-          case 'path': v = ctx.pg; break
-          case 'status': v = ctx.record.status === null ? null : String(ctx.record.status); break
-          case 'method': v = ctx.record.method; break
-          case 'host': v = ctx.record.host; break
-          case 'referrer': v = ctx.referrer; break
-          case 'literal': v = src.value; break
+          case 'path':
+            v = ctx.pg
+            break
+          case 'status':
+            v = ctx.record.status === null ? null : String(ctx.record.status)
+            break
+          case 'method':
+            v = ctx.record.method
+            break
+          case 'host':
+            v = ctx.record.host
+            break
+          case 'referrer':
+            v = ctx.referrer
+            break
+          case 'literal':
+            v = src.value
+            break
         }
         if (v !== null && v !== '') out.push([key, v])
       }

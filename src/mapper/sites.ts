@@ -58,7 +58,8 @@ export function parseSiteOption(text: string): SiteEntry {
   if (host === '' || project === '') throw new SiteError(`--site ${text}: expected HOST=PROJECT, e.g. --site example.com=AbCdEf123456`)
   const problem = hostPatternProblem(host)
   if (problem !== null) throw new SiteError(`--site ${text}: ${problem}`)
-  if (!PROJECT_ID_PATTERN.test(project)) throw new SiteError(`--site ${text}: project id "${project}" is not valid: Swetrix ids are 12 letters, digits or dashes (no "--")`)
+  if (!PROJECT_ID_PATTERN.test(project))
+    throw new SiteError(`--site ${text}: project id "${project}" is not valid: Swetrix ids are 12 letters, digits or dashes (no "--")`)
   return { label: `--site ${host}=${project}`, project, hosts: [host], files: [] }
 }
 
@@ -109,16 +110,18 @@ export function createSiteMap(entries: readonly SiteEntry[], defaultProject: str
   const fileSites = entries
     .filter((e) => e.files.length > 0)
     .map((e) => ({ entry: e, patterns: e.files.map((f) => compileFilePattern(e.baseDir === undefined ? resolve(f) : resolve(e.baseDir, f))) }))
-  const hostSites = entries
-    .filter((e) => e.hosts.length > 0)
-    .map((e) => ({ project: e.project, matches: createHostMatcher(e.hosts.map(unbracket)) }))
+  const hostSites = entries.filter((e) => e.hosts.length > 0).map((e) => ({ project: e.project, matches: createHostMatcher(e.hosts.map(unbracket)) }))
   const byHost = new Map<string, string | null>()
 
   function hostProject(host: string): string | null {
     let pid = byHost.get(host)
     if (pid === undefined) {
       pid = null
-      for (const s of hostSites) if (s.matches(host)) { pid = s.project; break }
+      for (const s of hostSites)
+        if (s.matches(host)) {
+          pid = s.project
+          break
+        }
       if (byHost.size >= 1000) byHost.clear()
       byHost.set(host, pid)
     }

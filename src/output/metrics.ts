@@ -23,10 +23,21 @@ export function parseListenAddress(text: string): { host: string; port: number }
   return { host: m[1] ?? m[2]!, port }
 }
 
-export async function startMetricsServer(addr: { host: string; port: number }, snapshot: () => FollowSnapshot): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startMetricsServer(
+  addr: { host: string; port: number },
+  snapshot: () => FollowSnapshot,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const registry = new Registry()
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() { collect(this) } })
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        collect(this)
+      },
+    })
   // Counters that only grow are exposed as gauges set at scrape time (prom-client counters cannot be
   // set); their names end in _total as Prometheus expects for counters.
   gauge('swetrix_ingest_lines_total', 'log lines read', [], (g) => g.set(snapshot().counters.lines))
@@ -51,17 +62,26 @@ export async function startMetricsServer(addr: { host: string; port: number }, s
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method === 'GET' && path === '/metrics') {
-      registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': registry.contentType })
-        res.end(text)
-      }, (err: Error) => {
-        res.writeHead(500).end(err.message)
-      })
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType })
+          res.end(text)
+        },
+        (err: Error) => {
+          res.writeHead(500).end(err.message)
+        },
+      )
       return
     }
     if (req.method === 'GET' && (path === '/health' || path === '/healthz')) {
       const s = snapshot()
-      const body = { status: 'ok', uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000), lastSendAt: s.lastSendAt === null ? null : new Date(s.lastSendAt).toISOString(), bytesBehind: s.behind.reduce((a, b) => a + b.bytes, 0), uncertain: s.delivery.uncertain }
+      const body = {
+        status: 'ok',
+        uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+        lastSendAt: s.lastSendAt === null ? null : new Date(s.lastSendAt).toISOString(),
+        bytesBehind: s.behind.reduce((a, b) => a + b.bytes, 0),
+        uncertain: s.delivery.uncertain,
+      }
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(body) + '\n')
       return
@@ -78,9 +98,10 @@ export async function startMetricsServer(addr: { host: string; port: number }, s
   return {
     server,
     url: `http://${host}:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }

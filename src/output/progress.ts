@@ -5,7 +5,10 @@ import { SingleBar, Presets } from 'cli-progress'
 export class ProgressView {
   private done = new Map<string, number>()
   private started = Date.now()
-  private constructor(private bar: SingleBar, private sizes: Map<string, number>) {}
+  private constructor(
+    private bar: SingleBar,
+    private sizes: Map<string, number>,
+  ) {}
 
   static async start(paths: string[], stderr: NodeJS.WritableStream): Promise<ProgressView> {
     const sizes = new Map<string, number>()

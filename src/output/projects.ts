@@ -108,7 +108,9 @@ export class ProjectTally {
     const blocks: string[] = []
     for (const [pid, c] of this.byPid) {
       const source = sourceOf(pid)
-      const skipped = Object.entries(c.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${safeText(k)} ${n(v)}`)
+      const skipped = Object.entries(c.skipped)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${safeText(k)} ${n(v)}`)
       const lines = [`project ${safeText(pid)}${source ? `  (${safeText(source)})` : ''}`]
       lines.push(`  events    pageview ${n(c.events.pageview)}, error ${n(c.events.error)}, custom ${n(c.events.custom)}`)
       lines.push(`  skipped   ${skipped.length ? skipped.join(', ') : 'none'}`)

@@ -4,7 +4,10 @@ import type { Writable } from 'node:stream'
 
 export class LineWriter {
   private chunk = ''
-  constructor(private readonly out: Writable, private readonly limit = 1 << 16) {}
+  constructor(
+    private readonly out: Writable,
+    private readonly limit = 1 << 16,
+  ) {}
 
   /** Appends one line; resolves at once unless the buffer had to be flushed into a full stream. */
   async line(text: string): Promise<void> {

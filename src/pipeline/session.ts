@@ -107,12 +107,22 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   if (known?.complete) return { report: null, stopped: false, ident }
   const start = await chooseStart(fh, ident, known, { fromStart: ctx.mode === 'backfill' || ctx.fromBeginning || plan.finished || plan.fromStart === true })
   if (start.note) ctx.note(`${plan.path}: ${start.note}`)
-  const cp: FileCheckpoint = known && known.acked === start.offset
-    ? { ...known, path: plan.path, dev: ident.dev, ino: ident.ino }
-    : {
-        id: ident.id, path: plan.path, dev: ident.dev, ino: ident.ino, gzip: ident.gzip, size: ident.size,
-        acked: start.offset, ackedLine: start.line, dispatched: start.offset, doneAhead: [], updatedAt: new Date(ctx.now()).toISOString(),
-      }
+  const cp: FileCheckpoint =
+    known && known.acked === start.offset
+      ? { ...known, path: plan.path, dev: ident.dev, ino: ident.ino }
+      : {
+          id: ident.id,
+          path: plan.path,
+          dev: ident.dev,
+          ino: ident.ino,
+          gzip: ident.gzip,
+          size: ident.size,
+          acked: start.offset,
+          ackedLine: start.line,
+          dispatched: start.offset,
+          doneAhead: [],
+          updatedAt: new Date(ctx.now()).toISOString(),
+        }
   const resumeEnd = cp.dispatched
   const doneAhead = new Set(cp.doneAhead)
   const unsent = new Set(cp.unsent ?? [])
@@ -138,14 +148,23 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
       }
       hashedAt = now
     }
-    Object.assign(cp, { acked: p.acked, ackedLine: p.ackedLine, dispatched: p.dispatched, doneAhead: p.doneAhead, stoppedCleanly: p.stoppedCleanly, unsent: p.unsent, updatedAt: new Date(ctx.now()).toISOString() })
+    Object.assign(cp, {
+      acked: p.acked,
+      ackedLine: p.ackedLine,
+      dispatched: p.dispatched,
+      doneAhead: p.doneAhead,
+      stoppedCleanly: p.stoppedCleanly,
+      unsent: p.unsent,
+      updatedAt: new Date(ctx.now()).toISOString(),
+    })
     await store!.saveProgress(cp)
   }
 
   const finalRead = plan.finished || ident.gzip
-  const source = plan.lines && !finalRead
-    ? plan.lines(fh, cp.acked, false, ctx.signal)
-    : readLines({ handle: fh }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })
+  const source =
+    plan.lines && !finalRead
+      ? plan.lines(fh, cp.acked, false, ctx.signal)
+      : readLines({ handle: fh }, { from: cp.acked, final: finalRead, signal: ctx.signal, chunkSize: READ_CHUNK_BYTES })
   async function* items(): AsyncGenerator<DeliveryItem> {
     let lineNo = cp.ackedLine
     // A format with per-file state (W3C `#Fields:`) first reads the directives before the resume point.
@@ -176,7 +195,14 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
           // Between the acknowledged and the dispatched offset of an interrupted run.
           ctx.totals.uncertain++
           ctx.projects?.uncertain(outcome.event) // [sites]
-          await ctx.uncertain.write({ file: plan.path, offset: start, line: lineNo, endpoint: outcome.event.endpoint, body: outcome.event.body, headers: outcome.event.headers })
+          await ctx.uncertain.write({
+            file: plan.path,
+            offset: start,
+            line: lineNo,
+            endpoint: outcome.event.endpoint,
+            body: outcome.event.body,
+            headers: outcome.event.headers,
+          })
           if (!ctx.resendUncertain) {
             yield { start, end, line: lineNo }
             continue
@@ -203,10 +229,26 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
       sink: ctx.sink,
       persist,
       onDeadLetter: async (it, outcome) => {
-        await ctx.deadLetter.write({ file: plan.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, body: it.event?.body, headers: it.event?.headers, status: outcome.status, response: outcome.body })
+        await ctx.deadLetter.write({
+          file: plan.path,
+          offset: it.start,
+          line: it.line,
+          endpoint: it.event?.endpoint,
+          body: it.event?.body,
+          headers: it.event?.headers,
+          status: outcome.status,
+          response: outcome.body,
+        })
       },
       onUnansweredRetry: (it, count) => {
-        void ctx.unansweredRetries?.write({ file: plan.path, offset: it.start, line: it.line, endpoint: it.event?.endpoint, retries: count, at: new Date(ctx.now()).toISOString() })
+        void ctx.unansweredRetries?.write({
+          file: plan.path,
+          offset: it.start,
+          line: it.line,
+          endpoint: it.event?.endpoint,
+          retries: count,
+          at: new Date(ctx.now()).toISOString(),
+        })
       },
       initial: { acked: cp.acked, ackedLine: cp.ackedLine },
       signal: ctx.signal,
@@ -227,7 +269,9 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
     const why = stoppedCleanly
       ? `the previous run stopped while ${uncertainHere} request(s) were unanswered`
       : `${uncertainHere} event(s) were in flight when the previous run was killed`
-    ctx.note(`${plan.path}: ${why}; ${ctx.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'}: see ${join(ctx.stateDir, 'uncertain.ndjson')}`)
+    ctx.note(
+      `${plan.path}: ${why}; ${ctx.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'}: see ${join(ctx.stateDir, 'uncertain.ndjson')}`,
+    )
   }
   const complete = !result.stopped && (finalRead || (plan.completeWhenDone?.() ?? false))
   if (complete && writes) {
@@ -245,7 +289,13 @@ async function sameHead(fh: FileHandle, id: string): Promise<boolean> {
 
 /** `linesBefore`: lines of the file before this batch, so the failing line is named as in the file.
  *  `resumedAt`: the byte offset this read started at (0 = the file's start). */
-async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buffer; starts: number[]; contentEnds: number[] }, linesBefore: number, resumedAt: number): Promise<LogParser> {
+async function detectParser(
+  ctx: SessionContext,
+  path: string,
+  batch: { buf: Buffer; starts: number[]; contentEnds: number[] },
+  linesBefore: number,
+  resumedAt: number,
+): Promise<LogParser> {
   const sample: Buffer[] = []
   // Blank lines stay in the sample (detection skips them) so its line numbers are the file's.
   for (let i = 0; i < batch.starts.length && sample.length < SAMPLE_LINES; i++) {
@@ -264,7 +314,9 @@ async function detectParser(ctx: SessionContext, path: string, batch: { buf: Buf
     const failing = detected.firstFailedLine > 0 ? sample[detected.firstFailedLine - 1] : undefined
     const shown = ctx.verbose && failing ? `: ${safeText(failing.toString('utf8').slice(0, 200))}` : ' (--verbose shows it)'
     const where = detected.firstFailedLine > 0 ? `line ${linesBefore + detected.firstFailedLine} fails${shown}; ${detected.reason}. ` : ''
-    throw new UsageError(`${path}: no known log format matches (tried ${detected.tried.join(', ')}); ${where}Name the format with --format, e.g. --format 'nginx:<your log_format>'`)
+    throw new UsageError(
+      `${path}: no known log format matches (tried ${detected.tried.join(', ')}); ${where}Name the format with --format, e.g. --format 'nginx:<your log_format>'`,
+    )
   }
   return parserForInput(detected.parser)
 }

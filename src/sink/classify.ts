@@ -24,11 +24,7 @@ export interface Answer {
 
 const BOT_MESSAGE = 'Bot traffic detected'
 /** Server messages that mean the project (not this event) is refused: the run stops. */
-const FATAL_MESSAGES = [
-  'The provided Project ID (pid) is incorrect',
-  'Incoming analytics is disabled for this project',
-  'This origin is prohibited',
-]
+const FATAL_MESSAGES = ['The provided Project ID (pid) is incorrect', 'Incoming analytics is disabled for this project', 'This origin is prohibited']
 /** Dead-letter bodies are bounded: an HTML error page should not bloat the dead-letter file. */
 const DEAD_BODY_MAX = 2000
 
@@ -36,7 +32,12 @@ export function classifyAnswer(a: Answer, nowMs = Date.now()): AnswerClass {
   const { status, text } = a
   if (status >= 200 && status < 300) return text.includes(BOT_MESSAGE) ? { kind: 'bot', status } : { kind: 'accepted', status }
   if (status === 408 || status === 429 || status >= 500) {
-    return { kind: 'transient', status, detail: `HTTP ${status} ${serverMessage(text)}`.trimEnd(), retryAfterMs: parseRetryAfter(a.headers['retry-after'], nowMs) }
+    return {
+      kind: 'transient',
+      status,
+      detail: `HTTP ${status} ${serverMessage(text)}`.trimEnd(),
+      retryAfterMs: parseRetryAfter(a.headers['retry-after'], nowMs),
+    }
   }
   if (status >= 300 && status < 400) {
     // A redirect means --api-url is not the API itself (e.g. http -> https): every event would fail alike.
@@ -44,9 +45,12 @@ export function classifyAnswer(a: Answer, nowMs = Date.now()): AnswerClass {
     return { kind: 'fatal', status, message: '', redirect: { location: location ? String(location) : undefined } }
   }
   const msg = serverMessage(text)
-  if (status === 401 || status === 402 ||
+  if (
+    status === 401 ||
+    status === 402 ||
     (status === 400 && FATAL_MESSAGES.some((m) => text.includes(m))) ||
-    (status === 404 && (/Project .* was not found/.test(text) || text.includes('Cannot POST')))) {
+    (status === 404 && (/Project .* was not found/.test(text) || text.includes('Cannot POST')))
+  ) {
     return { kind: 'fatal', status, message: msg }
   }
   return { kind: 'dead', status, body: text.length > DEAD_BODY_MAX ? `${text.slice(0, DEAD_BODY_MAX)}…` : text }
@@ -63,23 +67,63 @@ export type FailureClass =
 
 /** OpenSSL / Node codes of certificate verification failures (node:tls, X509_V_ERR_*). */
 const CERTIFICATE_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_CRL', 'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
-  'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_FORMAT', 'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_CRL',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_CERT_ALTNAME_FORMAT',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
 ])
 
 /** Codes of failures worth retrying: the API is unreachable, or its answer was lost or garbled. */
 const TRANSIENT_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EPROTO', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTCONN',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EPROTO',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTCONN',
   // undici's own codes: socket closed, timeouts, a malformed answer, a proxy that refused the tunnel.
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED', 'HPE_INVALID_CONSTANT', 'HPE_INVALID_STATUS', 'HPE_INVALID_HEADER_TOKEN',
-  'HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_CHUNK_SIZE', 'HPE_HEADER_OVERFLOW',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_INFO', 'UND_ERR_ABORTED', 'UND_ERR_PRX_TLS',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'HPE_INVALID_CONSTANT',
+  'HPE_INVALID_STATUS',
+  'HPE_INVALID_HEADER_TOKEN',
+  'HPE_INVALID_CONTENT_LENGTH',
+  'HPE_UNEXPECTED_CONTENT_LENGTH',
+  'HPE_INVALID_CHUNK_SIZE',
+  'HPE_HEADER_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_INFO',
+  'UND_ERR_ABORTED',
+  'UND_ERR_PRX_TLS',
 ])
 
 /** Certificate failure descriptions for the one-line message (the rest use Node's own text). */
@@ -107,11 +151,12 @@ export function classifyFailure(err: unknown, written: boolean): FailureClass {
 /** The one-line message of a certificate failure: problem and remedy. */
 export function certificateMessage(url: string, code: string, detail: string): string {
   const problem = CERTIFICATE_PROBLEMS[code] ?? `failed verification (${code}: ${oneLine(detail, 100)})`
-  const remedy = code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID'
-    ? 'renew the certificate on the server (or fix this machine\'s clock)'
-    : code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH'
-      ? 'use the host name the certificate names in --api-url, or fix the certificate'
-      : 'trust its CA with --ca-file <pem> (or NODE_EXTRA_CA_CERTS), or install a certificate from a public CA'
+  const remedy =
+    code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID'
+      ? "renew the certificate on the server (or fix this machine's clock)"
+      : code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH'
+        ? 'use the host name the certificate names in --api-url, or fix the certificate'
+        : 'trust its CA with --ca-file <pem> (or NODE_EXTRA_CA_CERTS), or install a certificate from a public CA'
   return `TLS certificate of ${url} ${problem} (${code}); nothing was sent: ${remedy}`
 }
 

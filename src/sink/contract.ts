@@ -63,7 +63,11 @@ export class CertificateError extends Error {
   /** Documented in the README (Exit codes): a configuration problem, like a refused project. */
   readonly exitCode = 2
   readonly maybeDelivered = false
-  constructor(message: string, readonly code: string, readonly url: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly url: string,
+  ) {
     super(message)
   }
 }

@@ -92,7 +92,11 @@ export function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsPro
   return out
 }
 
-interface Target { origin: string; path: string; url: string }
+interface Target {
+  origin: string
+  path: string
+  url: string
+}
 
 const decoders: Record<string, (b: Buffer) => Promise<Buffer>> = {
   gzip: promisify(gunzip),
@@ -116,7 +120,11 @@ class TransientFailure extends Error {
 
 type Attempt = SendOutcome | TransientFailure
 
-interface RawAnswer { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
+interface RawAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+}
 /** One attempt on the wire: an answer, or an error and whether the request had been written. */
 type WireResult = { answer: RawAnswer } | { error: unknown; written: boolean }
 
@@ -227,8 +235,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   const maxDelay = o.maxRetryDelayMs ?? 10_000
   const sleep = o.sleep ?? abortableSleep
   const onRetry = o.onRetry
-  const limiter: RateLimiter | undefined =
-    o.rate !== undefined ? createRateLimiter({ rate: o.rate, sleep, ...(o.now ? { now: o.now } : {}) }) : undefined
+  const limiter: RateLimiter | undefined = o.rate !== undefined ? createRateLimiter({ rate: o.rate, sleep, ...(o.now ? { now: o.now } : {}) }) : undefined
 
   const tls = o.caFile !== undefined ? { ca: caBundle(o.caFile, env) } : {}
   const poolOptions = {
@@ -261,11 +268,20 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     }
   }
 
-  async function attempt(dispatcher: Dispatcher, target: Target, headers: Record<string, string>, body: string, pid: string,
-    attempts: number, unansweredBefore: boolean, signal: AbortSignal | undefined): Promise<Attempt> {
-    if (limiter) await limiter.take(signal).catch(() => {
-      throw new SendStoppedError(unansweredBefore)
-    })
+  async function attempt(
+    dispatcher: Dispatcher,
+    target: Target,
+    headers: Record<string, string>,
+    body: string,
+    pid: string,
+    attempts: number,
+    unansweredBefore: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Attempt> {
+    if (limiter)
+      await limiter.take(signal).catch(() => {
+        throw new SendStoppedError(unansweredBefore)
+      })
     const url = target.url
     const r = await dispatchOnce(dispatcher, target, headers, body, signal)
     if ('error' in r) {
@@ -285,7 +301,12 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     const encoding = res.headers['content-encoding']
     const decode = typeof encoding === 'string' ? decoders[encoding.trim().toLowerCase()] : undefined
     // An undecodable body only loses the message; the status still classifies.
-    const text = decode ? await decode(res.body).then((b) => b.toString('utf8'), () => '') : res.body.toString('utf8')
+    const text = decode
+      ? await decode(res.body).then(
+          (b) => b.toString('utf8'),
+          () => '',
+        )
+      : res.body.toString('utf8')
     const c = classifyAnswer({ status: res.status, headers: res.headers, text })
     switch (c.kind) {
       case 'accepted':
@@ -296,15 +317,28 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       case 'transient':
         return new TransientFailure(c.status, c.detail, c.retryAfterMs, false)
       case 'fatal':
-        throw new FatalApiError(c.redirect
-          ? `Swetrix API ${url} answered HTTP ${c.status} redirect${c.redirect.location ? ` to ${c.redirect.location}` : ''} for project ${pid || '(no pid)'}: use the final URL as --api-url`
-          : `Swetrix API ${url} refused project ${pid || '(no pid)'}: HTTP ${c.status}${c.message ? ` ${c.message}` : ''}`,
-        c.status, pid, url, unansweredBefore)
+        throw new FatalApiError(
+          c.redirect
+            ? `Swetrix API ${url} answered HTTP ${c.status} redirect${c.redirect.location ? ` to ${c.redirect.location}` : ''} for project ${pid || '(no pid)'}: use the final URL as --api-url`
+            : `Swetrix API ${url} refused project ${pid || '(no pid)'}: HTTP ${c.status}${c.message ? ` ${c.message}` : ''}`,
+          c.status,
+          pid,
+          url,
+          unansweredBefore,
+        )
     }
   }
 
-  async function sendWithRetry(dispatcher: Dispatcher, target: Target, headers: Record<string, string>, body: string, pid: string,
-    first: TransientFailure, signal: AbortSignal | undefined, stopRetrying: AbortSignal | undefined): Promise<SendOutcome> {
+  async function sendWithRetry(
+    dispatcher: Dispatcher,
+    target: Target,
+    headers: Record<string, string>,
+    body: string,
+    pid: string,
+    first: TransientFailure,
+    signal: AbortSignal | undefined,
+    stopRetrying: AbortSignal | undefined,
+  ): Promise<SendOutcome> {
     const started = performance.now()
     const url = target.url
     let last = first
@@ -322,51 +356,62 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       retriesConsumed++
       const remaining = maxRetryTime - (performance.now() - started)
       delay = Math.max(0, Math.min(Math.max(backoff, failure.retryAfterMs ?? 0), remaining))
-      const info: RetryInfo = failure.status !== undefined
-        ? { attempt: attempts, status: failure.status, delayMs: delay }
-        : { attempt: attempts, error: failure.detail, delayMs: delay }
+      const info: RetryInfo =
+        failure.status !== undefined
+          ? { attempt: attempts, status: failure.status, delayMs: delay }
+          : { attempt: attempts, error: failure.detail, delayMs: delay }
       if (failure.unanswered) info.unanswered = true
       onRetry?.(info)
     }
-    const giveUp = (): DeliveryError => new DeliveryError(
-      `Events API ${url} still failing after ${attempts} attempts over ${Math.round((performance.now() - started) / 1000)} s: ${last.detail}`,
-      url, attempts, last.status, last.status === undefined ? last.detail : undefined, unanswered)
+    const giveUp = (): DeliveryError =>
+      new DeliveryError(
+        `Events API ${url} still failing after ${attempts} attempts over ${Math.round((performance.now() - started) / 1000)} s: ${last.detail}`,
+        url,
+        attempts,
+        last.status,
+        last.status === undefined ? last.detail : undefined,
+        unanswered,
+      )
     plan(first)
     // p-retry runs the loop (unbounded retries, maxRetryTime backstop, AbortError unwrapping, signal).
     // Its own timer is bypassed (shouldConsumeRetry: false) so the wait can honour Retry-After, be
     // reported through onRetry and use the injectable sleep.
-    const outcome = await pRetry(async () => {
-      let r: Attempt
-      try {
-        if (delay > 0) await sleep(delay, waitSignal)
-        if (stopRetrying?.aborted || signal?.aborted) throw new SendStoppedError(unanswered, unansweredRetries)
-        if (last.unanswered) unansweredRetries++
-        attempts++
-        r = await attempt(dispatcher, target, headers, body, pid, attempts, unanswered, signal)
-      } catch (err) {
-        // A stop during the wait; abort, fatal answers and unexpected errors end the loop unchanged.
-        const e = (stopRetrying?.aborted || signal?.aborted) && !(err instanceof SendStoppedError) && !(err instanceof FatalApiError)
-          ? new SendStoppedError(unanswered, unansweredRetries)
-          : err
-        throw new AbortError(e instanceof Error ? e : new Error(String(e)))
-      }
-      if (!(r instanceof TransientFailure)) return r
-      last = r
-      if (r.unanswered) unanswered = true
-      if (performance.now() - started >= maxRetryTime) throw new AbortError(giveUp())
-      throw r
-    }, {
-      retries: Infinity,
-      maxRetryTime: maxRetryTime + maxDelay,
-      factor: 2,
-      randomize: true,
-      minTimeout: minDelay,
-      maxTimeout: maxDelay,
-      shouldConsumeRetry: () => false,
-      onFailedAttempt: ({ error }) => {
-        if (error instanceof TransientFailure) plan(error)
+    const outcome = await pRetry(
+      async () => {
+        let r: Attempt
+        try {
+          if (delay > 0) await sleep(delay, waitSignal)
+          if (stopRetrying?.aborted || signal?.aborted) throw new SendStoppedError(unanswered, unansweredRetries)
+          if (last.unanswered) unansweredRetries++
+          attempts++
+          r = await attempt(dispatcher, target, headers, body, pid, attempts, unanswered, signal)
+        } catch (err) {
+          // A stop during the wait; abort, fatal answers and unexpected errors end the loop unchanged.
+          const e =
+            (stopRetrying?.aborted || signal?.aborted) && !(err instanceof SendStoppedError) && !(err instanceof FatalApiError)
+              ? new SendStoppedError(unanswered, unansweredRetries)
+              : err
+          throw new AbortError(e instanceof Error ? e : new Error(String(e)))
+        }
+        if (!(r instanceof TransientFailure)) return r
+        last = r
+        if (r.unanswered) unanswered = true
+        if (performance.now() - started >= maxRetryTime) throw new AbortError(giveUp())
+        throw r
       },
-    }).catch((err: unknown) => {
+      {
+        retries: Infinity,
+        maxRetryTime: maxRetryTime + maxDelay,
+        factor: 2,
+        randomize: true,
+        minTimeout: minDelay,
+        maxTimeout: maxDelay,
+        shouldConsumeRetry: () => false,
+        onFailedAttempt: ({ error }) => {
+          if (error instanceof TransientFailure) plan(error)
+        },
+      },
+    ).catch((err: unknown) => {
       if (err instanceof TransientFailure) throw giveUp()
       throw err
     })
@@ -379,7 +424,12 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       const headers = requestHeaders(ev.headers)
       const bad = unsendableHeader(headers)
       if (bad !== undefined) {
-        return { kind: 'dead', status: 0, body: `request rejected by the HTTP client: invalid value for header ${bad} (CR, LF, NUL or a character above U+00FF)`, attempts: 1 }
+        return {
+          kind: 'dead',
+          status: 0,
+          body: `request rejected by the HTTP client: invalid value for header ${bad} (CR, LF, NUL or a character above U+00FF)`,
+          attempts: 1,
+        }
       }
       const body = JSON.stringify(ev.body)
       const pid = typeof ev.body.pid === 'string' ? ev.body.pid : ''

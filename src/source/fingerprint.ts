@@ -93,7 +93,15 @@ export async function hashBefore(fh: FileHandle, end: number, length = 64): Prom
 /** Decompresses fh (closed when done unless `closeHandle` is false) and returns the bytes [start, start+length), or fewer when the
  *  data ends first, or as soon as `enough(collected)` says so. A truncated gzip (still being
  *  written) counts as ending early when `tolerateTruncation`; otherwise the error is thrown. */
-async function gunzipRange(fh: FileHandle, start: number, length: number, enough: (b: Buffer) => boolean, tolerateTruncation: boolean, name = '', closeHandle = true): Promise<Buffer> {
+async function gunzipRange(
+  fh: FileHandle,
+  start: number,
+  length: number,
+  enough: (b: Buffer) => boolean,
+  tolerateTruncation: boolean,
+  name = '',
+  closeHandle = true,
+): Promise<Buffer> {
   // Positional reads, not fh.createReadStream: a FileHandle stream closes its handle when destroyed,
   // and a follower's pinned handle must stay open.
   const raw = Readable.from(positionalChunks(fh), { objectMode: false })
@@ -126,7 +134,7 @@ async function gunzipRange(fh: FileHandle, start: number, length: number, enough
 }
 
 async function* positionalChunks(fh: FileHandle): AsyncGenerator<Buffer> {
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const buf = Buffer.allocUnsafe(64 * 1024)
     const { bytesRead } = await fh.read(buf, 0, buf.length, pos)
     if (bytesRead === 0) return

@@ -136,7 +136,11 @@ export interface FollowerHooks {
 export class PathFollower {
   private readonly draining = new Map<number, Promise<void>>()
 
-  constructor(readonly path: string, private readonly h: FollowerHooks, private readonly appearedLater: boolean) {}
+  constructor(
+    readonly path: string,
+    private readonly h: FollowerHooks,
+    private readonly appearedLater: boolean,
+  ) {}
 
   async run(): Promise<void> {
     const { signal, notifier } = this.h
@@ -185,14 +189,22 @@ export class PathFollower {
         laterGeneration = true
         let replaced!: () => void
         const replacedNow = new Promise<void>((r) => (replaced = r))
-        const tail = new FileTail(fh, ident, this.path, { notifier, rotateWaitMs: this.h.rotateWaitMs, chunkSize: this.h.chunkSize, onReplaced: () => replaced() })
+        const tail = new FileTail(fh, ident, this.path, {
+          notifier,
+          rotateWaitMs: this.h.rotateWaitMs,
+          chunkSize: this.h.chunkSize,
+          onReplaced: () => replaced(),
+        })
         const reading = this.h.follow({ path: this.path, fh, ident, fromStart, tail }).finally(() => fh.close().catch(() => {}))
         const ended = await Promise.race([reading.then(() => true), replacedNow.then(() => false)])
         if (!ended) {
           // Renamed or deleted: the old handle drains in the background, the new file starts now,
           // after any generation that came and went while this one was being read.
           const ino = ident.ino
-          this.draining.set(ino, reading.finally(() => this.draining.delete(ino)))
+          this.draining.set(
+            ino,
+            reading.finally(() => this.draining.delete(ino)),
+          )
           for (const id of await this.h.drainSiblings(this.path, new Set(this.draining.keys()), seen)) seen.add(id)
           continue
         }

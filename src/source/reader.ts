@@ -49,7 +49,10 @@ export type ReadInput = { path: string } | { handle: FileHandle } | { stream: No
 export class IncompleteGzipError extends Error {
   override readonly name = 'IncompleteGzipError'
   readonly code = 'INCOMPLETE_GZIP'
-  constructor(readonly path: string, options?: ErrorOptions) {
+  constructor(
+    readonly path: string,
+    options?: ErrorOptions,
+  ) {
     super(`${path}: gzip data ends early (file still being compressed?)`, options)
   }
 }
@@ -150,7 +153,7 @@ function readAheadFill(fh: FileHandle, from: number, size: number): Fill {
 }
 
 async function* compressedChunks(fh: FileHandle): AsyncGenerator<Buffer> {
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const buf = Buffer.allocUnsafe(256 * 1024) // fresh per chunk: zlib may still hold the last one
     const { bytesRead } = await fh.read(buf, 0, buf.length, pos)
     if (bytesRead === 0) return
@@ -177,9 +180,10 @@ class StreamFill {
   ) {
     this.skip = skip
     const readable = stream as NodeJS.ReadableStream & { iterator?: (o: { destroyOnReturn: boolean }) => AsyncIterator<Buffer> }
-    this.it = typeof readable.iterator === 'function'
-      ? readable.iterator({ destroyOnReturn: false })
-      : (stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>)
+    this.it =
+      typeof readable.iterator === 'function'
+        ? readable.iterator({ destroyOnReturn: false })
+        : (stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>)
   }
 
   readonly fill: Fill = async (buf, off, len) => {
@@ -228,8 +232,14 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     const onAbort = (): void => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
     p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v) },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e) },
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      },
     )
   })
 }

@@ -32,9 +32,10 @@ export async function chooseStart(fh: FileHandle, ident: FileIdentity, known: Fi
   }
   if (rules.fromStart) return { offset: 0, line: 0, note: null }
   const offset = await endOfLastCompleteLine(fh, ident.size)
-  const note = offset > 0
-    ? `first run, starting at its end; passing over ${offset.toLocaleString('en-US')} bytes already in it (use --from-beginning to send them, or backfill)`
-    : null
+  const note =
+    offset > 0
+      ? `first run, starting at its end; passing over ${offset.toLocaleString('en-US')} bytes already in it (use --from-beginning to send them, or backfill)`
+      : null
   return { offset, line: 0, note }
 }
 

@@ -139,7 +139,8 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
       }
       const provider = form.get('provider')
       const file = form.get('file')
-      if (provider !== 'simple-analytics' && provider !== 'umami' && provider !== 'fathom' && provider !== 'plausible') return fail(res, 400, 'Invalid provider')
+      if (provider !== 'simple-analytics' && provider !== 'umami' && provider !== 'fathom' && provider !== 'plausible')
+        return fail(res, 400, 'Invalid provider')
       if (file === null || typeof file === 'string') return fail(res, 400, 'No file uploaded')
       if (file.size > maxBytes) return fail(res, 413, 'File too large')
       const ext = (file.name.toLowerCase().match(/\.[^.]*$/) ?? [''])[0]
@@ -147,9 +148,22 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
       if (records.some((r) => r.projectId === projectId && ACTIVE.has(r.status)))
         return fail(res, 400, 'An import is already in progress for this project. Please wait for it to complete before starting a new one.')
       const rec: ImportRecord = {
-        id: nextId++, projectId, provider, status: 'pending', dateFrom: null, dateTo: null, totalRows: null, importedRows: null,
-        invalidRows: 0, errorMessage: null, createdAt: new Date().toISOString(), finishedAt: null, version: 1,
-        fileName: file.name, skippedRows: 0, rows: [],
+        id: nextId++,
+        projectId,
+        provider,
+        status: 'pending',
+        dateFrom: null,
+        dateTo: null,
+        totalRows: null,
+        importedRows: null,
+        invalidRows: 0,
+        errorMessage: null,
+        createdAt: new Date().toISOString(),
+        finishedAt: null,
+        version: 1,
+        fileName: file.name,
+        skippedRows: 0,
+        rows: [],
       }
       records.push(rec)
       const text = Buffer.from(await file.arrayBuffer()).toString('utf8')
@@ -195,7 +209,14 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
     }
     if (m[3] !== undefined) return false
     if (m[2] === undefined && method === 'GET') {
-      send(res, 200, records.filter((r) => r.projectId === projectId).reverse().map(publicRecord))
+      send(
+        res,
+        200,
+        records
+          .filter((r) => r.projectId === projectId)
+          .reverse()
+          .map(publicRecord),
+      )
       return true
     }
     const rec = records.find((r) => r.projectId === projectId && String(r.id) === m[2])
@@ -235,9 +256,18 @@ const cut = (v: string | null, n: number): string | null => (v === null ? null :
 /** Swetrix's Simple Analytics mapper (reference §10.5). Throws the importer's messages. */
 export function importSimpleAnalytics(text: string): { rows: ImportedRow[]; skipped: number } {
   const records = parse(text, {
-    bom: true, columns: (h: string[]) => h.map((x) => x.trim()), skip_empty_lines: true, trim: true, relax_quotes: true, relax_column_count: true,
+    bom: true,
+    columns: (h: string[]) => h.map((x) => x.trim()),
+    skip_empty_lines: true,
+    trim: true,
+    relax_quotes: true,
+    relax_column_count: true,
   }) as Record<string, string>[]
-  const header = text.replace(/^\uFEFF/, '').split('\n', 1)[0]!.split(',').map((x) => x.trim())
+  const header = text
+    .replace(/^\uFEFF/, '')
+    .split('\n', 1)[0]!
+    .split(',')
+    .map((x) => x.trim())
   if (text.trim() === '') throw new Error('CSV appears empty or is missing a header row.')
   const missing = REQUIRED.filter((c) => !header.includes(c))
   if (missing.length > 0) throw new Error(`CSV does not appear to be a Simple Analytics export. Missing required columns: ${missing.join(', ')}`)
@@ -271,10 +301,19 @@ export function importSimpleAnalytics(text: string): { rows: ImportedRow[]; skip
       type: dp === null || dp === 'pageview' ? 'pageview' : 'custom_event',
       eventName: dp === null || dp === 'pageview' ? null : dp.slice(0, 256),
       psid: sid,
-      pg: cut(nullable(r.path), 2048), host, ref,
-      so: cut(nullable(r.utm_source), 256), me: cut(nullable(r.utm_medium), 256), ca: cut(nullable(r.utm_campaign), 256),
-      te: cut(nullable(r.utm_term), 256), co: cut(nullable(r.utm_content), 256),
-      br, brv: cut(nullable(r.browser_version), 20), os: cut(nullable(r.os_name), 25), osv: cut(nullable(r.os_version), 20), dv,
+      pg: cut(nullable(r.path), 2048),
+      host,
+      ref,
+      so: cut(nullable(r.utm_source), 256),
+      me: cut(nullable(r.utm_medium), 256),
+      ca: cut(nullable(r.utm_campaign), 256),
+      te: cut(nullable(r.utm_term), 256),
+      co: cut(nullable(r.utm_content), 256),
+      br,
+      brv: cut(nullable(r.browser_version), 20),
+      os: cut(nullable(r.os_name), 25),
+      osv: cut(nullable(r.os_version), 20),
+      dv,
       cc: cc !== null && /^[A-Z]{2}$/.test(cc) ? cc : null,
       lc: lang === null ? null : cut(region === null ? lang : `${lang}-${region.toUpperCase()}`, 35),
     })

@@ -8,14 +8,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Endpoint } from '../types.js'
 import { createRandom, normalizeFaults, pickFault, type FaultKind, type Faults, type FaultSettings } from './faults.js'
-import {
-  BOT_MESSAGE,
-  DISABLED_MESSAGE,
-  isBotRequest,
-  isBotUserAgent,
-  notFoundMessage,
-  validateEventBody,
-} from './validate.js'
+import { BOT_MESSAGE, DISABLED_MESSAGE, isBotRequest, isBotUserAgent, notFoundMessage, validateEventBody } from './validate.js'
 
 import { createDataImport, type DataImportApi, type DataImportOptions } from './data-import.js'
 
@@ -192,7 +185,11 @@ export function buildRoutes(basePath: string): Map<string, Endpoint> {
   else if (base.endsWith('/log')) bases.push(`${base.slice(0, -'/log'.length)}/v1/log`)
   const routes = new Map<string, Endpoint>()
   for (const b of bases) {
-    for (const [suffix, endpoint] of [['', '/log'], ['/custom', '/log/custom'], ['/error', '/log/error']] as const) {
+    for (const [suffix, endpoint] of [
+      ['', '/log'],
+      ['/custom', '/log/custom'],
+      ['/error', '/log/error'],
+    ] as const) {
       routes.set(`${b}${suffix}` || '/', endpoint)
       routes.set(`${b}${suffix}/`, endpoint)
     }
@@ -259,10 +256,7 @@ function emptyCounters(): Counters {
   }
 }
 
-type Outcome =
-  | { kind: 'accepted'; event: AcceptedEvent }
-  | { kind: 'bot' }
-  | { kind: 'rejected'; status: number; body: string }
+type Outcome = { kind: 'accepted'; event: AcceptedEvent } | { kind: 'bot' } | { kind: 'rejected'; status: number; body: string }
 
 interface Waiter {
   resolve: () => void
@@ -370,22 +364,11 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
     const pid = b.pid as string
     if (disabledProjects.has(pid)) return rejection(400, DISABLED_MESSAGE)
     if (projects !== null && !projects.has(pid)) return rejection(404, notFoundMessage(pid))
-    const ip =
-      firstListEntry(headers['x-client-ip-address']) ??
-      firstListEntry(headers['x-forwarded-for']) ??
-      req.socket.remoteAddress ??
-      ''
+    const ip = firstListEntry(headers['x-client-ip-address']) ?? firstListEntry(headers['x-forwarded-for']) ?? req.socket.remoteAddress ?? ''
     return { kind: 'accepted', event: { t: Date.now(), endpoint, ip, ua: ua ?? '', body: b } }
   }
 
-  function respond(
-    req: IncomingMessage,
-    res: ServerResponse,
-    endpoint: Endpoint,
-    raw: Buffer,
-    fault: FaultKind,
-    errorStatus: number,
-  ): void {
+  function respond(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, raw: Buffer, fault: FaultKind, errorStatus: number): void {
     // The connection may have gone (outage, client abort) while we waited: then nothing is stored.
     if (closed || req.socket.destroyed) {
       counters.aborted++
@@ -511,7 +494,12 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
     if (method === 'GET' && path === '/__admin/faults') return sendJson(res, 200, JSON.stringify(faults))
     if (method === 'GET' && path === '/__admin/received') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8' })
-      res.end(api.accepted().map((e) => `${JSON.stringify(e)}\n`).join(''))
+      res.end(
+        api
+          .accepted()
+          .map((e) => `${JSON.stringify(e)}\n`)
+          .join(''),
+      )
       return
     }
     if (method !== 'POST' || !['/__admin/faults', '/__admin/outage', '/__admin/reset'].includes(path)) {

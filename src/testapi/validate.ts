@@ -16,13 +16,31 @@ const META_MAX_CHARS = 2000
 const HEADLESS = /HeadlessChrome|PhantomJS|SlimerJS|Selenium|WebDriver|Puppeteer|Playwright|Cypress|Nightmare|Splash/i
 /** Probe paths the strict level flags on `pg` (prefix match, case-insensitive, query stripped). */
 const PROBE_PATHS = [
-  '/.env', '/.git', '/.svn', '/.hg', '/.bzr', '/.aws', '/.ssh', '/.docker', '/.htaccess', '/.htpasswd',
-  '/.ds_store', '/cgi-bin', '/server-status', '/server-info', '/composer.', '/vendor/phpunit',
-  '/vendor/composer', '/owa', '/ecp', '/autodiscover.xml', '/hnap1', '/boaform',
+  '/.env',
+  '/.git',
+  '/.svn',
+  '/.hg',
+  '/.bzr',
+  '/.aws',
+  '/.ssh',
+  '/.docker',
+  '/.htaccess',
+  '/.htpasswd',
+  '/.ds_store',
+  '/cgi-bin',
+  '/server-status',
+  '/server-info',
+  '/composer.',
+  '/vendor/phpunit',
+  '/vendor/composer',
+  '/owa',
+  '/ecp',
+  '/autodiscover.xml',
+  '/hnap1',
+  '/boaform',
 ]
 
-const tooLong = (field: string, max: number): string =>
-  `${field} must be shorter than or equal to ${max} characters`
+const tooLong = (field: string, max: number): string => `${field} must be shorter than or equal to ${max} characters`
 
 /** Optional string with a maximum length; null/undefined count as absent (class-validator @IsOptional). */
 function checkOptionalString(body: Record<string, unknown>, field: string, max: number, errors: string[]): void {

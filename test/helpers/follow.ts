@@ -46,33 +46,36 @@ export function startFollow(args: string[], env: NodeJS.ProcessEnv = {}, spawnFn
     for (const l of [...listeners]) l()
   })
   child.stdout!.resume()
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  )
   return {
     child,
     stderr: () => err,
     exited,
-    said: (re, timeoutMs = 20_000) => new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!re.test(err)) return
-        listeners.delete(check)
-        clearTimeout(timer)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        listeners.delete(check)
-        reject(new Error(`timed out waiting for ${re} in stderr:\n${err}`))
-      }, timeoutMs)
-      listeners.add(check)
-      void exited.then(() => {
-        if (listeners.has(check)) {
+    said: (re, timeoutMs = 20_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!re.test(err)) return
           listeners.delete(check)
           clearTimeout(timer)
-          if (re.test(err)) resolve()
-          else reject(new Error(`follow exited before ${String(re)}:\n${err}`))
+          resolve()
         }
-      })
-      check()
-    }),
+        const timer = setTimeout(() => {
+          listeners.delete(check)
+          reject(new Error(`timed out waiting for ${re} in stderr:\n${err}`))
+        }, timeoutMs)
+        listeners.add(check)
+        void exited.then(() => {
+          if (listeners.has(check)) {
+            listeners.delete(check)
+            clearTimeout(timer)
+            if (re.test(err)) resolve()
+            else reject(new Error(`follow exited before ${String(re)}:\n${err}`))
+          }
+        })
+        check()
+      }),
   }
 }
 
@@ -101,7 +104,10 @@ export function expected(tag: string, from: number, to: number): string[] {
 
 export async function uncertainPaths(stateDir: string): Promise<string[]> {
   const text = await readFile(join(stateDir, 'uncertain.ndjson'), 'utf8').catch(() => '')
-  return text.split('\n').filter(Boolean).map((l) => String(JSON.parse(l).body.pg))
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => String(JSON.parse(l).body.pg))
 }
 
 /** Every expected path exactly once, nothing else. */
