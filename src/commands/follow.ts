@@ -3,7 +3,7 @@
 // handling, pinned handles) lives in src/source/; each generation of each file is one session
 // (src/pipeline/session.ts), the same one `run` and `backfill` use. All files share one budget of
 // undone events, so at most --concurrency events are uncertain after a crash, per process.
-import { mkdir, open } from 'node:fs/promises'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CheckpointStore } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
@@ -219,6 +219,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
       }
       const drainOnce = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<{ ids: string[]; read: number }> => {
         let read = 0
+        const moved = new Set<string>()
         const found: { path: string; id: string; ino: number }[] = []
         for (const sibling of await rotatedSiblings(path)) {
           const id = await identify(sibling).catch(() => null)
@@ -238,12 +239,22 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           if (cp?.complete) continue
           const missed = !cp && (seen === null ? youngestKnown >= 0 && i > youngestKnown : !seen.has(f.id))
           if (!cp && !missed) continue
+          let fh: FileHandle
+          try {
+            fh = await open(f.path, 'r')
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+            // Rotated on between the listing and the open (renamed to the next name, or compressed and
+            // removed): not seen, so the next pass looks for it under its new name.
+            moved.add(f.id)
+            read++
+            continue
+          }
           note(
             missed
               ? `${f.path}: a generation of ${path} that was rotated before it was read; reading it from its start`
               : `${f.path}: finishing a rotated generation of ${path} from its checkpoint`,
           )
-          const fh = await open(f.path, 'r')
           read++
           activeIds.add(f.id)
           try {
@@ -269,7 +280,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
             await fh.close()
           }
         }
-        return { ids: found.map((f) => f.id), read }
+        return { ids: found.map((f) => f.id).filter((id) => !moved.has(id)), read }
       }
       // A checkpoint names this path or one of its rotated names: a new file there is a later generation.
       const knownPath = (path: string): boolean => {
