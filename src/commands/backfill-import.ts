@@ -9,9 +9,10 @@
 // to an import file. A backfill stopped before that writes nothing a rerun would repeat: its
 // partial file is removed and the rerun reads the same lines again.
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { SingleBar, Presets } from 'cli-progress'
+import { contentSize } from '../output/progress.js'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { writeFileAtomic } from '../checkpoint/atomic.js'
@@ -486,21 +487,5 @@ class Progress {
     for (const v of this.done.values()) value += v
     this.bar.update(value, { doneMB: (value / 1e6).toFixed(1) })
     this.bar.stop()
-  }
-}
-
-/** Bytes of log content: the file size, or for gzip the ISIZE trailer. */
-async function contentSize(path: string): Promise<number> {
-  const fh = await open(path, 'r')
-  try {
-    const { size } = await fh.stat()
-    const head = Buffer.alloc(2)
-    await fh.read(head, 0, 2, 0)
-    if (head[0] !== 0x1f || head[1] !== 0x8b || size < 18) return size
-    const tail = Buffer.alloc(4)
-    await fh.read(tail, 0, 4, size - 4)
-    return tail.readUInt32LE(0)
-  } finally {
-    await fh.close()
   }
 }
