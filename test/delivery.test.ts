@@ -387,22 +387,73 @@ describe('deliver: graceful stop', () => {
   })
 })
 
+describe('deliver: durable writes side by side', () => {
+  it('a reservation does not wait out a slow durable write, and whichever record lands first sends what it covers', async () => {
+    const sink = new ControlledSink()
+    const writes: { p: Progress; d: Deferred<void>; settled?: true }[] = []
+    const persist = (p: Progress): Promise<void> => {
+      const d = deferred<void>()
+      writes.push({ p: structuredClone(p), d })
+      return d.promise
+    }
+    const land = (i: number): void => {
+      writes[i]!.settled = true
+      writes[i]!.d.resolve()
+    }
+    const items = makeItems(Array<boolean>(8).fill(true))
+    let finished = false
+    const run = deliver(feed(items), { ...baseOptions(sink, recorder()), persist, persistConcurrency: 2 }).finally(() => {
+      finished = true
+    })
+    await until(() => writes.length === 1, 'the first reservation')
+    land(0)
+    await until(() => sink.calls.length === 4, 'the first block sent')
+    sink.call(0).d.resolve(accepted)
+    await until(() => writes.length === 2, "a reservation for the freed slot's next event")
+    expect(writes[1]!.p.dispatched).toBe(items[4]!.end)
+    // That write is slow; another slot frees meanwhile and its event gets a write of its own.
+    sink.call(1).d.resolve(accepted)
+    await until(() => writes.length === 3, 'a second write beside the slow one')
+    expect(writes[2]!.p.dispatched).toBe(items[5]!.end)
+    expect(sink.calls.length).toBe(4) // nothing sent before a record covering it is durable
+    land(2) // the later record lands first: it covers items 4 and 5
+    await until(() => sink.calls.length === 6, 'both reserved events sent')
+    land(1)
+    // The rest: answer every send and land every write until the run ends.
+    while (!finished) {
+      for (const c of sink.calls) c.d.resolve(accepted)
+      for (let i = 0; i < writes.length; i++) if (!writes[i]!.settled) land(i)
+      await new Promise((r) => setImmediate(r))
+    }
+    const result = await run
+    expect(result.progress).toEqual({ acked: 80, ackedLine: 8, dispatched: 80, doneAhead: [] })
+    expect(sink.calls.map((c) => itemOf(c.ev))).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+  })
+})
+
 describe('deliver: invariants under random completion orders (property)', () => {
-  it('holds watermark, persist-before-send, doneAhead and the uncertain bound at every persist', async () => {
+  it('holds watermark, persist-before-send, doneAhead and the uncertain bound at every persist, with one or two persists at once', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.boolean(), { minLength: 0, maxLength: 40 }),
         fc.integer({ min: 1, max: 6 }),
         fc.array(fc.constantFrom<'accepted' | 'bot' | 'dead'>('accepted', 'accepted', 'bot', 'dead'), { minLength: 40, maxLength: 40 }),
+        fc.constantFrom(1, 2),
         fc.scheduler(),
-        async (pattern, concurrency, outcomes, s) => {
+        async (pattern, concurrency, outcomes, persistConcurrency, s) => {
           const items = makeItems(pattern)
           const done = new Set<number>() // starts of done items (events whose outcome was delivered to the engine)
           for (const it of items) if (!it.event) done.add(it.start)
           const sent: number[] = []
           const durable: Progress[] = []
           const problems: string[] = []
+          let previous: Progress | undefined
+          let persisting = 0
           const check = (p: Progress): void => {
+            // 0. each record at least as new as the one before (a later one may become durable first)
+            if (previous && (p.acked < previous.acked || p.dispatched < previous.dispatched)) problems.push(`progress went back: ${JSON.stringify(p)}`)
+            previous = p
+            if (++persisting > persistConcurrency) problems.push(`${persisting} persists at once`)
             // 1. every item below acked is done; acked is an item boundary
             for (const it of items) if (it.end <= p.acked && !done.has(it.start)) problems.push(`acked ${p.acked} past undone ${it.start}`)
             // 3. doneAhead lists only done events within [acked, dispatched)
@@ -437,9 +488,11 @@ describe('deliver: invariants under random completion orders (property)', () => 
               const copy = structuredClone(p)
               check(copy)
               return s.schedule(Promise.resolve(), 'persist').then(() => {
+                persisting--
                 durable.push(copy)
               })
             },
+            persistConcurrency,
             onDeadLetter: () => s.schedule(Promise.resolve(), 'dead-letter'),
             initial: { acked: 0, ackedLine: 0 },
             flushIntervalMs: 3_600_000,

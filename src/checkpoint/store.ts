@@ -8,8 +8,7 @@ import * as nodeFs from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from './atomic.js'
 import type { FsPromises } from './atomic.js'
-import { JOURNAL_FILE, JOURNAL_SIZE, ProgressJournal, readSlots } from './journal.js'
-import type { Slot } from './journal.js'
+import { JOURNAL_FILE, JOURNAL_SIZES, ProgressJournal, readSlots } from './journal.js'
 
 export interface FileCheckpoint {
   id: string
@@ -76,10 +75,11 @@ export class CheckpointStore {
    *  record holds all of them (group commit: followed files share one durable write). */
   private pending = new Map<string, number>()
   private stamp = 0
-  /** Serialises journal writes. */
-  private journalTail: Promise<unknown> = Promise.resolve()
-  /** The next journal write, not started yet: calls made meanwhile share it. */
+  /** Journal writes running now (at most journal.maxConcurrent); they never reject. */
+  private readonly journalWrites = new Set<Promise<void>>()
+  /** The next journal write, waiting for a running one to end: calls made meanwhile share it. */
   private nextJournalWrite: Promise<void> | null = null
+  private startQueuedWrite: (() => void) | null = null
 
   private constructor(
     /** Absolute or relative path of state.json. */
@@ -106,7 +106,7 @@ export class CheckpointStore {
     const state = text === null ? null : parseState(text, file)
     const journalSeq = state?.journalSeq ?? 0
     const loaded = await loadJournal(fs, join(dir, JOURNAL_FILE))
-    const store = new CheckpointStore(file, fs, new ProgressJournal(loaded.file, fs, loaded.writeSlot, loaded.exists))
+    const store = new CheckpointStore(file, fs, new ProgressJournal(loaded.file, fs, loaded.slotSeqs))
     if (state) for (const [key, cp] of Object.entries(state.files)) store.files.set(key, cp)
     store.seq = Math.max(journalSeq, loaded.newest?.seq ?? 0)
     if (loaded.newest && loaded.newest.seq > journalSeq) {
@@ -116,6 +116,11 @@ export class CheckpointStore {
       }
     }
     return store
+  }
+
+  /** saveProgress calls that may run at once, each with its own durable write. */
+  get progressConcurrency(): number {
+    return this.journal.maxConcurrent
   }
 
   /** The stored checkpoint; treat it as read-only (change it through `set`). */
@@ -160,33 +165,53 @@ export class CheckpointStore {
    * The hot path for progress: stores a copy of `cp` (like `set`) and records it durably in the
    * progress journal — one positional write + fdatasync instead of save()'s atomic rename. A later
    * `open` sees it even if save() is never called. Each record holds every file whose progress is
-   * newer than state.json, and calls made while a write runs share the next write (group commit:
-   * several followed files cost one durable write). Falls back to a full save() when the record
-   * does not fit a journal slot. Each call resolves once its progress is durable.
+   * newer than state.json. Up to journal.maxConcurrent writes run at once (two, with three slots),
+   * so a reservation does not wait behind another durable write; calls made while that many run
+   * share the next write (group commit: several followed files cost one durable write). Falls back
+   * to a full save() when the record does not fit a journal slot. Each call resolves once its
+   * progress is durable.
    */
   saveProgress(cp: FileCheckpoint): Promise<void> {
     this.set(cp)
     this.pending.set(cp.id, ++this.stamp)
     if (this.nextJournalWrite) return this.nextJournalWrite
-    const done = this.journalTail.then(async () => {
+    if (this.journalWrites.size < this.journal.maxConcurrent) return this.startJournalWrite()
+    const next = new Promise<void>((start) => {
+      this.startQueuedWrite = start
+    }).then(() => {
       this.nextJournalWrite = null
-      // Numbered now, with the data as of now: a save() snapshot taken later includes this data and
-      // records a journalSeq >= seq, so this record can never be applied over newer state.
-      const cps = [...this.pending.keys()].map((id) => this.files.get(id)).filter((c): c is FileCheckpoint => c !== undefined)
-      if (cps.length === 0) return // a save() meanwhile holds all of it
-      const seq = ++this.seq
-      const payload = cps.length === 1 ? JSON.stringify(cps[0]) : JSON.stringify({ files: cps })
-      if (!(await this.journal.append(seq, payload))) await this.save()
+      return this.startJournalWrite()
     })
-    this.nextJournalWrite = done
-    this.journalTail = done.catch(() => {})
-    return done
+    this.nextJournalWrite = next
+    return next
+  }
+
+  /** Numbers a record with the data as of now and writes it. A save() snapshot taken later includes
+   *  this data and records a journalSeq >= seq, so this record can never be applied over newer state;
+   *  records are numbered in the order they start, and the journal keeps the newest completed one. */
+  private startJournalWrite(): Promise<void> {
+    const cps = [...this.pending.keys()].map((id) => this.files.get(id)).filter((c): c is FileCheckpoint => c !== undefined)
+    if (cps.length === 0) return Promise.resolve() // a save() meanwhile holds all of it
+    const seq = ++this.seq
+    const payload = cps.length === 1 ? JSON.stringify(cps[0]) : JSON.stringify({ files: cps })
+    const written = this.journal.append(seq, payload).then(async (fits) => {
+      if (!fits) await this.save()
+    })
+    const release = (): void => {
+      this.journalWrites.delete(running)
+      const start = this.startQueuedWrite
+      this.startQueuedWrite = null
+      start?.()
+    }
+    const running = written.then(release, release)
+    this.journalWrites.add(running)
+    return written
   }
 
   /** Waits for pending journal writes and closes the journal file. Does not save: call save()
    *  first to fold the journal into state.json. The store stays usable (the journal reopens). */
   async close(): Promise<void> {
-    await this.journalTail
+    while (this.journalWrites.size > 0 || this.nextJournalWrite) await Promise.all([...this.journalWrites, this.nextJournalWrite?.catch(() => {})])
     await this.journal.close()
   }
 
@@ -204,8 +229,8 @@ export class CheckpointStore {
 
 interface LoadedJournal {
   file: string
-  exists: boolean
-  writeSlot: Slot
+  /** Per slot, the sequence number of its valid record or 0; empty when the file does not exist. */
+  slotSeqs: number[]
   /** One checkpoint, or several when followed files shared the record. */
   newest: { seq: number; cps: FileCheckpoint[] } | null
 }
@@ -217,11 +242,12 @@ async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal>
     bytes = await fs.readFile(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return { file, exists: false, writeSlot: 0, newest: null }
+    if (code === 'ENOENT') return { file, slotSeqs: [], newest: null }
     throw new StateError(`cannot read progress journal ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
   }
   // Always created full-size in one atomic step, so another size is not a torn write.
-  if (bytes.length !== JOURNAL_SIZE) throw new StateError(`progress journal ${file} has ${bytes.length} bytes, expected ${JOURNAL_SIZE}; ${aside}`)
+  if (!JOURNAL_SIZES.includes(bytes.length))
+    throw new StateError(`progress journal ${file} has ${bytes.length} bytes, expected ${JOURNAL_SIZES.join(' or ')}; ${aside}`)
   const { slots, newest } = readSlots(bytes)
   for (const s of slots) {
     if (s.kind === 'newer')
@@ -229,10 +255,11 @@ async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal>
         `progress journal ${file} has format version ${s.version}, this swetrix-ingest reads version 1; use the swetrix-ingest that wrote it, or ${aside}`,
       )
   }
-  // Only the slot being written can be torn by a crash; both damaged is corruption.
-  if (slots[0].kind === 'torn' && slots[1].kind === 'torn')
-    throw new StateError(`progress journal ${file} is damaged (neither record passes its checksum); ${aside}`)
-  if (!newest) return { file, exists: true, writeSlot: slots[0].kind === 'torn' ? 0 : slots[1].kind === 'torn' ? 1 : 0, newest: null }
+  // A crash can tear only slots being written, and one slot is never written while others are: every
+  // slot damaged is corruption.
+  if (slots.every((s) => s.kind === 'torn')) throw new StateError(`progress journal ${file} is damaged (no record passes its checksum); ${aside}`)
+  const slotSeqs = slots.map((s) => (s.kind === 'record' ? s.seq : 0))
+  if (!newest) return { file, slotSeqs, newest: null }
   let parsed: unknown
   try {
     parsed = JSON.parse(newest.payload)
@@ -246,7 +273,7 @@ async function loadJournal(fs: FsPromises, file: string): Promise<LoadedJournal>
     if (problem)
       throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
   }
-  return { file, exists: true, writeSlot: newest.slot === 0 ? 1 : 0, newest: { seq: newest.seq, cps: list as FileCheckpoint[] } }
+  return { file, slotSeqs, newest: { seq: newest.seq, cps: list as FileCheckpoint[] } }
 }
 
 /** Parses and checks state.json text; throws StateError for anything but a valid version-1 state. */

@@ -11,8 +11,8 @@
 // or TLS failures, answered 429/5xx, aborted before the write, retries exhausted) are left outside
 // it, so the next run sends them again: nothing skipped. Only a crash leaves the whole reserved
 // range uncertain, and a reservation never covers more than `concurrency` undone events.
-// Reservations are made in blocks (one durable write for up to half the window) and pipelined with
-// the sends, so the persist latency is hidden while the window still has work in flight.
+// Reservations are made in blocks: events pulled while a durable write runs share the next one
+// (group commit), so a freed slot waits for at most about two writes, never for other sends.
 import { setMaxListeners } from 'node:events'
 import type { OutgoingEvent } from '../types.js'
 import { mayHaveReachedServer, SendStoppedError } from '../sink/contract.js'
@@ -54,8 +54,13 @@ export interface DeliveryOptions {
   /** Max events in flight, and max events in [acked, dispatched) that are not known done. */
   concurrency: number
   sink: EventSink
-  /** Durable checkpoint write. Called one at a time, in order. */
+  /** Durable checkpoint write. Called in order, each with progress at least as new as the one
+   *  before; up to `persistConcurrency` calls run at once, and each resolves once its own record is
+   *  durable (a later one may resolve first). */
   persist(p: Progress): Promise<void>
+  /** Persist calls that may run at once (default 1): with 2, a reservation does not wait behind a
+   *  durable write already running, which is most of what a freed slot waits for otherwise. */
+  persistConcurrency?: number
   onDeadLetter(item: DeliveryItem, outcome: DeadOutcome): Promise<void>
   /** An event was retried `count` times after unanswered attempts (it may have been stored twice). */
   onUnansweredRetry?(item: DeliveryItem, count: number): void
@@ -120,11 +125,12 @@ export interface DeliveryResult {
   stopped: boolean
 }
 
-/** How long held events wait for half the window to free before they are reserved anyway. Short:
- *  against a distant API (40 ms) completions trickle in one by one, and every millisecond a freed
- *  slot waits here is lost rate (20 ms held it at ~71-78% of concurrency ÷ round trip); on loopback
- *  half the window frees long before this, so blocks stay large there. */
-const HELD_WAIT_MS = 2
+/** A second durable write starts only once the running one has taken this long. Measured on the
+ *  2-core VM: a record takes ~0.3 ms on a quiet disk and 1.5-2 ms while another process writes a
+ *  lot (ext4 commits its data too); one write at a time is cheaper in CPU (on loopback, where CPU
+ *  bounds the rate, two at once doubled the writes per event), two at once keep freed slots from
+ *  waiting out a slow one. */
+const SECOND_PERSIST_AFTER_MS = 0.5
 /** Non-event items held behind an undone event before reading pauses. */
 const NON_EVENT_CAP = 10_000
 /** Done events kept beyond the watermark (bounds doneAhead): while one event waits out a retry
@@ -149,9 +155,6 @@ export async function deliver(items: AsyncIterable<DeliveryItem>, o: DeliveryOpt
 
 class Engine {
   private readonly concurrency: number
-  private readonly halfWindow: number
-  private heldTimer: ReturnType<typeof setTimeout> | undefined
-  private heldOverdue = false
   private readonly maxEventsInWindow: number
   private readonly sendAbort = new AbortController()
   /** Aborted on a stop or failure: sends start no further attempt (a backoff wait ends at once). */
@@ -184,7 +187,15 @@ class Engine {
   private eventsInWindow = 0
   private doneInWindow = 0
 
-  private persistRunning = false
+  private readonly maxPersists: number
+  /** Persist calls running now. */
+  private persists = 0
+  /** The running persist has taken SECOND_PERSIST_AFTER_MS: another may start beside it. */
+  private persistSlow = false
+  private persistSlowTimer: ReturnType<typeof setTimeout> | undefined
+  /** Numbers persist calls in start order, so progress is reported only forward. */
+  private persistStarted = 0
+  private persistReported = 0
   private dirty = false
   private flushWanted = false
   private exhausted = false
@@ -200,9 +211,9 @@ class Engine {
   private reserveDue = false
   /** Units of o.budget this engine holds (one per undone event it pulled). */
   private budgetHeld = 0
-  /** Events done since the last snapshot; their units are given back when it is durable. */
+  /** Events done since the last snapshot; their units are given back when a record holding them is durable. */
   private doneUnpersisted = 0
-  /** doneUnpersisted when the snapshot being persisted was taken. */
+  /** Done events the snapshot just taken holds that no earlier snapshot did. */
   private snapshotDone = 0
   private unwatchBudget: (() => void) | undefined
   private unwatchStarved: (() => void) | undefined
@@ -215,7 +226,7 @@ class Engine {
   ) {
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${o.concurrency}`)
     this.concurrency = o.concurrency
-    this.halfWindow = Math.max(1, Math.floor(o.concurrency / 2))
+    this.maxPersists = Math.max(1, Math.floor(o.persistConcurrency ?? 1))
     this.maxEventsInWindow = Math.max(o.concurrency * 4, Math.min(o.concurrency * DONE_AHEAD_FACTOR, DONE_AHEAD_MAX))
     this.acked = o.initial.acked
     this.ackedLine = o.initial.ackedLine
@@ -390,7 +401,8 @@ class Engine {
     const snapshot = this.snapshot()
     const sendableEnd = this.reserveEndSeq
     this.startPersist(snapshot, () => {
-      this.sendableEndSeq = sendableEnd
+      // A later reservation's record may become durable first: it holds this one's events too.
+      if (sendableEnd > this.sendableEndSeq) this.sendableEndSeq = sendableEnd
       this.sendReserved()
     })
     return true
@@ -492,6 +504,7 @@ class Engine {
 
   private snapshot(): Progress {
     this.snapshotDone = this.doneUnpersisted
+    this.doneUnpersisted = 0
     const doneAhead: number[] = []
     if (this.doneInWindow > 0) {
       for (let i = this.head; i < this.entries.length; i++) if (this.states[i] === DONE) doneAhead.push(this.entries[i]!.start)
@@ -538,31 +551,52 @@ class Engine {
   }
 
   private startPersist(p: Progress, after?: () => void): void {
-    this.persistRunning = true
+    this.persists++
+    if (this.persists === 1 && this.maxPersists > 1) this.armPersistSlow()
     this.flushWanted = false
+    const number = ++this.persistStarted
     const pending = this.callPersist(p)
     const given = this.snapshotDone
     pending.then(
       () => {
-        this.persistRunning = false
-        this.doneUnpersisted -= given
+        this.persists--
+        this.persistDone()
         this.giveBudget(given)
         after?.()
-        this.o.onProgress?.(p, this.stats)
+        if (number > this.persistReported) {
+          this.persistReported = number
+          this.o.onProgress?.(p, this.stats)
+        }
         this.schedule()
       },
       (err: unknown) => {
         // A reservation that did not become durable is never sent (`after` is not called).
-        this.persistRunning = false
+        this.persists--
+        this.persistDone()
         this.fail(err)
         this.schedule()
       },
     )
   }
 
-  private readonly onHeldTimer = (): void => {
-    this.heldTimer = undefined
-    this.heldOverdue = true
+  private armPersistSlow(): void {
+    this.persistSlow = false
+    clearTimeout(this.persistSlowTimer)
+    this.persistSlowTimer = setTimeout(this.onPersistSlow, SECOND_PERSIST_AFTER_MS)
+  }
+
+  /** A persist ended: the one still running (if any) is timed from now. */
+  private persistDone(): void {
+    if (this.persists > 0 && this.maxPersists > 1) this.armPersistSlow()
+    else {
+      this.persistSlow = false
+      clearTimeout(this.persistSlowTimer)
+    }
+  }
+
+  private readonly onPersistSlow = (): void => {
+    this.persistSlowTimer = undefined
+    this.persistSlow = true
     this.schedule()
   }
 
@@ -605,31 +639,23 @@ class Engine {
         }
         return
       }
-      if (this.persistRunning) return
+      if (this.persists > 0) return
       this.finish(this.stoppedSnapshot())
       return
     }
-    if (this.persistRunning) return
     if (this.exhausted && this.head === this.entries.length) {
+      if (this.persists > 0) return
       this.finish({ acked: this.acked, ackedLine: this.ackedLine, dispatched: this.acked, doneAhead: [] })
       return
     }
-    if (this.held > 0 && this.inflight + this.reserved > this.halfWindow && !this.heldOverdue) {
-      // More than half the window is still in flight. Normally that clears within a round trip; when
-      // it does not (sends waiting out a retry backoff), the held events go anyway after a short wait
-      // instead of idling behind them (measured with a 20 ms wait: 20% faults + 30 s outage took 81 s
-      // without it, ~60 s with it).
-      this.heldTimer ??= setTimeout(this.onHeldTimer, HELD_WAIT_MS)
-    }
-    if (this.held > 0 && (this.inflight + this.reserved <= this.halfWindow || this.heldOverdue)) {
-      this.heldOverdue = false
-      if (this.heldTimer !== undefined) {
-        clearTimeout(this.heldTimer)
-        this.heldTimer = undefined
-      }
-      // Bigger blocks mean fewer durable writes: while the reader can still fill the window, give it
-      // until the next event-loop turn (a buffered reader yields on microtasks, a tailing one won't).
-      if (this.reserveDue || this.exhausted || !this.hasRoom()) {
+    if (this.persists >= (this.persistSlow ? this.maxPersists : 1)) return
+    if (this.held > 0) {
+      // Held events are reserved at the end of this event-loop turn, once no durable write runs
+      // (or the running one is slow): every answer and line that arrived in the turn shares one
+      // write, so on loopback, where answers come in bursts, blocks stay large (each write costs
+      // ~50 µs of CPU to hand to the thread pool), while against a distant API a freed slot waits
+      // for little more than its own write.
+      if (this.reserveDue) {
         this.reserveDue = false
         if (this.reserve()) return
       }
@@ -646,8 +672,8 @@ class Engine {
     this.unwatchStarved?.()
     this.giveBudget(this.budgetHeld)
     clearInterval(this.flushTimer)
+    clearTimeout(this.persistSlowTimer)
     clearTimeout(this.graceTimer)
-    clearTimeout(this.heldTimer)
     if (this.reserveTick) clearImmediate(this.reserveTick)
     this.o.signal?.removeEventListener('abort', this.onAbort)
     this.wakePump()

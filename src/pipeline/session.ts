@@ -133,20 +133,33 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   let hashedAt = -Infinity
   const writes = store !== null && !ctx.dryRun
 
-  const persist = async (p: Progress) => {
-    if (!writes) return
-    // The tail hash only has to describe bytes the file had at some checkpoint; refreshing it about
-    // once a second keeps a read off the hot path (a progress save gates the next block of sends).
-    const now = performance.now()
-    if (!cp.gzip && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
-      const hash = await hashBefore(fh, p.acked)
+  // The tail hash only has to describe bytes the file had at some checkpoint; refreshing it about
+  // once a second, beside the saves, keeps a read off the hot path (a progress save gates the next
+  // block of sends). Its pair (hash, offset) lands in a later record, always at or before `acked`.
+  let hashing: Promise<void> | null = null
+  const refreshTailHash = async (at: number): Promise<void> => {
+    try {
+      const hash = await hashBefore(fh, at)
       // Read after the hash: if the file was truncated or replaced in place before the hash was
       // read (copytruncate), its first line differs now and the hash describes other bytes.
       if (await sameHead(fh, ident.id!)) {
         cp.ackedTailHash = hash
-        cp.tailHashAt = p.acked
+        cp.tailHashAt = at
       }
+    } catch {
+      // A failed read leaves the previous hash, which still describes bytes before `acked`.
+    } finally {
+      hashing = null
+    }
+  }
+  // Synchronous up to saveProgress: the engine may have two saves running, and each record must
+  // hold progress at least as new as the one before it.
+  const persist = (p: Progress): Promise<void> => {
+    if (!writes) return Promise.resolve()
+    const now = performance.now()
+    if (hashing === null && !cp.gzip && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
       hashedAt = now
+      hashing = refreshTailHash(p.acked)
     }
     Object.assign(cp, {
       acked: p.acked,
@@ -157,7 +170,7 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
       unsent: p.unsent,
       updatedAt: new Date(ctx.now()).toISOString(),
     })
-    await store!.saveProgress(cp)
+    return store!.saveProgress(cp)
   }
 
   const finalRead = plan.finished || ident.gzip
@@ -228,6 +241,7 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
       budget: ctx.budget,
       sink: ctx.sink,
       persist,
+      persistConcurrency: store?.progressConcurrency ?? 1,
       onDeadLetter: async (it, outcome) => {
         await ctx.deadLetter.write({
           file: plan.path,
@@ -260,6 +274,7 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   } finally {
     report = { path: plan.path, format: (parser as LogParser | null)?.name ?? null, ...counters, firstRejected: {} }
     ctx.reports?.push(report)
+    await hashing
     // Fold the journal into state.json once per file (also after a failure: the progress is valid).
     if (writes) await store!.save()
   }
