@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createHttpSink, DeliveryError, endpointUrls, FatalApiError, parseRetryAfter, SendStoppedError } from '../src/sink/http.js'
 import type { EventSink, HttpSinkOptions, RetryInfo } from '../src/sink/http.js'
 import { createRateLimiter } from '../src/sink/rate.js'
+import { Pool } from '../src/sink/undici.js'
 import { openNdjsonAppender } from '../src/sink/ndjson.js'
 import { createStdoutSink } from '../src/sink/stdout.js'
 import type { OutgoingEvent } from '../src/types.js'
@@ -109,6 +110,12 @@ function fakeSleep() {
 }
 
 // ---- tests ----
+
+describe('undici dispatchers', () => {
+  it("Pool, loaded without fetch, is the package entry's own class (an undici upgrade that moves it fails here)", async () => {
+    expect(Pool).toBe((await import('undici')).Pool)
+  })
+})
 
 describe('http sink: request shape', () => {
   it('posts the JSON body with the visitor headers to the endpoint URL', async () => {

@@ -9,10 +9,10 @@ import { rootCertificates } from 'node:tls'
 import { brotliDecompress, gunzip, inflate } from 'node:zlib'
 import { promisify } from 'node:util'
 import pRetry, { AbortError } from 'p-retry'
-import { EnvHttpProxyAgent, Pool } from 'undici'
-import type { Dispatcher } from 'undici'
+import type { Dispatcher, Pool as PoolClass } from 'undici'
 import type { Endpoint, OutgoingEvent } from '../types.js'
 import { abortableSleep, createRateLimiter } from './rate.js'
+import { envHttpProxyAgent, Pool } from './undici.js'
 import type { RateLimiter } from './rate.js'
 import { certificateMessage, classifyAnswer, classifyFailure, parseRetryAfter } from './classify.js'
 import { CertificateError, DeliveryError, FatalApiError, SendStoppedError } from './contract.js'
@@ -250,12 +250,12 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {
     // EnvHttpProxyAgent: NO_PROXY matching, CONNECT tunnels for https, absolute-URI requests for
     // http (proxyTunnel: false, as curl does); the API's CA applies inside the tunnel (requestTls).
-    const agent = new EnvHttpProxyAgent({ ...poolOptions, ...proxy, noProxy: proxy.noProxy ?? '', requestTls: tls, proxyTunnel: false })
+    const agent = envHttpProxyAgent({ ...poolOptions, ...proxy, noProxy: proxy.noProxy ?? '', requestTls: tls, proxyTunnel: false })
     dispatchers.push(agent)
     for (const endpoint of Object.keys(targets) as Endpoint[]) dispatcherOf[endpoint] = agent
   } else {
     // One Pool per origin (the three endpoints normally share one).
-    const pools = new Map<string, Pool>()
+    const pools = new Map<string, PoolClass>()
     for (const endpoint of Object.keys(targets) as Endpoint[]) {
       const origin = targets[endpoint].origin
       let pool = pools.get(origin)
