@@ -211,8 +211,10 @@ async function latencyBench() {
       // autocannon at the same connections and latency: what this machine reaches right now (timers
       // fire late on a loaded machine, so even a load generator stays below the physical rate).
       const ac = await autocannon({ url: api.url, method: 'POST', body: BODY, headers: HEADERS, connections: c, pipelining: 1, duration: 5 })
+      // The round trip as it is here: the added latency plus the test API's own time and timer lateness.
+      const roundTripMs = ac.latency.mean
       console.log(
-        `autocannon            ${String(c).padStart(3)} connections, ${latency} ms, 5 s: ${fmt(ac.requests.average)} requests/s (physical ${fmt(physical)}/s)`,
+        `autocannon            ${String(c).padStart(3)} connections, ${latency} ms, 5 s: ${fmt(ac.requests.average)} requests/s (physical ${fmt(physical)}/s), mean round trip ${roundTripMs.toFixed(2)} ms`,
       )
       const state = join(work, `state-latency-${c}`)
       const r = await timed(
@@ -241,8 +243,9 @@ async function latencyBench() {
       console.log(
         `swetrix-ingest run    --concurrency ${c}, ${latency} ms: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s (physical ${fmt(physical)}/s), peak RSS ${r.rssMB?.toFixed(1)} MB`,
       )
+      const measured = (c * 1000) / roundTripMs
       console.log(
-        `ratio (${c} in flight, ${latency} ms): run reaches ${((rate / physical) * 100).toFixed(0)}% of concurrency ÷ round trip, start-up included (autocannon: ${((ac.requests.average / physical) * 100).toFixed(0)}%)`,
+        `ratio (${c} in flight, ${latency} ms): run reaches ${((rate / physical) * 100).toFixed(0)}% of concurrency ÷ ${latency} ms, ${((rate / measured) * 100).toFixed(0)}% of concurrency ÷ the measured round trip (${roundTripMs.toFixed(1)} ms), start-up included (autocannon: ${((ac.requests.average / physical) * 100).toFixed(0)}%)`,
       )
     }
   } finally {
