@@ -136,7 +136,8 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   // The tail hash only has to describe bytes the file had at some checkpoint; refreshing it about
   // once a second, beside the saves, keeps a read off the hot path (a progress save gates the next
   // block of sends). Its pair (hash, offset) lands in a later record, always at or before `acked`.
-  let hashing: Promise<void> | null = null
+  let hashing: Promise<void> = Promise.resolve()
+  let hashBusy = false
   const refreshTailHash = async (at: number): Promise<void> => {
     try {
       const hash = await hashBefore(fh, at)
@@ -149,7 +150,7 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
     } catch {
       // A failed read leaves the previous hash, which still describes bytes before `acked`.
     } finally {
-      hashing = null
+      hashBusy = false
     }
   }
   // Synchronous up to saveProgress: the engine may have two saves running, and each record must
@@ -157,8 +158,9 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   const persist = (p: Progress): Promise<void> => {
     if (!writes) return Promise.resolve()
     const now = performance.now()
-    if (hashing === null && !cp.gzip && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
+    if (!hashBusy && !cp.gzip && p.acked > 0 && p.acked !== cp.tailHashAt && now - hashedAt >= TAIL_HASH_EVERY_MS) {
       hashedAt = now
+      hashBusy = true
       hashing = refreshTailHash(p.acked)
     }
     Object.assign(cp, {
