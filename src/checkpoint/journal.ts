@@ -1,5 +1,5 @@
 // The progress journal `<state-dir>/progress.journal`: a preallocated file of fixed-size slots (three;
-// two in files written before 0.2), each holding one record (the JSON of the checkpoints). A hot
+// two in files from earlier builds), each holding one record (the JSON of the checkpoints). A hot
 // progress update is one positional write with O_DSYNC into the slot holding the oldest record.
 // Up to SLOTS - 1 writes run at once (a durable write costs 0.3-2 ms on the disks measured, and a
 // send waits for its reservation's write, so a second write must not queue behind the first); the
@@ -29,7 +29,7 @@ export const SLOT_SIZE = 64 * 1024
 /** Slots in a journal this version creates. */
 export const SLOTS = 3
 export const JOURNAL_SIZE = SLOTS * SLOT_SIZE
-/** Sizes of journals this version reads: three slots, or two (written before 0.2). */
+/** Sizes of journals this version reads: three slots, or two (from earlier builds). */
 export const JOURNAL_SIZES: readonly number[] = [JOURNAL_SIZE, 2 * SLOT_SIZE]
 export const HEADER_SIZE = 32
 export const MAX_PAYLOAD = SLOT_SIZE - HEADER_SIZE
