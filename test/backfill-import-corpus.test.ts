@@ -13,7 +13,7 @@ const FILES = [
   'elastic-examples-apache_logs/apache_logs',
 ]
 
-/** Sessions by the rule, written plainly: per (IP, User-Agent), sorted, new on >= 1800 s or a new UTC day. */
+/** Sessions by the rule, written plainly: per (IP, User-Agent), sorted, new on > 1800 s or a new UTC day. */
 function referenceSessionCount(records: { ip: string; user_agent: string; time: string }[]): number {
   const byVisitor = new Map<string, number[]>()
   for (const r of records) {
@@ -25,7 +25,7 @@ function referenceSessionCount(records: { ip: string; user_agent: string; time: 
   for (const times of byVisitor.values()) {
     times.sort((a, b) => a - b)
     times.forEach((t, i) => {
-      if (i === 0 || Math.floor(t / 86_400_000) !== Math.floor(times[i - 1]! / 86_400_000) || t - times[i - 1]! >= 1_800_000) n++
+      if (i === 0 || Math.floor(t / 86_400_000) !== Math.floor(times[i - 1]! / 86_400_000) || t - times[i - 1]! > 1_800_000) n++
     })
   }
   return n

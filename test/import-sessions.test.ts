@@ -1,7 +1,7 @@
 // Sessions as Swetrix forms them (reference §9): same IP + User-Agent, same UTC day, a gap of
-// 1800 s or more starts a new one. Checked against an independent computation on shuffled input.
+// more than 1800 s starts a new one. Checked against an independent computation on shuffled input.
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_MAX_BUFFERED, Sessionizer, SESSION_GAP_MS } from '../src/import/sessions.js'
+import { DEFAULT_MAX_BUFFERED, Sessionizer } from '../src/import/sessions.js'
 
 interface Row {
   time: number
@@ -18,7 +18,7 @@ function runSessions(rows: Row[], reorderMs?: number) {
   return { out, stats: s.stats, sessionizer: s }
 }
 
-/** The rule written out plainly: sort each visitor's rows by time, split on gap >= 1800 s or a new UTC day. */
+/** The rule written out plainly: sort each visitor's rows by time, split on gap > 1800 s or a new UTC day. */
 function referenceSessions(rows: Row[]): Map<string, number> {
   const byVisitor = new Map<string, Row[]>()
   for (const r of rows) {
@@ -32,7 +32,7 @@ function referenceSessions(rows: Row[]): Map<string, number> {
     let prev: Row | null = null
     for (const r of list) {
       const newDay = prev !== null && new Date(prev.time).toISOString().slice(0, 10) !== new Date(r.time).toISOString().slice(0, 10)
-      if (prev === null || newDay || r.time - prev.time >= 1800_000) n++
+      if (prev === null || newDay || r.time - prev.time > 1800_000) n++
       sessionOf.set(r.tag, n)
       prev = r
     }
@@ -57,17 +57,37 @@ const T0 = Date.UTC(2026, 10, 1, 10, 0, 0)
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0'
 
 describe('sessions', () => {
-  it('splits when 30 minutes pass without a row, not before', () => {
+  it('keeps a session over a gap of exactly 30 minutes and splits after more', () => {
+    // Swetrix's session key lives 1800 s after each event and expires only once that is passed.
     const rows: Row[] = [
       { time: T0, ip: '192.0.2.1', ua: UA, tag: 'a' },
-      { time: T0 + SESSION_GAP_MS - 1000, ip: '192.0.2.1', ua: UA, tag: 'b' }, // 29:59 later: same
-      { time: T0 + 2 * SESSION_GAP_MS - 1000, ip: '192.0.2.1', ua: UA, tag: 'c' }, // exactly 30:00 after b: new
+      { time: T0 + 1800_000, ip: '192.0.2.1', ua: UA, tag: 'b' }, // exactly 30:00 after a: same
+      { time: T0 + 1800_000 + 1801_000, ip: '192.0.2.1', ua: UA, tag: 'c' }, // 30:01 after b: new
+      { time: T0 + 2 * 1800_000 + 1000, ip: '192.0.2.1', ua: UA, tag: 'd' }, // 29:59 after c: same
     ]
     const { out, stats } = runSessions(rows)
     const id = Object.fromEntries(out.map((o) => [o.tag, o.id]))
     expect(id.a).toBe(id.b)
     expect(id.c).not.toBe(id.b)
+    expect(id.d).toBe(id.c)
     expect(stats.sessions).toBe(2)
+  })
+
+  it('applies the same 30-minute bound to a row that arrives late', () => {
+    // Rows leave the buffer once more than maxBuffered wait; a row older than the ones gone is late
+    // and joins a remembered session within 1800 s of it (inclusive).
+    const out: { tag: string; id: string }[] = []
+    const s = new Sessionizer({ salt: 'test-salt', maxBuffered: 1, emit: (r, id) => out.push({ tag: r.text, id }) })
+    s.push(T0 + 3600_000, '192.0.2.1', UA, 'a')
+    s.push(T0 + 3600_000, '192.0.2.2', UA, 'b')
+    for (let i = 1; i <= 3; i++) s.push(T0 + 3600_000 + i * 1000, '192.0.2.9', UA, `x${i}`)
+    s.push(T0 + 1800_000, '192.0.2.1', UA, 'late-exact') // exactly 30:00 before a: joins a's session
+    s.push(T0 + 1799_000, '192.0.2.2', UA, 'late-over') // 30:01 before b: a session of its own
+    s.flush()
+    const id = Object.fromEntries(out.map((o) => [o.tag, o.id]))
+    expect(s.stats.late).toBe(2)
+    expect(id['late-exact']).toBe(id.a)
+    expect(id['late-over']).not.toBe(id.b)
   })
 
   it('splits at UTC midnight, and keeps IPs and User-Agents apart', () => {

@@ -1,15 +1,19 @@
 // Sessions as Swetrix forms them (reference §9): the same client IP and User-Agent within one UTC
-// day, a new session when 30 minutes (1800 s, the Redis TTL each event refreshes) pass without an
-// imported row from them. Rows may arrive out of time order (servers log a request when it ends;
-// logs merged from several servers): they wait in a small reorder buffer (a min-heap by time) and
-// are assigned in time order. The buffer holds at most `maxBuffered` rows (and `reorderMs` of log
-// time, unlimited by default), and a session is forgotten once the input is 30 minutes past it, so
-// memory stays bounded on a year of logs. A row older than what already left the buffer ("late") joins its visitor's
-// remembered session when it falls within 30 minutes of it, else starts one.
+// day, a new session when more than 30 minutes (1800 s) pass without an imported row from them.
+// Swetrix's Redis session key has a TTL of 1800 s that each event refreshes, and Redis expires a
+// key only once now > its expiry, so a gap of exactly 1800 s stays in the session.
+// Rows may arrive out of time order (servers log a request when it ends; logs merged from several
+// servers): they wait in a small reorder buffer (a min-heap by time) and are assigned in time order.
+// The buffer holds at most `maxBuffered` rows (and `reorderMs` of log time, unlimited by default),
+// and a session is forgotten once the input is more than 30 minutes past it, so memory stays
+// bounded on a year of logs. A row older than what already left the buffer ("late") joins its
+// visitor's remembered session when it falls within 30 minutes of it (1800 s included), else
+// starts one.
 // `session_id` is a salted hash of the visitor and the day, plus the session's first second:
 // deterministic, no IP or User-Agent in any file.
 import { createHash } from 'node:crypto'
 
+/** The longest gap (ms) that keeps a visitor's session: a longer one starts a new session. */
 export const SESSION_GAP_MS = 1800 * 1000
 /** How far out of order a row may be and still be placed exactly (log time). */
 export const DEFAULT_REORDER_MS = Infinity
@@ -141,7 +145,7 @@ export class Sessionizer {
     const joins =
       s !== undefined &&
       s.day === day &&
-      (late ? row.time > s.first - SESSION_GAP_MS && row.time < s.last + SESSION_GAP_MS : row.time - s.last < SESSION_GAP_MS)
+      (late ? row.time >= s.first - SESSION_GAP_MS && row.time <= s.last + SESSION_GAP_MS : row.time - s.last <= SESSION_GAP_MS)
     if (joins) {
       if (row.time > s!.last) s!.last = row.time
       if (row.time < s!.first) s!.first = row.time
@@ -163,7 +167,7 @@ export class Sessionizer {
     this.o.emit(row, s!.id, s!.country)
   }
 
-  /** Forgets sessions the input has moved 30 minutes past (they can only take late rows). */
+  /** Forgets sessions the input has moved more than 30 minutes past (they can only take late rows). */
   private sweep(): void {
     this.sinceSweep = 0
     const before = this.watermark - SESSION_GAP_MS
