@@ -188,6 +188,7 @@ Examples:
     .addOption(new Option('--no-geoip', 'import: leave the country column empty'))
     .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
     .addOption(new Option('--max-file-size <bytes>', 'import: split files at this size (at most and default 100m)'))
+    .addOption(new Option('--threads <n>', 'import: threads for the per-line work of a large file (auto = the cores there are, at most 4)').default('auto'))
     .addOption(
       new Option(
         '--errors-via-api',

@@ -1,6 +1,6 @@
 // `backfill --via import` end to end: the built CLI as a child process, real files, and the test
 // API's Data Import (which validates files as Swetrix's importer does).
-import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -18,6 +18,11 @@ async function csvFiles(dir: string): Promise<string[]> {
     .filter((f) => f.endsWith('.csv'))
     .sort()
     .map((f) => join(dir, f))
+}
+
+/** A checkpoint without its wall-clock times (they differ between runs). */
+function stripTimes(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'updatedAt' ? undefined : x)))
 }
 
 /** Every file through the importer's rules: no row may be skipped. */
@@ -174,6 +179,43 @@ describe('backfill --via import', () => {
       // A second backfill finds nothing new and writes no file.
       const again = await runCli(['backfill', '--json', '--no-progress', '--out', join(dir, 'out2'), '--state-dir', state, join(dir, 'access.log*')])
       expect(JSON.parse(again.stdout).import.rows).toBe(1) // only the appended live line
+    })
+  })
+
+  it('writes the same files, summary and checkpoint with worker threads as with one thread', { timeout: 120_000 }, async () => {
+    await withTempDir(async (dir) => {
+      const { lineGenerator } = await import('../bench/generate-log.mjs')
+      const gen = lineGenerator({ seed: 5 })
+      const lines: string[] = []
+      for (let i = 0; i < 180_000; i++) lines.push(gen(i)) // ~36 MB: above the threshold for threads
+      lines.splice(120_000, 0, ...lines.splice(60_000, 300)) // logged late: across batches and the reorder buffer
+      lines.splice(150_000, 0, 'junk line')
+      const live = join(dir, 'access.log')
+      // A live file: the last line is still being written (no newline) and must not be read.
+      await writeFile(live, lines.join('\n') + '\n' + clfLine('192.0.2.7', '30/Nov/2026:10:00:00 +0000', '/partial').trimEnd())
+      const results = []
+      for (const threads of ['1', '2', '3']) {
+        const state = join(dir, `state${threads}`)
+        const out = join(dir, `out${threads}`)
+        await mkdir(state)
+        await writeFile(join(state, 'import-salt'), 'ab'.repeat(32)) // the same salt: the same session ids
+        const r = await runCli(['backfill', '--json', '--no-progress', '--threads', threads, '--out', out, '--state-dir', state, live])
+        expect(r.code, r.stderr).toBe(0)
+        const summary = JSON.parse(r.stdout)
+        const files = await Promise.all((await csvFiles(out)).map((f) => readFile(f, 'utf8')))
+        const checkpoint = JSON.parse(await readFile(join(state, 'state.json'), 'utf8')).files
+        results.push({
+          summary: { ...summary, import: { ...summary.import, dir: null, files: summary.import.files.length } },
+          files,
+          checkpoint: stripTimes(checkpoint),
+        })
+      }
+      expect(results[0]!.summary.import.rows).toBeGreaterThan(80_000)
+      expect(results[0]!.summary.totals.rejected).toBe(1)
+      expect(results[0]!.summary.totals.lines).toBe(180_001)
+      expect(results[0]!.summary.import.lateRows).toBeGreaterThan(0)
+      expect(results[1]).toEqual(results[0])
+      expect(results[2]).toEqual(results[0])
     })
   })
 

@@ -1,7 +1,7 @@
 // Sessions as Swetrix forms them (reference §9): same IP + User-Agent, same UTC day, a gap of
 // more than 1800 s starts a new one. Checked against an independent computation on shuffled input.
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_MAX_BUFFERED, Sessionizer } from '../src/import/sessions.js'
+import { DAY_MS, DEFAULT_MAX_BUFFERED, Sessionizer, visitorHash } from '../src/import/sessions.js'
 
 interface Row {
   time: number
@@ -10,10 +10,23 @@ interface Row {
   tag: string
 }
 
-function runSessions(rows: Row[], reorderMs?: number) {
+/** A Sessionizer fed rows as the import feeds it: a handle per row, its visitor and salted hash. */
+function sessionsFor(salt: string, o: { reorderMs?: number; maxBuffered?: number } = {}) {
+  const rows: Row[] = []
   const out: { tag: string; time: number; id: string }[] = []
-  const s = new Sessionizer({ salt: 'test-salt', reorderMs, emit: (r, id) => out.push({ tag: r.text, time: r.time, id }) })
-  for (const r of rows) s.push(r.time, r.ip, r.ua, r.tag)
+  const s = new Sessionizer({
+    ...o,
+    visitorKey: (h) => `${rows[h]!.ip}\n${rows[h]!.ua}`,
+    visitorHash: (h) => visitorHash(salt, rows[h]!.ip, rows[h]!.ua, Math.floor(rows[h]!.time / DAY_MS)),
+    emit: (h, id) => out.push({ tag: rows[h]!.tag, time: rows[h]!.time, id }),
+  })
+  const push = (time: number, ip: string, ua: string, tag: string) => s.push(time, rows.push({ time, ip, ua, tag }) - 1)
+  return { s, out, push }
+}
+
+function runSessions(rows: Row[], reorderMs?: number) {
+  const { s, out, push } = sessionsFor('test-salt', { reorderMs })
+  for (const r of rows) push(r.time, r.ip, r.ua, r.tag)
   s.flush()
   return { out, stats: s.stats, sessionizer: s }
 }
@@ -76,13 +89,12 @@ describe('sessions', () => {
   it('applies the same 30-minute bound to a row that arrives late', () => {
     // Rows leave the buffer once more than maxBuffered wait; a row older than the ones gone is late
     // and joins a remembered session within 1800 s of it (inclusive).
-    const out: { tag: string; id: string }[] = []
-    const s = new Sessionizer({ salt: 'test-salt', maxBuffered: 1, emit: (r, id) => out.push({ tag: r.text, id }) })
-    s.push(T0 + 3600_000, '192.0.2.1', UA, 'a')
-    s.push(T0 + 3600_000, '192.0.2.2', UA, 'b')
-    for (let i = 1; i <= 3; i++) s.push(T0 + 3600_000 + i * 1000, '192.0.2.9', UA, `x${i}`)
-    s.push(T0 + 1800_000, '192.0.2.1', UA, 'late-exact') // exactly 30:00 before a: joins a's session
-    s.push(T0 + 1799_000, '192.0.2.2', UA, 'late-over') // 30:01 before b: a session of its own
+    const { s, out, push } = sessionsFor('test-salt', { maxBuffered: 1 })
+    push(T0 + 3600_000, '192.0.2.1', UA, 'a')
+    push(T0 + 3600_000, '192.0.2.2', UA, 'b')
+    for (let i = 1; i <= 3; i++) push(T0 + 3600_000 + i * 1000, '192.0.2.9', UA, `x${i}`)
+    push(T0 + 1800_000, '192.0.2.1', UA, 'late-exact') // exactly 30:00 before a: joins a's session
+    push(T0 + 1799_000, '192.0.2.2', UA, 'late-over') // 30:01 before b: a session of its own
     s.flush()
     const id = Object.fromEntries(out.map((o) => [o.tag, o.id]))
     expect(s.stats.late).toBe(2)
@@ -141,11 +153,11 @@ describe('sessions', () => {
   })
 
   it('forgets visitors the input has moved past (bounded memory)', () => {
-    const s = new Sessionizer({ salt: 's', emit: () => {} })
+    const { s, push } = sessionsFor('s')
     let maxRemembered = 0
     for (let i = 0; i < 100_000; i++) {
       // a new visitor every second for ~28 hours
-      s.push(T0 + i * 1000, `2001:db8::${i.toString(16)}`, UA, 'x')
+      push(T0 + i * 1000, `2001:db8::${i.toString(16)}`, UA, 'x')
       maxRemembered = Math.max(maxRemembered, s.remembered)
     }
     // The reorder buffer, 30 minutes of visitors and one sweep interval: thousands, not 100,000.
@@ -156,12 +168,11 @@ describe('sessions', () => {
   it('ids are salted: no IP or User-Agent in them, and another salt gives other ids', () => {
     const rows: Row[] = [{ time: T0, ip: '192.0.2.1', ua: UA, tag: 'a' }]
     const a = runSessions(rows).out[0]!.id
-    const other: string[] = []
-    const s = new Sessionizer({ salt: 'another', emit: (_r, id) => other.push(id) })
-    s.push(T0, '192.0.2.1', UA, 'a')
-    s.flush()
+    const other = sessionsFor('another')
+    other.push(T0, '192.0.2.1', UA, 'a')
+    other.s.flush()
     expect(a).toMatch(/^[0-9a-z]+$/)
     expect(a).not.toContain('192')
-    expect(other[0]).not.toBe(a)
+    expect(other.out[0]!.id).not.toBe(a)
   })
 })

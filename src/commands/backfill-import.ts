@@ -21,7 +21,6 @@ import { hashRange, identify } from '../source/fingerprint.js'
 import { readLines, type LineBatch } from '../source/reader.js'
 import { detectFormat } from '../../parsers/detect.js'
 import { isRejection, type LogParser } from '../../parsers/types.js'
-import { classifyLine, countOutcome } from '../pipeline/classify.js'
 import { READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { buildPipeline, parseDuration, parsePositiveInt, PLACEHOLDER_PID, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
 import { UsageError } from '../errors.js'
@@ -31,12 +30,12 @@ import { safeJson, safeText } from '../output/safe-text.js'
 import { dayChart } from '../output/day-chart.js'
 import { ImportCsvSink, syncDir, UPLOAD_LIMIT_BYTES, type ImportFileInfo } from '../sink/import-csv.js'
 import { Sessionizer } from '../import/sessions.js'
-import { createRowFormatter } from '../import/row.js'
-import { openCountryLookup } from '../import/geo.js'
+import { createRowScanner, type RowBatch } from '../import/rows.js'
+import { RowPool } from '../import/row-pool.js'
+import { defaultThreads } from './check.js'
+import { countryLookupOf, loadCountryDatabase } from '../import/geo.js'
 import { ImportLedger } from '../import/ledger.js'
-import { apiBaseFromLogUrl, credentialsFromEnv, Uploader } from '../import/upload.js'
-import { ErrorLedger, sendErrors, type LiveErrorStats } from '../import/errors-live.js'
-import { createHttpSink } from '../sink/http.js'
+import type { LiveErrorStats } from '../import/errors-live.js'
 import type { CliIO } from '../cli.js'
 
 export interface ImportFlags extends PipelineFlags {
@@ -58,6 +57,8 @@ export interface ImportFlags extends PipelineFlags {
   concurrency?: string
   rate?: string
   maxRetryTime?: string
+  /** Threads for the per-line work of a large input (`auto`: the cores there are, at most 4). */
+  threads?: string
 }
 
 interface InputPlan {
@@ -75,6 +76,13 @@ interface InputReport extends LineCounters {
 }
 
 const DAY_MS = 86_400_000
+/** Inputs (plain; an eighth of it gzip-compressed) below this are read in one thread. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+/** More than the lines of any batch (a batch holds at most about 1 MiB of lines). */
+const ROWS_PER_BATCH = 2 ** 22
+/** Batches for worker threads: larger than a single thread's, as each message between threads has
+ *  a cost of its own; small enough that the batches in flight stay a few MB. */
+const PARALLEL_CHUNK_BYTES = 256 * 1024
 const SALT_FILE = 'import-salt'
 const SAMPLE_LINES = 200
 
@@ -87,19 +95,22 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const concurrency = parsePositiveInt(flags.concurrency ?? '16', '--concurrency')
   const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime ?? '10m', '--max-retry-time')
-  const credentials = upload ? credentialsFromEnv(io.env) : null
+  // The HTTP side (undici) loads only when it is used: less memory for writing the files.
+  const credentials = upload ? (await import('../import/upload.js')).credentialsFromEnv(io.env) : null
   if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
   if (upload && !/^https?:\/\/[^/]/.test(flags.apiUrl ?? ''))
     throw new UsageError(`--api-url ${flags.apiUrl ?? ''}: not an http(s) URL (expected e.g. https://api.swetrix.com/log)`)
   const maxBytes = flags.maxFileSize === undefined ? UPLOAD_LIMIT_BYTES : parseSize(flags.maxFileSize)
-  const parts = await buildPipeline(flags, pid || PLACEHOLDER_PID, io.now())
+  const threads = flags.threads === undefined || flags.threads === 'auto' ? defaultThreads() : parsePositiveInt(flags.threads, '--threads')
+  const startedAt = io.now()
+  const parts = await buildPipeline(flags, pid || PLACEHOLDER_PID, startedAt)
   // Data Import files belong to one project (each upload goes to one).
   if (parts.sites.active)
     throw new UsageError(
       'backfill --via import writes the files of one project: give -p and select its lines with --host, instead of sites (--site or config sites)',
     )
   const paths = await expandInputs(files).catch(asUsage)
-  const country = flags.geoip === false ? null : await openCountryLookup(typeof flags.geoip === 'string' ? flags.geoip : undefined)
+  const countryDb = flags.geoip === false ? null : await loadCountryDatabase(typeof flags.geoip === 'string' ? flags.geoip : undefined)
   const outDir = resolve(flags.out ?? '.')
   const note = (msg: string) => io.stderr.write(`swetrix-ingest: ${safeText(msg)}\n`)
 
@@ -131,22 +142,42 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const sink = new ImportCsvSink({ dir: outDir, prefix: `swetrix-import-${stamp}`, maxBytes, dryRun })
   const perDay = new Map<number, number>()
   const salt = dryRun ? randomBytes(32).toString('hex') : await loadSalt(flags.stateDir)
+  const scanRows = createRowScanner({ mapper: parts.mapper, hostname: flags.hostname, salt, country: countryDb === null ? null : countryLookupOf(countryDb) })
+  // Rows are handed to the sessions as handles: batch number * ROWS_PER_BATCH + row in batch. A
+  // batch is kept until its last row is written.
+  const batches = new Map<number, { rows: RowBatch; text: Buffer; left: number }>()
+  let batchNo = 0
+  const batchOf = (row: number) => batches.get(Math.floor(row / ROWS_PER_BATCH))!
   const sessions = new Sessionizer({
-    salt,
-    country: country ?? undefined,
-    emit: (row, id, cc) => {
-      sink.write(`${row.text}${cc},${id}\n`, row.time)
-      const day = Math.floor(row.time / DAY_MS)
+    visitorKey: (row) => {
+      const b = batchOf(row).rows
+      return b.keys[b.visitorOf[row % ROWS_PER_BATCH]!]!
+    },
+    visitorHash: (row) => {
+      const b = batchOf(row).rows
+      return b.hashes[b.visitorOf[row % ROWS_PER_BATCH]!]!
+    },
+    emit: (row, id) => {
+      const n = Math.floor(row / ROWS_PER_BATCH)
+      const kept = batches.get(n)!
+      const b = kept.rows
+      const i = row - n * ROWS_PER_BATCH
+      const time = b.times[i]!
+      sink.write(kept.text, i === 0 ? 0 : b.textEnds[i - 1]!, b.textEnds[i]!, `${b.countries[b.visitorOf[i]!]},${id}\n`, time)
+      if (--kept.left === 0) batches.delete(n)
+      const day = Math.floor(time / DAY_MS)
       perDay.set(day, (perDay.get(day) ?? 0) + 1)
     },
   })
-  const format = createRowFormatter({ hostname: flags.hostname })
   const reports: InputReport[] = []
   const liveErrors: LiveErrorStats = { sent: 0, accepted: 0, botIgnored: 0, deadLettered: 0, retries: 0, uncertain: 0, alreadySent: 0 }
   const checkpoints: FileCheckpoint[] = []
   let written: ImportFileInfo[] = []
   let uploaded = 0
   let progress: Progress | null = null
+  let pool: RowPool | null = null
+  const rowPool = (): RowPool =>
+    (pool ??= new RowPool(threads - 1, { flags: { ...flags }, projectId: pid || PLACEHOLDER_PID, now: startedAt, salt, countryDb }))
   try {
     const plan = await planInputs(paths, parts)
     if (flags.progress !== false && !dryRun) progress = await Progress.start(plan, io.stderr)
@@ -176,6 +207,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     }
     if (errorsViaApi) await sendAllErrors(plan)
     if (upload && ledger) {
+      const { apiBaseFromLogUrl, Uploader } = await import('../import/upload.js')
       const uploader = new Uploader({
         apiBase: apiBaseFromLogUrl(flags.apiUrl),
         projectId: pid,
@@ -190,6 +222,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     sink.abort()
     throw err
   } finally {
+    await (pool as RowPool | null)?.close()
     progress?.stop()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -222,24 +255,50 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     const finalRead = item.finished || ident.gzip
     let parser: LogParser | null = parts.format === 'auto' ? null : parts.format
     let end = from
-    for await (const batch of readLines({ path: item.path }, { from, final: finalRead, signal: stopper.signal, chunkSize: READ_CHUNK_BYTES })) {
-      const { buf, base, starts, contentEnds, truncated } = batch
-      parser ??= detectParser(item.path, batch)
-      for (let i = 0; i < starts.length; i++) {
-        const outcome = classifyLine(parser, parts.mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
-        countOutcome(report, outcome)
-        if (outcome.kind === 'event' && outcome.event.kind !== 'error') {
-          const text = format(outcome.event, outcome.record)
-          if (text === null) report.noTime++
-          else {
-            report.rows++
-            sessions.push(outcome.record.time!, format.ip, format.ua, text)
-          }
-        }
+    // Threads pay off on large inputs only (each costs ~40 ms and ~15 MB to start); a format with
+    // per-file state (W3C directives) needs its lines in one thread, in order.
+    const parallel = threads > 1 && (ident.gzip ? ident.size >= PARALLEL_MIN_BYTES / 8 : ident.size - from >= PARALLEL_MIN_BYTES)
+    const take = (rows: RowBatch, lines: number, batchEnd: number): void => {
+      addCounters(report, rows.counters)
+      report.noTime += rows.noTime
+      report.rows += rows.times.length
+      const n = rows.times.length
+      if (n > 0) {
+        const first = batchNo++ * ROWS_PER_BATCH
+        batches.set(first / ROWS_PER_BATCH, { rows, text: Buffer.from(rows.text.buffer, rows.text.byteOffset, rows.text.byteLength), left: n })
+        for (let i = 0; i < n; i++) sessions.push(rows.times[i]!, first + i)
       }
-      line += starts.length
-      end = base + batch.ends[batch.ends.length - 1]!
+      line += lines
+      end = batchEnd
       progress?.file(item.path, end)
+    }
+    // Batches go to the worker threads or stay for this one (one in `localEvery`, scanned when it is
+    // the oldest), and are taken back in file order; at most pool.depth in flight.
+    const inFlight: { rows: Promise<RowBatch> | null; batch: LineBatch; lines: number; end: number }[] = []
+    const takeOldest = async (): Promise<void> => {
+      const b = inFlight.shift()!
+      take(b.rows === null ? scanRows(parser!, b.batch) : await b.rows, b.lines, b.end)
+    }
+    let nth = 0
+    try {
+      const chunkSize = parallel ? PARALLEL_CHUNK_BYTES : READ_CHUNK_BYTES
+      for await (const batch of readLines({ path: item.path }, { from, final: finalRead, signal: stopper.signal, chunkSize })) {
+        parser ??= detectParser(item.path, batch)
+        const batchEnd = batch.base + batch.ends[batch.ends.length - 1]!
+        const pool = parallel && parser.forInput === undefined ? rowPool() : null
+        if (pool === null) {
+          take(scanRows(parser, batch), batch.starts.length, batchEnd)
+          continue
+        }
+        const local = nth++ % pool.localEvery === 0
+        const rows = local ? null : pool.scan(parser.name, batch)
+        rows?.catch(() => {}) // awaited below, in order; an early failure must not be unhandled meanwhile
+        inFlight.push({ rows, batch, lines: batch.starts.length, end: batchEnd })
+        while (inFlight.length > 0 && (inFlight.length >= pool.depth || inFlight[0]!.rows === null)) await takeOldest()
+      }
+      while (inFlight.length > 0) await takeOldest()
+    } finally {
+      inFlight.length = 0
     }
     report.format = (parser as LogParser | null)?.name ?? null
     const now = new Date(io.now()).toISOString()
@@ -266,6 +325,8 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
 
   /** After the import files and checkpoints are durable: each input's error events, live. */
   async function sendAllErrors(inputs: InputPlan[]): Promise<void> {
+    const { ErrorLedger, sendErrors } = await import('../import/errors-live.js')
+    const { createHttpSink } = await import('../sink/http.js')
     const errorLedger = dryRun ? null : await ErrorLedger.open(flags.stateDir)
     const sink = createHttpSink({ apiUrl: flags.apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => liveErrors.retries++ })
     try {

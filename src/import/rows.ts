@@ -1,0 +1,145 @@
+// The per-line work of an import, one batch of lines at a time: parse, map, format each line to its
+// row (CSV up to the country) and count it, with the same decisions as `check`; each row's visitor
+// hash (sessions.ts visitorHash) and country. Every result depends on the line alone, so this runs
+// in worker threads (import-worker.ts) as well as in the main thread; the sessions and the files
+// stay in the main thread, which takes the batches back in file order.
+// A batch's rows are packed (UTF-8 bytes, typed arrays, each visitor string once) so that passing
+// them between threads is a few copies, not one object per row.
+import type { LogParser } from '../../parsers/types.js'
+import { classifyLine, countOutcome, type Mapper } from '../pipeline/classify.js'
+import { emptyCounters, type LineCounters } from '../types.js'
+import { createRowFormatter } from './row.js'
+import { DAY_MS, visitorHash } from './sessions.js'
+import type { CountryLookup } from './geo.js'
+
+/** The lines of a batch from the reader (source/reader.ts LineBatch), as far as the scan needs. */
+export interface LinesIn {
+  buf: Uint8Array
+  starts: ArrayLike<number>
+  contentEnds: ArrayLike<number>
+  truncated?: ArrayLike<boolean> | undefined
+}
+
+export interface RowBatch {
+  counters: LineCounters
+  /** Events without a logged time (not imported). */
+  noTime: number
+  /** The rows' text (each up to its country) as UTF-8, back to back; row i ends at textEnds[i]. */
+  text: Uint8Array
+  textEnds: Int32Array
+  times: Float64Array
+  /** Row i's visitor is number visitorOf[i] of the batch: client IP and User-Agent keys[v] (one
+   *  string, for sessions.ts), visitorHash of the row's day hashes[v], country cell countries[v]. */
+  visitorOf: Int32Array
+  keys: string[]
+  hashes: string[]
+  countries: string[]
+}
+
+export interface RowScannerOptions {
+  mapper: Mapper
+  /** `--hostname`. */
+  hostname?: string
+  salt: string
+  /** null: no country (`--no-geoip`). */
+  country: CountryLookup | null
+}
+
+interface Known {
+  day: number
+  hash: string
+  country: string
+}
+
+/** Visitor hashes remembered across batches (bounded like the other caches; recomputing one gives
+ *  the same value). */
+const KNOWN_VISITORS = 10_000
+
+export type RowScanner = (parser: LogParser, lines: LinesIn) => RowBatch
+
+export function createRowScanner(o: RowScannerOptions): RowScanner {
+  const format = createRowFormatter({ hostname: o.hostname })
+  // By User-Agent (the mapper's cached string object), then IP: no joined key per row.
+  const known = new Map<string, Map<string, Known>>()
+  let knownCount = 0
+
+  function visitor(ip: string, ua: string, day: number): Known {
+    let k = known.get(ua)?.get(ip)
+    if (k !== undefined && k.day === day) return k
+    if (k === undefined && knownCount >= KNOWN_VISITORS) {
+      known.clear()
+      knownCount = 0
+    }
+    let byIp = known.get(ua)
+    if (byIp === undefined) known.set(ua, (byIp = new Map()))
+    if (!byIp.has(ip)) knownCount++
+    k = { day, hash: visitorHash(o.salt, ip, ua, day), country: o.country === null ? '' : o.country(ip) }
+    byIp.set(ip, k)
+    return k
+  }
+
+  return (parser, lines) => {
+    const counters = emptyCounters()
+    const n = lines.starts.length
+    const buf = Buffer.from(lines.buf.buffer, lines.buf.byteOffset, lines.buf.byteLength)
+    const texts: string[] = []
+    const textEnds = new Int32Array(n)
+    const times = new Float64Array(n)
+    const visitorOf = new Int32Array(n)
+    const keys: string[] = []
+    const hashes: string[] = []
+    const countries: string[] = []
+    const indexOf = new Map<Known, number>()
+    let noTime = 0
+    let rows = 0
+    let bytes = 0
+    for (let i = 0; i < n; i++) {
+      const outcome = classifyLine(parser, o.mapper, buf.subarray(lines.starts[i], lines.contentEnds[i]), lines.truncated?.[i] === true)
+      countOutcome(counters, outcome)
+      if (outcome.kind !== 'event' || outcome.event.kind === 'error') continue
+      const text = format(outcome.event, outcome.record)
+      if (text === null) {
+        noTime++
+        continue
+      }
+      const time = outcome.record.time!
+      const k = visitor(format.ip, format.ua, Math.floor(time / DAY_MS))
+      let v = indexOf.get(k)
+      if (v === undefined) {
+        indexOf.set(k, (v = keys.length))
+        // An address holds no newline: the key tells visitors apart.
+        keys.push(`${format.ip}\n${format.ua}`)
+        hashes.push(k.hash)
+        countries.push(k.country)
+      }
+      texts.push(text)
+      bytes += Buffer.byteLength(text)
+      textEnds[rows] = bytes
+      times[rows] = time
+      visitorOf[rows] = v
+      rows++
+    }
+    return {
+      counters,
+      noTime,
+      text: utf8(texts.join(''), bytes),
+      textEnds: textEnds.subarray(0, rows),
+      times: times.subarray(0, rows),
+      visitorOf: visitorOf.subarray(0, rows),
+      keys,
+      hashes,
+      countries,
+    }
+  }
+}
+
+function utf8(text: string, bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes)
+  Buffer.from(out.buffer).write(text)
+  return out
+}
+
+/** The typed arrays of a batch, to transfer instead of copy when it is posted to another thread. */
+export function rowBatchTransfers(b: RowBatch): ArrayBuffer[] {
+  return [b.text.buffer, b.textEnds.buffer, b.times.buffer, b.visitorOf.buffer] as ArrayBuffer[]
+}
