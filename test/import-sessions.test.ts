@@ -16,7 +16,6 @@ function sessionsFor(salt: string, o: { reorderMs?: number; maxBuffered?: number
   const out: { tag: string; time: number; id: string }[] = []
   const s = new Sessionizer({
     ...o,
-    visitorKey: (h) => `${rows[h]!.ip}\n${rows[h]!.ua}`,
     visitorHash: (h) => visitorHash(salt, rows[h]!.ip, rows[h]!.ua, Math.floor(rows[h]!.time / DAY_MS)),
     emit: (h, id) => out.push({ tag: rows[h]!.tag, time: rows[h]!.time, id }),
   })

@@ -149,10 +149,6 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   let batchNo = 0
   const batchOf = (row: number) => batches.get(Math.floor(row / ROWS_PER_BATCH))!
   const sessions = new Sessionizer({
-    visitorKey: (row) => {
-      const b = batchOf(row).rows
-      return b.keys[b.visitorOf[row % ROWS_PER_BATCH]!]!
-    },
     visitorHash: (row) => {
       const b = batchOf(row).rows
       return b.hashes[b.visitorOf[row % ROWS_PER_BATCH]!]!

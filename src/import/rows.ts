@@ -28,10 +28,9 @@ export interface RowBatch {
   text: Uint8Array
   textEnds: Int32Array
   times: Float64Array
-  /** Row i's visitor is number visitorOf[i] of the batch: client IP and User-Agent keys[v] (one
-   *  string, for sessions.ts), visitorHash of the row's day hashes[v], country cell countries[v]. */
+  /** Row i's visitor (client IP and User-Agent on the row's UTC day) is number visitorOf[i] of the
+   *  batch: its visitorHash hashes[v] (what sessions.ts remembers it by), country cell countries[v]. */
   visitorOf: Int32Array
-  keys: string[]
   hashes: string[]
   countries: string[]
 }
@@ -86,7 +85,6 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
     const textEnds = new Int32Array(n)
     const times = new Float64Array(n)
     const visitorOf = new Int32Array(n)
-    const keys: string[] = []
     const hashes: string[] = []
     const countries: string[] = []
     const indexOf = new Map<Known, number>()
@@ -106,9 +104,7 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
       const k = visitor(format.ip, format.ua, Math.floor(time / DAY_MS))
       let v = indexOf.get(k)
       if (v === undefined) {
-        indexOf.set(k, (v = keys.length))
-        // An address holds no newline: the key tells visitors apart.
-        keys.push(`${format.ip}\n${format.ua}`)
+        indexOf.set(k, (v = hashes.length))
         hashes.push(k.hash)
         countries.push(k.country)
       }
@@ -126,7 +122,6 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
       textEnds: textEnds.subarray(0, rows),
       times: times.subarray(0, rows),
       visitorOf: visitorOf.subarray(0, rows),
-      keys,
       hashes,
       countries,
     }

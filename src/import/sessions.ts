@@ -27,9 +27,9 @@ export const DEFAULT_MAX_BUFFERED = 10_000
 export const DAY_MS = 86_400_000
 
 export interface SessionizerOptions {
-  /** The visitor of a row: the same string for the same client IP and User-Agent, any day. */
-  visitorKey: (row: number) => string
-  /** visitorHash of the row's visitor and UTC day (the first part of its session ids). */
+  /** visitorHash of the row's visitor and UTC day: the key its sessions are remembered by (a
+   *  session never spans two days, and 24 hex characters cost less memory and hashing than the
+   *  address and User-Agent), and the first part of its session ids. */
   visitorHash: (row: number) => string
   /** Emits a row with its session id, in time order (late rows excepted). */
   emit: (row: number, sessionId: string) => void
@@ -119,7 +119,7 @@ export class Sessionizer {
 
   private assign(time: number, row: number, late: boolean): void {
     const day = Math.floor(time / DAY_MS)
-    const key = this.o.visitorKey(row)
+    const key = this.o.visitorHash(row)
     let s = this.open.get(key)
     const joins =
       s !== undefined && s.day === day && (late ? time >= s.first - SESSION_GAP_MS && time <= s.last + SESSION_GAP_MS : time - s.last <= SESSION_GAP_MS)
@@ -128,7 +128,7 @@ export class Sessionizer {
       if (time < s!.first) s!.first = time
     } else {
       const known = s !== undefined
-      s = { id: `${this.o.visitorHash(row)}${Math.floor(time / 1000).toString(36)}`, day, first: time, last: time }
+      s = { id: `${key}${Math.floor(time / 1000).toString(36)}`, day, first: time, last: time }
       this.stats.sessions++
       if (!late || !known) this.open.set(key, s)
     }
