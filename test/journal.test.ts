@@ -58,25 +58,35 @@ function memFs() {
   }
 }
 
+type Write = (b: Buffer, offset: number, length: number, position: number) => Promise<unknown>
+
+/** An fs whose opened file handles take the methods `patch` returns (given the real handle's write
+ *  and datasync, and the open flags). */
+function patchHandles(fs: FsPromises, patch: (write: Write, datasync: () => Promise<void>, flags: unknown) => Record<string, unknown>): FsPromises {
+  return {
+    ...fs,
+    open: (async (...args: Parameters<FsPromises['open']>) => {
+      const fh = await fs.open(...args)
+      return Object.assign(Object.create(fh) as typeof fh, patch(fh.write.bind(fh) as Write, fh.datasync.bind(fh), args[1]))
+    }) as FsPromises['open'],
+  }
+}
+
 /** Counts atomic saves (renames) and journal writes made through the fs. */
 function counting(fs: FsPromises) {
   const n = { renames: 0, writes: 0 }
+  const patched = patchHandles(fs, (write, _datasync, flags) => ({
+    write: (b: Buffer, o: number, l: number, p: number) => {
+      if (flags === 'r+') n.writes++
+      return write(b, o, l, p)
+    },
+  }))
   const wrapped: FsPromises = {
-    ...fs,
+    ...patched,
     rename: async (a, b) => {
       n.renames++
       return fs.rename(a, b)
     },
-    open: (async (...args: Parameters<FsPromises['open']>) => {
-      const fh = await fs.open(...args)
-      const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>
-      return Object.assign(Object.create(fh) as typeof fh, {
-        write: (...a: unknown[]) => {
-          if (args[1] === 'r+') n.writes++
-          return write(...a)
-        },
-      })
-    }) as FsPromises['open'],
   }
   return { fs: wrapped, n }
 }
@@ -263,25 +273,17 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
     const m = memFs()
     let active = 0
     let most = 0
-    const fs: FsPromises = {
-      ...m.fs,
-      open: (async (...args: Parameters<FsPromises['open']>) => {
-        const fh = await m.fs.open(...args)
-        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>
-        const datasync = fh.datasync.bind(fh)
-        return Object.assign(Object.create(fh) as typeof fh, {
-          write: async (...a: unknown[]) => {
-            most = Math.max(most, ++active)
-            return write(...a)
-          },
-          datasync: async () => {
-            await new Promise((r) => setImmediate(r))
-            active--
-            return datasync()
-          },
-        })
-      }) as FsPromises['open'],
-    }
+    const fs = patchHandles(m.fs, (write, datasync) => ({
+      write: (b: Buffer, o: number, l: number, p: number) => {
+        most = Math.max(most, ++active)
+        return write(b, o, l, p)
+      },
+      datasync: async () => {
+        await new Promise((r) => setImmediate(r))
+        active--
+        return datasync()
+      },
+    }))
     const store = await CheckpointStore.open('/s', { fs })
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.saveProgress(cp('a', { dispatched: 2000 + i }))))
     expect(most).toBe(2)
@@ -291,23 +293,16 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
   it('after a failed (partial) write the same slot is written next, so the last good record survives', async () => {
     const m = memFs()
     let failNext = 0
-    const fs: FsPromises = {
-      ...m.fs,
-      open: (async (...args: Parameters<FsPromises['open']>) => {
-        const fh = await m.fs.open(...args)
-        const write = fh.write.bind(fh) as (b: Buffer, o: number, l: number, p: number) => Promise<unknown>
-        return Object.assign(Object.create(fh) as typeof fh, {
-          write: async (b: Buffer, o: number, l: number, p: number) => {
-            if (failNext > 0) {
-              failNext--
-              await write(Buffer.alloc(l, 0xee), 0, Math.floor(l / 2), p) // half a record of junk
-              throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
-            }
-            return write(b, o, l, p)
-          },
-        })
-      }) as FsPromises['open'],
-    }
+    const fs = patchHandles(m.fs, (write) => ({
+      write: async (b: Buffer, o: number, l: number, p: number) => {
+        if (failNext > 0) {
+          failNext--
+          await write(Buffer.alloc(l, 0xee), 0, Math.floor(l / 2), p) // half a record of junk
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+        }
+        return write(b, o, l, p)
+      },
+    }))
     const store = await CheckpointStore.open('/s', { fs })
     await store.saveProgress(cp('a', { dispatched: 2001 }))
     await store.saveProgress(cp('a', { dispatched: 2002 }))
@@ -382,19 +377,12 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
           const m = memFs()
           m.vol.mkdirSync('/s')
           const writes: { slot: number; bytes: Buffer; finish: () => void }[] = []
-          const fs: FsPromises = {
-            ...m.fs,
-            open: (async (...args: Parameters<FsPromises['open']>) => {
-              const fh = await m.fs.open(...args)
-              const write = fh.write.bind(fh) as (b: Buffer, o: number, l: number, p: number) => Promise<unknown>
-              return Object.assign(Object.create(fh) as typeof fh, {
-                // Held until the model finishes it, in any order.
-                write: (b: Buffer, o: number, l: number, p: number) =>
-                  new Promise((done) => writes.push({ slot: p / SLOT_SIZE, bytes: Buffer.from(b.subarray(o, o + l)), finish: () => done(write(b, o, l, p)) })),
-                datasync: async () => {},
-              })
-            }) as FsPromises['open'],
-          }
+          const fs = patchHandles(m.fs, (write) => ({
+            // Held until the model finishes it, in any order.
+            write: (b: Buffer, o: number, l: number, p: number) =>
+              new Promise((done) => writes.push({ slot: p / SLOT_SIZE, bytes: Buffer.from(b.subarray(o, o + l)), finish: () => done(write(b, o, l, p)) })),
+            datasync: async () => {},
+          }))
           const journal = new ProgressJournal(`/s/${JOURNAL_FILE}`, fs, [])
           let seq = 0
           let newestDone = 0
