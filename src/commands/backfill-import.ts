@@ -11,8 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { SingleBar, Presets } from 'cli-progress'
-import { contentSize } from '../output/progress.js'
+import { ProgressView } from '../output/progress.js'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { writeFileAtomic } from '../checkpoint/atomic.js'
@@ -170,13 +169,18 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const checkpoints: FileCheckpoint[] = []
   let written: ImportFileInfo[] = []
   let uploaded = 0
-  let progress: Progress | null = null
+  let progress: ProgressView | null = null
   let pool: RowPool | null = null
   const rowPool = (): RowPool =>
     (pool ??= new RowPool(threads - 1, { flags: { ...flags }, projectId: pid || PLACEHOLDER_PID, now: startedAt, salt, countryDb }))
   try {
     const plan = await planInputs(paths, parts)
-    if (flags.progress !== false && !dryRun) progress = await Progress.start(plan, io.stderr)
+    if (flags.progress !== false && !dryRun)
+      progress = await ProgressView.start(
+        plan.map((p) => p.path),
+        io.stderr,
+        'bytes',
+      )
     for (const item of plan) {
       if (stopper.signal.aborted) break
       const cp = await importFile(item)
@@ -498,51 +502,4 @@ function asUsage(err: unknown): never {
   const e = err as NodeJS.ErrnoException
   if (e?.name === 'InputError' || e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') throw new UsageError(e.message)
   throw err
-}
-
-/** Progress over the bytes of all inputs (a bar on a terminal, a line every 2 s otherwise). */
-class Progress {
-  private done = new Map<string, number>()
-  private started = Date.now()
-  private lastDraw = 0
-  private constructor(
-    private bar: SingleBar,
-    private sizes: Map<string, number>,
-  ) {}
-
-  static async start(plan: InputPlan[], stderr: NodeJS.WritableStream): Promise<Progress> {
-    const sizes = new Map<string, number>()
-    for (const p of plan) sizes.set(p.path, await contentSize(p.path))
-    const total = [...sizes.values()].reduce((a, b) => a + b, 0)
-    const bar = new SingleBar(
-      {
-        stream: stderr as NodeJS.WriteStream,
-        format: 'backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} MB/s | ETA {eta_formatted}',
-        noTTYOutput: true,
-        notTTYSchedule: 2000,
-        hideCursor: true,
-      },
-      Presets.legacy,
-    )
-    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: '0.0' })
-    return new Progress(bar, sizes)
-  }
-
-  file(path: string, offset: number): void {
-    this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
-    const now = Date.now()
-    if (now - this.lastDraw < 100) return
-    this.lastDraw = now
-    let value = 0
-    for (const v of this.done.values()) value += v
-    const secs = Math.max((now - this.started) / 1000, 0.001)
-    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: (value / 1e6 / secs).toFixed(1) })
-  }
-
-  stop(): void {
-    let value = 0
-    for (const v of this.done.values()) value += v
-    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1) })
-    this.bar.stop()
-  }
 }

@@ -2,22 +2,27 @@
 import { open } from 'node:fs/promises'
 import { SingleBar, Presets } from 'cli-progress'
 
+/** What the bar's rate counts: events sent (`run`, `backfill --via api`) or bytes read (the import). */
+export type RateUnit = 'events' | 'bytes'
+
 export class ProgressView {
   private done = new Map<string, number>()
   private started = Date.now()
+  private lastDraw = 0
   private constructor(
     private bar: SingleBar,
     private sizes: Map<string, number>,
+    private readonly unit: RateUnit,
   ) {}
 
-  static async start(paths: string[], stderr: NodeJS.WritableStream): Promise<ProgressView> {
+  static async start(paths: string[], stderr: NodeJS.WritableStream, unit: RateUnit = 'events'): Promise<ProgressView> {
     const sizes = new Map<string, number>()
     for (const p of paths) sizes.set(p, await contentSize(p))
     const total = [...sizes.values()].reduce((a, b) => a + b, 0)
     const bar = new SingleBar(
       {
         stream: stderr as NodeJS.WriteStream,
-        format: 'backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} events/s | ETA {eta_formatted}',
+        format: `backfill [{bar}] {percentage}% | {doneMB}/{totalMB} MB | {rate} ${unit === 'bytes' ? 'MB/s' : 'events/s'} | ETA {eta_formatted}`,
         noTTYOutput: true,
         notTTYSchedule: 2000,
         hideCursor: true,
@@ -25,24 +30,43 @@ export class ProgressView {
       },
       Presets.legacy,
     )
-    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: 0 })
-    return new ProgressView(bar, sizes)
+    bar.start(Math.max(total, 1), 0, { doneMB: '0.0', totalMB: (total / 1e6).toFixed(1), rate: unit === 'bytes' ? '0.0' : 0 })
+    return new ProgressView(bar, sizes, unit)
   }
 
+  /** Bytes of `path` read so far; with the rate in bytes, the bar is redrawn (at most every 100 ms:
+   *  the import calls this for every batch). */
   file(path: string, offset: number): void {
     this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
+    if (this.unit !== 'bytes') return
+    const now = Date.now()
+    if (now - this.lastDraw < 100) return
+    this.lastDraw = now
+    const value = this.total()
+    const secs = Math.max((now - this.started) / 1000, 0.001)
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: (value / 1e6 / secs).toFixed(1) })
   }
 
   /** `sent`: events sent so far in this backfill, all files. */
   update(path: string, acked: number, sent: number): void {
     this.file(path, acked)
-    const value = [...this.done.values()].reduce((a, b) => a + b, 0)
+    const value = this.total()
     const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
     this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(sent / secs) })
   }
 
   stop(): void {
+    if (this.unit === 'bytes') {
+      const value = this.total()
+      this.bar.update(value, { doneMB: (value / 1e6).toFixed(1) })
+    }
     this.bar.stop()
+  }
+
+  private total(): number {
+    let value = 0
+    for (const v of this.done.values()) value += v
+    return value
   }
 }
 
