@@ -3,7 +3,7 @@
 // handling, pinned handles) lives in src/source/; each generation of each file is one session
 // (src/pipeline/session.ts), the same one `run` and `backfill` use. All files share one budget of
 // undone events, so at most --concurrency events are uncertain after a crash, per process.
-import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import { mkdir, open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CheckpointStore } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
@@ -239,13 +239,16 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           if (cp?.complete) continue
           const missed = !cp && (seen === null ? youngestKnown >= 0 && i > youngestKnown : !seen.has(f.id))
           if (!cp && !missed) continue
-          let fh: FileHandle
-          try {
-            fh = await open(f.path, 'r')
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-            // Rotated on between the listing and the open (renamed to the next name, or compressed and
-            // removed): not seen, so the next pass looks for it under its new name.
+          const fh = await open(f.path, 'r').catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err
+            return null
+          })
+          // Rotated on between the listing and the open (renamed to the next name, or compressed and
+          // removed; reading the generations before it can take seconds): not seen, so the next pass
+          // looks for it under its new name. The name may hold another generation by now.
+          const ident = fh === null ? null : await identifyHandle(fh)
+          if (fh === null || ident === null || ident.ino !== f.ino || ident.id !== f.id) {
+            await fh?.close()
             moved.add(f.id)
             read++
             continue
@@ -258,7 +261,6 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           read++
           activeIds.add(f.id)
           try {
-            const ident = await identifyHandle(fh)
             if (ident.gzip) await runSession(ctx, { path: f.path, finished: true, handle: fh, counters })
             else {
               // A plain rotated file may still be written to (nginx until it reopens its logs): it is
