@@ -36,6 +36,7 @@ import { countryLookupOf, loadCountryDatabase } from '../import/geo.js'
 import { ImportLedger } from '../import/ledger.js'
 import type { LiveErrorStats } from '../import/errors-live.js'
 import type { CliIO } from '../cli.js'
+import { formatCount } from '../output/count.js'
 
 export interface ImportFlags extends PipelineFlags {
   project?: string
@@ -403,25 +404,25 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     const out = io.stdout
     for (const r of reports) {
       if (r.skippedAsDone) out.write(`${safeText(r.path)}  already imported by an earlier backfill\n`)
-      else out.write(`${formatFileReport({ ...r, firstRejected: {} })}\n  rows      ${r.rows.toLocaleString('en-US')}\n`)
+      else out.write(`${formatFileReport({ ...r, firstRejected: {} })}\n  rows      ${formatCount(r.rows)}\n`)
     }
-    out.write(`\n${dryRun ? 'would write' : 'wrote'} ${rows.toLocaleString('en-US')} rows in ${written.length} file(s) to ${safeText(outDir)}\n`)
+    out.write(`\n${dryRun ? 'would write' : 'wrote'} ${formatCount(rows)} rows in ${written.length} file(s) to ${safeText(outDir)}\n`)
     for (const f of written)
-      out.write(`  ${safeText(f.name)}  ${f.rows.toLocaleString('en-US')} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
+      out.write(`  ${safeText(f.name)}  ${formatCount(f.rows)} rows  ${(f.bytes / 1e6).toFixed(1)} MB  ${iso(f.firstMs)} .. ${iso(f.lastMs)}\n`)
     out.write(
-      `sessions  ${sessions.stats.sessions.toLocaleString('en-US')}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`,
+      `sessions  ${formatCount(sessions.stats.sessions)}${sessions.stats.late ? ` (${sessions.stats.late} rows arrived more than 10,000 rows out of time order and were placed by their visitor's session)` : ''}\n`,
     )
     if (range) out.write(`dates     ${range.from} .. ${range.to} (UTC)\n`)
     if (errorsViaApi) {
       const e = liveErrors
       out.write(
-        `errors    ${e.sent.toLocaleString('en-US')} error events ${dryRun ? 'would be sent' : 'sent'} live to the Events API (stamped with the time they arrive)` +
+        `errors    ${formatCount(e.sent)} error events ${dryRun ? 'would be sent' : 'sent'} live to the Events API (stamped with the time they arrive)` +
           `${e.accepted || e.botIgnored ? `: ${e.accepted} accepted, ${e.botIgnored} ignored as bots` : ''}${e.deadLettered ? `, ${e.deadLettered} refused` : ''}` +
           `${e.alreadySent ? `; ${e.alreadySent} sent by an earlier run` : ''}${e.uncertain ? `; ${e.uncertain} were in flight when an earlier run was killed, not sent again` : ''}\n`,
       )
     } else if (totals.events.error > 0)
-      out.write(`errors    ${totals.events.error.toLocaleString('en-US')} error events not imported (Data Import takes pageviews and custom events only)\n`)
-    if (noTime > 0) out.write(`no time   ${noTime.toLocaleString('en-US')} events without a logged time not imported\n`)
+      out.write(`errors    ${formatCount(totals.events.error)} error events not imported (Data Import takes pageviews and custom events only)\n`)
+    if (noTime > 0) out.write(`no time   ${formatCount(noTime)} events without a logged time not imported\n`)
     const chart = dayChart(perDay)
     if (chart.length) out.write(`rows per day:\n${chart.join('\n')}\n`)
     if (upload) out.write(`uploaded  ${uploaded} file(s) now; see ${join(flags.stateDir, 'imports.json')}\n`)

@@ -1,5 +1,6 @@
 // Rows per UTC day as a small terminal bar chart, every day between the first and the last shown
 // (a day with no rows stands out: deleted or missing logs). Long ranges are drawn per week.
+import { formatCount } from './count.js'
 const DAY_MS = 86_400_000
 const WIDTH = 40
 
@@ -19,6 +20,6 @@ export function dayChart(perDay: Map<number, number>): string[] {
   const max = Math.max(...buckets.map((b) => b.rows), 1)
   return buckets.map((b) => {
     const len = b.rows === 0 ? 0 : Math.max(1, Math.round((b.rows / max) * WIDTH))
-    return `  ${b.label.padEnd(13)} ${'#'.repeat(len).padEnd(WIDTH)} ${b.rows.toLocaleString('en-US')}${b.rows === 0 ? '  (no rows)' : ''}`
+    return `  ${b.label.padEnd(13)} ${'#'.repeat(len).padEnd(WIDTH)} ${formatCount(b.rows)}${b.rows === 0 ? '  (no rows)' : ''}`
   })
 }

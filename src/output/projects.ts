@@ -11,6 +11,7 @@ import type { OutgoingEvent } from '../types.js'
 import { SKIP_NO_SITE } from '../mapper/sites.js'
 import { formatDelivery, type DeliveryTotals } from './report.js'
 import { safeText } from './safe-text.js'
+import { formatCount } from './count.js'
 
 export interface ProjectCounts {
   events: { pageview: number; error: number; custom: number }
@@ -21,7 +22,7 @@ export interface ProjectCounts {
 /** A skipped record's project (src/mapper/sites.ts Router). */
 export type ProjectOf = (record: { host: string | null }) => string | null
 
-const n = (v: number) => v.toLocaleString('en-US')
+const n = formatCount
 
 export class ProjectTally {
   private readonly byPid = new Map<string, ProjectCounts>()

@@ -2,6 +2,7 @@
 // a file name or a third-party parser's reason could carry control characters.
 import type { LineCounters } from '../types.js'
 import { safeText } from './safe-text.js'
+import { formatCount } from './count.js'
 
 export interface FileReport extends LineCounters {
   path: string
@@ -20,7 +21,7 @@ export interface DeliveryTotals {
   unansweredRetries?: number
 }
 
-const n = (v: number) => v.toLocaleString('en-US')
+const n = formatCount
 
 function counts(obj: Record<string, number>): string {
   const parts = Object.entries(obj)

@@ -3,6 +3,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import type { FileCheckpoint } from '../checkpoint/store.js'
 import { hashBefore, type FileIdentity } from './fingerprint.js'
+import { formatCount } from '../output/count.js'
 
 export interface StartPoint {
   offset: number
@@ -34,7 +35,7 @@ export async function chooseStart(fh: FileHandle, ident: FileIdentity, known: Fi
   const offset = await endOfLastCompleteLine(fh, ident.size)
   const note =
     offset > 0
-      ? `first run, starting at its end; passing over ${offset.toLocaleString('en-US')} bytes already in it (use --from-beginning to send them, or backfill)`
+      ? `first run, starting at its end; passing over ${formatCount(offset)} bytes already in it (use --from-beginning to send them, or backfill)`
       : null
   return { offset, line: 0, note }
 }
