@@ -2,6 +2,7 @@
 // write + fdatasync; a reopened store applies the newest journal record over state.json unless
 // state.json already includes it; a write torn by a crash costs at most the record being written.
 import { spawn } from 'node:child_process'
+import * as nodeFs from 'node:fs/promises'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -508,6 +509,35 @@ describe('progress journal on a real directory', () => {
     expect(st.mode & 0o777).toBe(0o600)
     expect(st.size).toBe(JOURNAL_SIZE)
     expect((await readdir(dir)).sort()).toEqual([JOURNAL_FILE, 'state.json'])
+  })
+
+  it('writes records on the calling thread while the disk is fast, through the thread pool once it is slow', async () => {
+    // The fake clock makes every write take `writeMs` (it is read before and after each write).
+    let t = 0
+    let calls = 0
+    let writeMs = 0.3
+    const clock = () => (calls++ % 2 === 0 ? t : (t += writeMs))
+    const file = join(dir, JOURNAL_FILE)
+    const journal = new ProgressJournal(file, nodeFs, [], clock)
+    let seq = 0
+    const append = async () => expect(await journal.append(++seq, JSON.stringify({ seq }))).toBe(true)
+    await append()
+    expect(journal.writesOnCallingThread).toBe(true)
+    for (let i = 0; i < 20; i++) await append()
+    expect(journal.writesOnCallingThread).toBe(true)
+    // One slow write (an ext4 commit) does not move the writes; a disk that stays slow does.
+    writeMs = 6
+    await append()
+    writeMs = 0.3
+    await append()
+    expect(journal.writesOnCallingThread).toBe(true)
+    writeMs = 6
+    for (let i = 0; i < 6; i++) await append()
+    expect(journal.writesOnCallingThread).toBe(false)
+    await append()
+    await journal.close()
+    // Both ways wrote valid records: the newest is the last one appended.
+    expect(readSlots(await readFile(file)).newest).toMatchObject({ seq, payload: JSON.stringify({ seq }) })
   })
 
   it('a process SIGKILLed while it saves progress leaves a state at or after its last completed save', { timeout: 60_000 }, async () => {
