@@ -21,7 +21,7 @@ A Swetrix-compatible Events API on loopback for tests, with fault injection.
   --retry-after N              Retry-After seconds on injected 429s (default 1)
   --reset-rate F               fraction whose connection is reset before storing
   --reset-after-store-rate F   fraction stored, then reset (creates duplicates on retry)
-  --latency-ms N               delay every event response by N ms
+  --latency-ms N               answer every event N ms after it arrived (on average)
   --latency-jitter-ms N        plus a random 0..N ms
   --outage-seconds N           start with an outage of N seconds
   --outage-mode refuse|reset   refuse connections (default) or reset them

@@ -12,7 +12,8 @@ export interface Faults {
   resetRate?: number
   /** Fraction recorded and THEN reset ("stored but the answer was lost"); creates duplicates on retry. */
   resetAfterStoreRate?: number
-  /** Delay before every event response, in ms. */
+  /** Delay of every event response after its request arrived, in ms (on average: timer lateness is
+   *  compensated, so a single answer may come up to 2 ms early). */
   latencyMs?: number
   /** Extra uniform random delay in [0, latencyJitterMs] ms. */
   latencyJitterMs?: number
