@@ -23,6 +23,8 @@ import {
   readSlots,
   SLOT_SIZE,
   SLOTS,
+  SYNC_WRITE_BLOCK,
+  SYNC_WRITE_LIMIT_MS,
 } from '../src/checkpoint/journal.js'
 import { CheckpointStore, StateError } from '../src/checkpoint/store.js'
 import type { FileCheckpoint } from '../src/checkpoint/store.js'
@@ -523,16 +525,17 @@ describe('progress journal on a real directory', () => {
     const append = async () => expect(await journal.append(++seq, JSON.stringify({ seq }))).toBe(true)
     await append()
     expect(journal.writesOnCallingThread).toBe(true)
-    for (let i = 0; i < 20; i++) await append()
+    // A block with slow writes among fast ones (a busy start, a file-system commit) keeps them here.
+    for (let i = 1; i < SYNC_WRITE_BLOCK; i++) {
+      writeMs = i % 16 === 0 ? 6 : 0.3
+      await append()
+    }
     expect(journal.writesOnCallingThread).toBe(true)
-    // One slow write (an ext4 commit) does not move the writes; a disk that stays slow does.
-    writeMs = 6
-    await append()
-    writeMs = 0.3
-    await append()
+    // A block that averages over the limit (a disk that stays slow) moves the next writes.
+    writeMs = SYNC_WRITE_LIMIT_MS + 1
+    for (let i = 0; i < SYNC_WRITE_BLOCK - 1; i++) await append()
     expect(journal.writesOnCallingThread).toBe(true)
-    writeMs = 6
-    for (let i = 0; i < 6; i++) await append()
+    await append()
     expect(journal.writesOnCallingThread).toBe(false)
     await append()
     await journal.close()

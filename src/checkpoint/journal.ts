@@ -39,9 +39,12 @@ const MAGIC = 0x4a585753 // 'SWXJ' read as little-endian u32
  *  on the 2-core VM against an API 40 ms away: 0.56 ms per record on the main thread against 1.0-1.5
  *  ms through the thread pool (a write that is not back to back with another waits for the idle
  *  disk and for a thread), so a freed slot sends sooner (61.7 of 64 requests in flight instead of
- *  60.7). On a slow disk blocking would stall the network for as long: from this average on (an
- *  exponential average over about 8 writes), every later record goes through the thread pool. */
+ *  60.7). On a slow disk blocking would stall the network for as long: when a block of
+ *  SYNC_WRITE_BLOCK writes averages more, every later record goes through the thread pool. A block
+ *  is long enough to ride out the slow first writes of a run (1-10 ms each while the machine is
+ *  busy starting, measured) and an occasional file-system commit. */
 export const SYNC_WRITE_LIMIT_MS = 2
+export const SYNC_WRITE_BLOCK = 256
 
 /** What one slot holds. `torn`: written to but not valid (a write cut short by a crash, or damage);
  *  `newer`: a journal format this code does not know. */
@@ -107,8 +110,9 @@ export class ProgressJournal {
   private readonly buffers: (Buffer | undefined)[]
   /** Appends that may run at once: one slot always holds the newest completed record. */
   readonly maxConcurrent: number
-  /** Average time of a write on the calling thread (ms), while such writes are made. */
-  private syncWriteMs = 0
+  /** Time (ms) and number of the writes on the calling thread in the current block. */
+  private syncBlockMs = 0
+  private syncBlockWrites = 0
   private syncWrites = true
 
   /**
@@ -169,8 +173,11 @@ export class ProgressJournal {
   private writeHere(fd: number, buf: Buffer, n: number, at: number): void {
     const started = this.now()
     writeSync(fd, buf, 0, n, at)
-    this.syncWriteMs += (this.now() - started - this.syncWriteMs) / 8
-    if (this.syncWriteMs > SYNC_WRITE_LIMIT_MS) this.syncWrites = false
+    this.syncBlockMs += this.now() - started
+    if (++this.syncBlockWrites < SYNC_WRITE_BLOCK) return
+    if (this.syncBlockMs / this.syncBlockWrites > SYNC_WRITE_LIMIT_MS) this.syncWrites = false
+    this.syncBlockMs = 0
+    this.syncBlockWrites = 0
   }
 
   async close(): Promise<void> {
