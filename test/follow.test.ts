@@ -168,6 +168,43 @@ describe.concurrent('follow', () => {
     },
   )
 
+  it(
+    'a generation written and rotated away while follow was down, after the checkpointed one was deleted, is read from its start; older history is not',
+    { timeout: 60_000 },
+    async () => {
+      const api = await startTestApi({ projects: [PROJECT] })
+      try {
+        await withTempDir(async (dir) => {
+          const log = join(dir, 'access.log')
+          const state = join(dir, 'state')
+          const args = [...base(api, state), '--poll-interval', '100ms', log]
+          await writeFile(`${log}.2`, lines('h', 0, 5)) // rotated before follow ever ran: history
+          let f = startFollow(args)
+          await f.said(/waiting for it/) // a file that appears later is read from its start
+          await writeFile(log, lines('a', 0, 10))
+          await until(() => api.accepted().length >= 10, 'the first generation sent')
+          f.child.kill('SIGTERM')
+          expect((await f.exited).code, f.stderr()).toBe(0)
+          // While it is down: the checkpointed generation is deleted, a new one is written and rotated.
+          await unlink(log)
+          await writeFile(log, lines('b', 0, 20))
+          await rename(log, `${log}.1`)
+          await writeFile(log, '')
+          f = startFollow(args)
+          await until(() => api.accepted().length >= 30, 'the generation written while down sent')
+          await appendFile(log, lines('c', 0, 5))
+          await until(() => api.accepted().length >= 35, 'the new live file sent')
+          f.child.kill('SIGTERM')
+          expect((await f.exited).code, f.stderr()).toBe(0)
+          const want = [...expected('a', 0, 10), ...expected('b', 0, 20), ...expected('c', 0, 5)]
+          expect(exactlyOnce(pathsOf(api), want)).toEqual({ missing: [], duplicated: [], unexpected: [] })
+        })
+      } finally {
+        await api.close()
+      }
+    },
+  )
+
   it('copytruncate at a quiet moment, delete + re-create, shrink to 0 and regrow: no loss, no duplicates', { timeout: 60_000 }, async () => {
     const api = await startTestApi({ projects: [PROJECT] })
     try {

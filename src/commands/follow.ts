@@ -5,7 +5,7 @@
 // undone events, so at most --concurrency events are uncertain after a crash, per process.
 import { mkdir, open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { CheckpointStore } from '../checkpoint/store.js'
+import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import { DeliveryBudget, deliver, type DeliveryItem, type DeliveryStats } from '../delivery/engine.js'
 import { createHttpSink, type EventSink } from '../sink/http.js'
@@ -220,24 +220,31 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
       const drainOnce = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<{ ids: string[]; read: number }> => {
         let read = 0
         const moved = new Set<string>()
-        const found: { path: string; id: string; ino: number }[] = []
+        const found: { path: string; id: string; ino: number; gzip: boolean; mtimeMs: number }[] = []
         for (const sibling of await rotatedSiblings(path)) {
           const id = await identify(sibling).catch(() => null)
-          if (id?.id) found.push({ path: sibling, id: id.id, ino: id.ino })
+          if (id?.id) found.push({ path: sibling, id: id.id, ino: id.ino, gzip: id.gzip, mtimeMs: id.mtimeMs })
         }
-        // At start (seen === null) a sibling without a checkpoint is history, unless it is younger
-        // than a generation we checkpointed: then it came and went while the process was down.
+        // At start (seen === null) a sibling without a checkpoint is history, unless it came and went
+        // while the process was down: it is younger than a generation we checkpointed, or a plain file
+        // last written after this path's newest checkpoint (a generation checkpointed before may be
+        // gone: deleted, or rotated out of the names). Compressed files are not judged by their time:
+        // compressing an old generation gives the copy a new one.
         let youngestKnown = -1
-        if (seen === null && knownPath(path))
+        let newestCheckpointMs = Infinity
+        const known = seen === null ? checkpointsOf(path) : []
+        if (known.length > 0) {
           found.forEach((f, i) => {
             if (store?.get(f.id)) youngestKnown = i
           })
+          newestCheckpointMs = Math.max(...known.map((c) => Date.parse(c.updatedAt)).filter((t) => !Number.isNaN(t)))
+        }
         for (const [i, f] of found.entries()) {
           if (stopper.signal.aborted) break
           if (skipIno.has(f.ino) || activeIds.has(f.id)) continue
           const cp = store?.get(f.id)
           if (cp?.complete) continue
-          const missed = !cp && (seen === null ? youngestKnown >= 0 && i > youngestKnown : !seen.has(f.id))
+          const missed = !cp && (seen === null ? (youngestKnown >= 0 && i > youngestKnown) || (!f.gzip && f.mtimeMs > newestCheckpointMs) : !seen.has(f.id))
           if (!cp && !missed) continue
           const fh = await open(f.path, 'r').catch((err: NodeJS.ErrnoException) => {
             if (err.code !== 'ENOENT') throw err
@@ -284,12 +291,13 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         }
         return { ids: found.map((f) => f.id).filter((id) => !moved.has(id)), read }
       }
-      // A checkpoint names this path or one of its rotated names: a new file there is a later generation.
-      const knownPath = (path: string): boolean => {
+      // Checkpoints that name this path or one of its rotated names: a new file there is a later generation.
+      const checkpointsOf = (path: string): FileCheckpoint[] => {
         const dir = dirname(resolve(path))
         const live = basename(path)
-        return store?.all().some((c) => dirname(resolve(c.path)) === dir && parseRotation(basename(c.path)).base === live) ?? false
+        return store?.all().filter((c) => dirname(resolve(c.path)) === dir && parseRotation(basename(c.path)).base === live) ?? []
       }
+      const knownPath = (path: string): boolean => checkpointsOf(path).length > 0
       const hooks = {
         notifier,
         rotateWaitMs,
