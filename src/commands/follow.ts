@@ -237,7 +237,9 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
           found.forEach((f, i) => {
             if (store?.get(f.id)) youngestKnown = i
           })
-          newestCheckpointMs = Math.max(...known.map((c) => Date.parse(c.updatedAt)).filter((t) => !Number.isNaN(t)))
+          const times = known.map((c) => Date.parse(c.updatedAt)).filter((t) => !Number.isNaN(t))
+          // No readable time: nothing is judged by it (Math.max() of none would take every file for new).
+          if (times.length > 0) newestCheckpointMs = Math.max(...times)
         }
         for (const [i, f] of found.entries()) {
           if (stopper.signal.aborted) break
