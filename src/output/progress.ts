@@ -42,17 +42,19 @@ export class ProgressView {
     const now = Date.now()
     if (now - this.lastDraw < 100) return
     this.lastDraw = now
-    const value = this.total()
-    const secs = Math.max((now - this.started) / 1000, 0.001)
-    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: (value / 1e6 / secs).toFixed(1) })
+    this.draw((secs, value) => (value / 1e6 / secs).toFixed(1))
   }
 
   /** `sent`: events sent so far in this backfill, all files. */
   update(path: string, acked: number, sent: number): void {
     this.file(path, acked)
+    this.draw((secs) => Math.round(sent / secs))
+  }
+
+  private draw(rate: (secs: number, value: number) => string | number): void {
     const value = this.total()
     const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
-    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: Math.round(sent / secs) })
+    this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: rate(secs, value) })
   }
 
   stop(): void {
