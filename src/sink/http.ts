@@ -1,9 +1,8 @@
 // The Swetrix Events API sink: one POST per event through undici (a keep-alive Pool per origin, or
 // EnvHttpProxyAgent when a proxy is configured), classified by ./classify.ts, retried on transient
-// failures. Each attempt records whether its request was written (undici's onConnect fires just
-// before the request bytes go out), so a failure says truthfully whether the server may have it.
-// The first attempt runs without p-retry (the common case is a single 201): the hot path is one
-// `dispatch` and one body read.
+// failures. Each attempt (./http-attempt.ts) records whether its request was written, so a failure
+// says truthfully whether the server may have it. The first attempt runs without p-retry (the common
+// case is a single 201): the hot path is one `dispatch` and one body read.
 import { readFileSync } from 'node:fs'
 import { rootCertificates } from 'node:tls'
 import { brotliDecompress, gunzip, inflate } from 'node:zlib'
@@ -13,6 +12,7 @@ import type { Dispatcher, Pool as PoolClass } from 'undici'
 import type { Endpoint, OutgoingEvent } from '../types.js'
 import { abortableSleep, createRateLimiter } from './rate.js'
 import { envHttpProxyAgent, Pool } from './undici.js'
+import { AbortWatch, dispatchAttempt } from './http-attempt.js'
 import type { RateLimiter } from './rate.js'
 import { certificateMessage, classifyAnswer, classifyFailure, parseRetryAfter } from './classify.js'
 import { CertificateError, DeliveryError, FatalApiError, SendStoppedError } from './contract.js'
@@ -58,13 +58,37 @@ export interface HttpSinkOptions {
   now?: () => number
 }
 
-/** Headers of the real request: the event's headers (keys lower-cased) plus the JSON content type;
- *  `Accept-Encoding: identity` unless the event sets its own (we decode compressed replies anyway). */
-export function requestHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const k in headers) out[k.toLowerCase()] = headers[k]!
-  out['content-type'] = 'application/json'
-  if (out['accept-encoding'] === undefined) out['accept-encoding'] = 'identity'
+/** Lower-case forms of header names: the same few names come with every event. */
+const lowerNames = new Map<string, string>()
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name)
+  if (lower === undefined) {
+    lower = name.toLowerCase()
+    if (lowerNames.size < 256) lowerNames.set(name, lower)
+  }
+  return lower
+}
+
+/** A header value undici would send wrongly or refuse: CR, LF, NUL or a character above U+00FF
+ *  (headers go out as Latin-1, so a Latin-1 User-Agent from a log arrives byte-exact). */
+const UNSENDABLE = /[\r\n\0]|[^\u0000-\u00ff]/
+
+/** Headers of the real request as undici's flat [name, value, ...] list: the event's headers (names
+ *  lower-cased) plus the JSON content type; `Accept-Encoding: identity` unless the event sets its own
+ *  (we decode compressed replies anyway). A string instead names a header whose value cannot be sent. */
+export function requestHeaders(headers: Record<string, string>): string[] | string {
+  const out: string[] = []
+  let encoding = false
+  for (const k in headers) {
+    const name = lowerName(k)
+    const value = headers[k]!
+    if (UNSENDABLE.test(value)) return name
+    if (name === 'content-type') continue
+    if (name === 'accept-encoding') encoding = true
+    out.push(name, value)
+  }
+  out.push('content-type', 'application/json')
+  if (!encoding) out.push('accept-encoding', 'identity')
   return out
 }
 
@@ -120,89 +144,6 @@ class TransientFailure extends Error {
 
 type Attempt = SendOutcome | TransientFailure
 
-interface RawAnswer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: Buffer
-}
-/** One attempt on the wire: an answer, or an error and whether the request had been written. */
-type WireResult = { answer: RawAnswer } | { error: unknown; written: boolean }
-
-/** A header value undici would send wrongly or refuse: CR, LF, NUL or a character above U+00FF
- *  (headers go out as Latin-1, so a Latin-1 User-Agent from a log arrives byte-exact). */
-const UNSENDABLE = /[\r\n\0]|[^\u0000-\u00ff]/
-
-function unsendableHeader(headers: Record<string, string>): string | undefined {
-  for (const k in headers) if (UNSENDABLE.test(headers[k]!)) return k
-  return undefined
-}
-
-/** Sends one request through `dispatcher` with undici's low-level handler (no stream machinery). */
-function dispatchOnce(dispatcher: Dispatcher, t: Target, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<WireResult> {
-  return new Promise((resolve) => {
-    let written = false
-    let settled = false
-    let status = 0
-    let resHeaders: Record<string, string | string[] | undefined> = {}
-    const chunks: Buffer[] = []
-    let abortRequest: ((err?: Error) => void) | undefined
-    const settle = (r: WireResult): void => {
-      if (settled) return
-      settled = true
-      signal?.removeEventListener('abort', onAbort)
-      resolve(r)
-    }
-    const onAbort = (): void => {
-      // Before the write the request is dropped unsent (aborted at onConnect); after it, torn down.
-      abortRequest?.(signal!.reason as Error)
-      settle({ error: signal!.reason, written })
-    }
-    if (signal?.aborted) {
-      resolve({ error: signal.reason, written: false })
-      return
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortRequest = abort
-        if (settled) abort(signal?.reason as Error)
-        else written = true
-      },
-      onHeaders(statusCode, raw) {
-        status = statusCode
-        resHeaders = parseHeaders(raw as unknown as Buffer[])
-        return true
-      },
-      onData(chunk) {
-        chunks.push(chunk)
-        return true
-      },
-      onComplete() {
-        settle({ answer: { status, headers: resHeaders, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) } })
-      },
-      onError(err) {
-        settle({ error: err, written })
-      },
-    }
-    try {
-      dispatcher.dispatch({ origin: t.origin, path: t.path, method: 'POST', headers, body }, handler)
-    } catch (err) {
-      settle({ error: err, written: false })
-    }
-  })
-}
-
-function parseHeaders(raw: Buffer[]): Record<string, string | string[] | undefined> {
-  const out: Record<string, string | string[] | undefined> = {}
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i]!.toString('latin1').toLowerCase()
-    const v = raw[i + 1]!.toString('latin1')
-    const prev = out[k]
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]
-  }
-  return out
-}
-
 /** CA certificates for `--ca-file`: passing `ca` replaces Node's default store, so the bundled roots
  *  and NODE_EXTRA_CA_CERTS are added back (the private CA is trusted in addition, for the API only). */
 function caBundle(caFile: string, env: NodeJS.ProcessEnv): string[] {
@@ -246,6 +187,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   }
   const proxy = proxyEnv(env)
   const dispatchers: Dispatcher[] = []
+  const watch = new AbortWatch()
   const dispatcherOf = {} as Record<Endpoint, Dispatcher>
   if (proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined) {
     // EnvHttpProxyAgent: NO_PROXY matching, CONNECT tunnels for https, absolute-URI requests for
@@ -271,7 +213,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   async function attempt(
     dispatcher: Dispatcher,
     target: Target,
-    headers: Record<string, string>,
+    headers: string[],
     body: string,
     pid: string,
     attempts: number,
@@ -283,7 +225,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
         throw new SendStoppedError(unansweredBefore)
       })
     const url = target.url
-    const r = await dispatchOnce(dispatcher, target, headers, body, signal)
+    const r = await dispatchAttempt(dispatcher, target, headers, body, signal, watch)
     if ('error' in r) {
       if (signal?.aborted) throw new SendStoppedError(r.written || unansweredBefore)
       const f = classifyFailure(r.error, r.written)
@@ -332,7 +274,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   async function sendWithRetry(
     dispatcher: Dispatcher,
     target: Target,
-    headers: Record<string, string>,
+    headers: string[],
     body: string,
     pid: string,
     first: TransientFailure,
@@ -422,12 +364,11 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     async send(ev: OutgoingEvent, signal?: AbortSignal, control?: SendControl) {
       const target = targets[ev.endpoint]
       const headers = requestHeaders(ev.headers)
-      const bad = unsendableHeader(headers)
-      if (bad !== undefined) {
+      if (typeof headers === 'string') {
         return {
           kind: 'dead',
           status: 0,
-          body: `request rejected by the HTTP client: invalid value for header ${bad} (CR, LF, NUL or a character above U+00FF)`,
+          body: `request rejected by the HTTP client: invalid value for header ${headers} (CR, LF, NUL or a character above U+00FF)`,
           attempts: 1,
         }
       }
