@@ -513,16 +513,37 @@ describe('progress journal on a real directory', () => {
     expect((await readdir(dir)).sort()).toEqual([JOURNAL_FILE, 'state.json'])
   })
 
-  it('writes records on the calling thread while the disk is fast, through the thread pool once it is slow', async () => {
-    // The fake clock makes every write take `writeMs` (it is read before and after each write).
+  it('writes records on the calling thread while the disk is fast and the loop has time, through the thread pool otherwise', async () => {
+    // The fake clock makes every write on the calling thread take `writeMs` (it is read before and
+    // after each one), and the loop spend `otherMs` on other work and `idleMs` waiting per write.
     let t = 0
-    let calls = 0
     let writeMs = 0.3
-    const clock = () => (calls++ % 2 === 0 ? t : (t += writeMs))
+    let otherMs = 0.2
+    let idleMs = 2
+    const loop = { active: 0, idle: 0 }
+    let timing = false
+    const clock = {
+      now: () => {
+        if (timing) {
+          t += writeMs
+          loop.active += writeMs
+        }
+        timing = !timing
+        return t
+      },
+      loop: () => ({ ...loop }),
+    }
     const file = join(dir, JOURNAL_FILE)
     const journal = new ProgressJournal(file, nodeFs, [], clock)
     let seq = 0
-    const append = async () => expect(await journal.append(++seq, JSON.stringify({ seq }))).toBe(true)
+    const append = async () => {
+      loop.active += otherMs
+      loop.idle += idleMs
+      expect(await journal.append(++seq, JSON.stringify({ seq }))).toBe(true)
+    }
+    const block = async (n = SYNC_WRITE_BLOCK) => {
+      for (let i = 0; i < n; i++) await append()
+    }
     await append()
     expect(journal.writesOnCallingThread).toBe(true)
     // A block with slow writes among fast ones (a busy start, a file-system commit) keeps them here.
@@ -530,14 +551,29 @@ describe('progress journal on a real directory', () => {
       writeMs = i % 16 === 0 ? 6 : 0.3
       await append()
     }
+    writeMs = 0.3
+    await append()
     expect(journal.writesOnCallingThread).toBe(true)
-    // A block that averages over the limit (a disk that stays slow) moves the next writes.
-    writeMs = SYNC_WRITE_LIMIT_MS + 1
-    for (let i = 0; i < SYNC_WRITE_BLOCK - 1; i++) await append()
+    // A loop busy with other work (loopback: the CPU bounds the rate) moves the writes off it once a
+    // block shows it, though the disk is fast...
+    otherMs = 2
+    idleMs = 0.5
+    await block(SYNC_WRITE_BLOCK - 1)
     expect(journal.writesOnCallingThread).toBe(true)
     await append()
     expect(journal.writesOnCallingThread).toBe(false)
-    await append()
+    // ...and a loop that waits again (a distant API) brings them back.
+    otherMs = 0.2
+    idleMs = 2
+    await block()
+    expect(journal.writesOnCallingThread).toBe(true)
+    // A block that averages over the limit (a disk that stays slow) moves them for good.
+    writeMs = SYNC_WRITE_LIMIT_MS + 1
+    await block()
+    expect(journal.writesOnCallingThread).toBe(false)
+    writeMs = 0.3
+    await block(2 * SYNC_WRITE_BLOCK)
+    expect(journal.writesOnCallingThread).toBe(false)
     await journal.close()
     // Both ways wrote valid records: the newest is the last one appended.
     expect(readSlots(await readFile(file)).newest).toMatchObject({ seq, payload: JSON.stringify({ seq }) })

@@ -35,16 +35,42 @@ export const JOURNAL_SIZES: readonly number[] = [JOURNAL_SIZE, 2 * SLOT_SIZE]
 export const HEADER_SIZE = 32
 export const MAX_PAYLOAD = SLOT_SIZE - HEADER_SIZE
 const MAGIC = 0x4a585753 // 'SWXJ' read as little-endian u32
-/** Records are written on the calling thread while a write takes less than this on average. Measured
- *  on the 2-core VM against an API 40 ms away: 0.56 ms per record on the main thread against 1.0-1.5
- *  ms through the thread pool (a write that is not back to back with another waits for the idle
- *  disk and for a thread), so a freed slot sends sooner (61.7 of 64 requests in flight instead of
- *  60.7). On a slow disk blocking would stall the network for as long: when a block of
- *  SYNC_WRITE_BLOCK writes averages more, every later record goes through the thread pool. A block
- *  is long enough to ride out the slow first writes of a run (1-10 ms each while the machine is
- *  busy starting, measured) and an occasional file-system commit. */
+/** Records are written on the calling thread while the disk is fast and the event loop has time to
+ *  spare, through the thread pool otherwise. Measured on the 2-core VM:
+ *  - against an API 40 ms away (the loop mostly waits): 0.56 ms per record on the main thread against
+ *    1.0-1.5 ms through the thread pool (a write that is not back to back with another waits for the
+ *    idle disk and for a thread), so a freed slot sends sooner (61.7 of 64 requests in flight
+ *    instead of 60.7);
+ *  - on loopback (the loop is the bottleneck): the main thread blocked 0.3-0.5 ms per record, ~20% of
+ *    the run, and `run` sent 10-11k events/s against 12.5-13.5k through the thread pool.
+ *  Both are judged per block of SYNC_WRITE_BLOCK writes. A block of writes on the calling thread
+ *  averaging over SYNC_WRITE_LIMIT_MS (a slow disk: blocking would stall the network as long) moves
+ *  every later record to the thread pool. Otherwise a block in which the loop was busy with other
+ *  work for more than LOOP_BUSY_HIGH of the time moves the writes to the thread pool, and one busy
+ *  less than LOOP_BUSY_LOW brings them back. A block is long enough to ride out the slow first writes
+ *  of a run (1-10 ms each while the machine is busy starting, measured) and an occasional file-system
+ *  commit. */
 export const SYNC_WRITE_LIMIT_MS = 2
 export const SYNC_WRITE_BLOCK = 256
+export const LOOP_BUSY_HIGH = 0.5
+export const LOOP_BUSY_LOW = 0.25
+
+/** Time of the calling thread's event loop: cumulative ms spent working and waiting for events
+ *  (performance.eventLoopUtilization()). */
+export interface LoopTime {
+  active: number
+  idle: number
+}
+/** What the journal reads to choose where it writes; tests pass fakes. */
+export interface JournalClock {
+  /** ms, to time the writes made on the calling thread. */
+  now(): number
+  loop(): LoopTime
+}
+const systemClock: JournalClock = {
+  now: () => performance.now(),
+  loop: () => performance.eventLoopUtilization(),
+}
 
 /** What one slot holds. `torn`: written to but not valid (a write cut short by a crash, or damage);
  *  `newer`: a journal format this code does not know. */
@@ -110,10 +136,14 @@ export class ProgressJournal {
   private readonly buffers: (Buffer | undefined)[]
   /** Appends that may run at once: one slot always holds the newest completed record. */
   readonly maxConcurrent: number
-  /** Time (ms) and number of the writes on the calling thread in the current block. */
-  private syncBlockMs = 0
-  private syncBlockWrites = 0
+  /** The current block: its writes, the time spent in those made on the calling thread (ms), and
+   *  the loop's time when it began. */
+  private blockWrites = 0
+  private blockSyncMs = 0
+  private blockStart: LoopTime | undefined
   private syncWrites = true
+  /** A block of writes on the calling thread was slow: the disk is, and they stay off it. */
+  private slowDisk = false
 
   /**
    * @param slotSeqs per slot of the existing file, the sequence number of its valid record or 0
@@ -124,8 +154,7 @@ export class ProgressJournal {
     readonly file: string,
     private readonly fs: FsPromises,
     slotSeqs: readonly number[],
-    /** Times the writes made on the calling thread (ms); tests pass a fake. */
-    private readonly now: () => number = () => performance.now(),
+    private readonly clock: JournalClock = systemClock,
   ) {
     this.exists = slotSeqs.length > 0
     this.slotSeq = this.exists ? [...slotSeqs] : new Array<number>(SLOTS).fill(0)
@@ -160,6 +189,7 @@ export class ProgressJournal {
       const fh = this.fh ?? (await (this.opening ??= this.openHandle()))
       // With O_DSYNC the write returns only once the data is on disk (one syscall: measured 0.15 ms
       // against 0.21 ms for write + fdatasync).
+      if (this.dsync) this.countWrite()
       if (this.writesOnCallingThread) this.writeHere(fh.fd, buf, n, slot * SLOT_SIZE)
       else await fh.write(buf, 0, n, slot * SLOT_SIZE)
       if (!this.dsync) await fh.datasync()
@@ -171,13 +201,28 @@ export class ProgressJournal {
   }
 
   private writeHere(fd: number, buf: Buffer, n: number, at: number): void {
-    const started = this.now()
+    const started = this.clock.now()
     writeSync(fd, buf, 0, n, at)
-    this.syncBlockMs += this.now() - started
-    if (++this.syncBlockWrites < SYNC_WRITE_BLOCK) return
-    if (this.syncBlockMs / this.syncBlockWrites > SYNC_WRITE_LIMIT_MS) this.syncWrites = false
-    this.syncBlockMs = 0
-    this.syncBlockWrites = 0
+    this.blockSyncMs += this.clock.now() - started
+  }
+
+  /** Counts a write into the current block; at a block's end decides where the next ones go. */
+  private countWrite(): void {
+    if (this.blockStart === undefined) this.blockStart = this.clock.loop()
+    if (++this.blockWrites <= SYNC_WRITE_BLOCK) return
+    // The block ended with the previous write: judge it.
+    const loop = this.clock.loop()
+    const active = loop.active - this.blockStart.active
+    const total = active + (loop.idle - this.blockStart.idle)
+    if (this.syncWrites && this.blockSyncMs / SYNC_WRITE_BLOCK > SYNC_WRITE_LIMIT_MS) this.slowDisk = true
+    // The share of the loop's time spent on other work than these writes.
+    const busy = total > 0 ? (active - this.blockSyncMs) / total : 0
+    if (this.slowDisk) this.syncWrites = false
+    else if (this.syncWrites && busy > LOOP_BUSY_HIGH) this.syncWrites = false
+    else if (!this.syncWrites && busy < LOOP_BUSY_LOW) this.syncWrites = true
+    this.blockWrites = 1
+    this.blockSyncMs = 0
+    this.blockStart = loop
   }
 
   async close(): Promise<void> {
