@@ -58,15 +58,13 @@ export interface HttpSinkOptions {
   now?: () => number
 }
 
-/** Lower-case forms of header names: the same few names come with every event. */
-const lowerNames = new Map<string, string>()
+/** Lower-case forms of the header names the mapper sets on every event (others are lower-cased as
+ *  they come). */
+const LOWER_NAMES: ReadonlyMap<string, string> = new Map(
+  ['User-Agent', 'X-Client-IP-Address', 'X-Forwarded-For', 'Accept', 'Accept-Language', 'Accept-Encoding', 'Content-Type'].map((n) => [n, n.toLowerCase()]),
+)
 function lowerName(name: string): string {
-  let lower = lowerNames.get(name)
-  if (lower === undefined) {
-    lower = name.toLowerCase()
-    if (lowerNames.size < 256) lowerNames.set(name, lower)
-  }
-  return lower
+  return LOWER_NAMES.get(name) ?? name.toLowerCase()
 }
 
 /** A header value undici would send wrongly or refuse: CR, LF, NUL or a character above U+00FF
