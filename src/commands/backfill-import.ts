@@ -37,6 +37,7 @@ import { ImportLedger } from '../import/ledger.js'
 import type { LiveErrorStats } from '../import/errors-live.js'
 import type { CliIO } from '../cli.js'
 import { formatCount } from '../output/count.js'
+import { keepHttpParserOnBaseline } from '../sink/http-parser-tier.js'
 
 export interface ImportFlags extends PipelineFlags {
   project?: string
@@ -87,6 +88,8 @@ const SALT_FILE = 'import-salt'
 const SAMPLE_LINES = 200
 
 export async function runBackfillImport(files: string[], flags: ImportFlags, io: CliIO): Promise<number> {
+  // Its HTTP answers are few (an upload, error events): the optimizing compile would only delay the exit.
+  keepHttpParserOnBaseline()
   const upload = flags.upload === true
   const dryRun = flags.dryRun === true
   if (upload && dryRun) throw new UsageError('choose one of --upload and --dry-run')

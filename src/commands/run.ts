@@ -10,6 +10,7 @@ import { CheckpointStore } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
 import type { DeliveryStats } from '../delivery/engine.js'
 import { createHttpSink } from '../sink/http.js'
+import { keepHttpParserOnBaseline, OPTIMIZED_PARSER_FROM_BYTES } from '../sink/http-parser-tier.js'
 import type { EventSink } from '../sink/contract.js'
 import { createStdoutSink } from '../sink/stdout.js'
 import { openNdjsonAppender } from '../sink/ndjson.js'
@@ -160,6 +161,8 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
       )
     }
     for (const item of plan) parts.mapperFor(item.path) // [sites] a file claimed by two sites stops before anything is sent
+    if (!dryRun && (await bytesToRead(plan, store, mode === 'backfill' || flags.fromBeginning === true)) < OPTIMIZED_PARSER_FROM_BYTES)
+      keepHttpParserOnBaseline()
     for (const item of plan) {
       if (stopper.signal.aborted) break
       await processFile(ctx, item)
@@ -196,6 +199,22 @@ async function planRun(paths: string[], store: CheckpointStore | null): Promise<
     plan.push({ path, finished: false, successor: store?.all().some((c) => c.path === path) ?? false })
   }
   return plan
+}
+
+/** About what the plan has to read: each file's size less what its checkpoint acknowledged (a file
+ *  without one is read from its start only when `fromStart` or it is a rotated or next generation). */
+async function bytesToRead(plan: FilePlan[], store: CheckpointStore | null, fromStart: boolean): Promise<number> {
+  let total = 0
+  for (const item of plan) {
+    const ident = await identify(item.path).catch(() => null)
+    if (ident === null) continue
+    const cp = ident.id === null ? undefined : store?.get(ident.id)
+    // A compressed generation holds several times its size in text.
+    const size = ident.gzip ? ident.size * 8 : ident.size
+    if (cp !== undefined) total += cp.complete ? 0 : Math.max(0, size - cp.acked)
+    else if (fromStart || item.finished || item.successor === true) total += size
+  }
+  return total
 }
 
 async function processFile(ctx: Context, item: FilePlan): Promise<void> {
