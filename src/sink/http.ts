@@ -79,9 +79,9 @@ export function requestHeaders(headers: Record<string, string>): string[] | stri
   let encoding = false
   for (const k in headers) {
     const name = lowerName(k)
+    if (name === 'content-type') continue // replaced by ours below
     const value = headers[k]!
     if (UNSENDABLE.test(value)) return name
-    if (name === 'content-type') continue
     if (name === 'accept-encoding') encoding = true
     out.push(name, value)
   }
