@@ -161,7 +161,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
       )
     }
     for (const item of plan) parts.mapperFor(item.path) // [sites] a file claimed by two sites stops before anything is sent
-    if (!dryRun && (await bytesToRead(plan, store, mode === 'backfill' || flags.fromBeginning === true)) < OPTIMIZED_PARSER_FROM_BYTES)
+    if (!dryRun && !(await readsAtLeast(OPTIMIZED_PARSER_FROM_BYTES, plan, store, mode === 'backfill' || flags.fromBeginning === true)))
       keepHttpParserOnBaseline()
     for (const item of plan) {
       if (stopper.signal.aborted) break
@@ -201,9 +201,10 @@ async function planRun(paths: string[], store: CheckpointStore | null): Promise<
   return plan
 }
 
-/** About what the plan has to read: each file's size less what its checkpoint acknowledged (a file
- *  without one is read from its start only when `fromStart` or it is a rotated or next generation). */
-async function bytesToRead(plan: FilePlan[], store: CheckpointStore | null, fromStart: boolean): Promise<number> {
+/** Whether the plan has at least `bytes` to read: each file's size less what its checkpoint
+ *  acknowledged (a file without one is read from its start only when `fromStart` or it is a rotated
+ *  or next generation). Stops identifying files once the answer is known. */
+async function readsAtLeast(bytes: number, plan: FilePlan[], store: CheckpointStore | null, fromStart: boolean): Promise<boolean> {
   let total = 0
   for (const item of plan) {
     const ident = await identify(item.path).catch(() => null)
@@ -213,8 +214,9 @@ async function bytesToRead(plan: FilePlan[], store: CheckpointStore | null, from
     const size = ident.gzip ? ident.size * 8 : ident.size
     if (cp !== undefined) total += cp.complete ? 0 : Math.max(0, size - cp.acked)
     else if (fromStart || item.finished || item.successor === true) total += size
+    if (total >= bytes) return true
   }
-  return total
+  return false
 }
 
 async function processFile(ctx: Context, item: FilePlan): Promise<void> {

@@ -373,7 +373,7 @@ class Engine {
     return this.concurrency - (this.undoneEvents - this.held)
   }
 
-  /** false: nothing reserved (the shared budget has no unit free now). */
+  /** false: nothing reserved (no room under `concurrency`, or the shared budget has no unit free now). */
   private reserve(): boolean {
     const from = this.reserveEndSeq - this.base
     let to = this.lastHeldSeq - this.base

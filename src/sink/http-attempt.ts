@@ -35,7 +35,7 @@ export class AbortWatch {
       signal.addEventListener(
         'abort',
         () => {
-          for (const a of [...watched]) a.abortBySignal(signal)
+          for (const a of [...watched]) a.abortBySignal()
         },
         { once: true },
       )
@@ -68,9 +68,10 @@ export class WireAttempt implements Dispatcher.DispatchHandler {
 
   /** The signal aborted: before the write the request is dropped unsent (aborted at onConnect);
    *  after it, torn down. */
-  abortBySignal(signal: AbortSignal): void {
-    this.abortRequest?.(signal.reason as Error)
-    this.settle({ error: signal.reason, written: this.written })
+  abortBySignal(): void {
+    const reason: unknown = this.signal?.reason
+    this.abortRequest?.(reason as Error)
+    this.settle({ error: reason, written: this.written })
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -136,12 +137,7 @@ export function dispatchAttempt(
 /** All headers of an answer, names lower-cased; repeated names collect into an array. */
 export function parseHeaders(raw: readonly Buffer[]): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {}
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i]!.toString('latin1').toLowerCase()
-    const v = raw[i + 1]!.toString('latin1')
-    const prev = out[k]
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]
-  }
+  for (let i = 0; i + 1 < raw.length; i += 2) addHeader(out, raw[i]!.toString('latin1').toLowerCase(), raw[i + 1]!)
   return out
 }
 
@@ -151,9 +147,14 @@ function contentEncodingOnly(raw: readonly Buffer[]): Record<string, string | st
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!
     if (name.length !== CONTENT_ENCODING.length || name.toString('latin1').toLowerCase() !== CONTENT_ENCODING) continue
-    const v = raw[i + 1]!.toString('latin1')
-    const prev = out[CONTENT_ENCODING]
-    out = { [CONTENT_ENCODING]: prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v] }
+    if (out === NO_HEADERS) out = {}
+    addHeader(out, CONTENT_ENCODING, raw[i + 1]!)
   }
   return out
+}
+
+function addHeader(out: Record<string, string | string[] | undefined>, name: string, raw: Buffer): void {
+  const v = raw.toString('latin1')
+  const prev = out[name]
+  out[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]
 }
