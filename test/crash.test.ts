@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { CheckpointStore } from '../src/checkpoint/store.js'
 import { startTestApi } from '../src/testapi/server.js'
 import { collect, spawnCli, withTempDir } from './helpers/cli.js'
 
@@ -98,4 +99,43 @@ describe('crash safety', () => {
       await api.close()
     }
   })
+
+  it(
+    'a kill leaves only the sends in flight uncertain; after a power loss (another boot) the lease bounds it to ~1,024 lines',
+    { timeout: 60_000 },
+    async () => {
+      // Requests hang, so the 8 in flight are the only ones that may have reached the API.
+      const api = await startTestApi({ projects: [PROJECT], faults: { latencyMs: 50_000 } })
+      try {
+        await withTempDir(async (dir) => {
+          const log = join(dir, 'access.log')
+          const lines: string[] = []
+          for (let i = 0; i < 5000; i++)
+            lines.push(`203.0.113.${(i % 200) + 1} - - [01/Nov/2026:10:00:00 +0000] "GET /page/${i} HTTP/1.1" 200 99 "-" "${UA}"\n`)
+          await writeFile(log, lines.join(''))
+          const ends: number[] = []
+          for (const l of lines) ends.push((ends.at(-1) ?? 0) + Buffer.byteLength(l))
+          const lineAt = (offset: number) => ends.findIndex((end) => end > offset)
+          const state = join(dir, 'state')
+          const child = spawnCli(['run', '--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', state, '--concurrency', '8', log])
+          const done = collect(child)
+          const deadline = Date.now() + 20_000
+          while (api.stats().requests < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+          expect(api.stats().requests).toBe(8)
+          child.kill('SIGKILL')
+          await done
+          const killed = (await CheckpointStore.open(state)).all()[0]!
+          expect(killed.acked).toBe(0)
+          // The same boot: exactly the reservation (the 8 sent, at most 8 more held in it).
+          expect(lineAt(killed.dispatched - 1)).toBeGreaterThanOrEqual(7)
+          expect(lineAt(killed.dispatched - 1)).toBeLessThan(16)
+          const afterPowerLoss = (await CheckpointStore.open(state, { bootId: '00000000-0000-4000-8000-000000000000' })).all()[0]!
+          expect(afterPowerLoss.dispatched).toBeGreaterThan(killed.dispatched)
+          expect(lineAt(afterPowerLoss.dispatched - 1)).toBeLessThanOrEqual(1024 + 16)
+        })
+      } finally {
+        await api.close()
+      }
+    },
+  )
 })

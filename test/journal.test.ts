@@ -26,7 +26,7 @@ import {
   SYNC_WRITE_BLOCK,
   SYNC_WRITE_LIMIT_MS,
 } from '../src/checkpoint/journal.js'
-import { CheckpointStore, StateError } from '../src/checkpoint/store.js'
+import { CheckpointStore, LEASE_FILE, StateError } from '../src/checkpoint/store.js'
 import type { FileCheckpoint } from '../src/checkpoint/store.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -510,7 +510,9 @@ describe('progress journal on a real directory', () => {
     const st = await stat(join(dir, JOURNAL_FILE))
     expect(st.mode & 0o777).toBe(0o600)
     expect(st.size).toBe(JOURNAL_SIZE)
-    expect((await readdir(dir)).sort()).toEqual([JOURNAL_FILE, 'state.json'])
+    // The lease journal too (this machine tells its boot id).
+    expect((await stat(join(dir, LEASE_FILE))).mode & 0o777).toBe(0o600)
+    expect((await readdir(dir)).sort()).toEqual([JOURNAL_FILE, LEASE_FILE, 'state.json'])
   })
 
   it('writes records on the calling thread while the disk is fast and the loop has time, through the thread pool otherwise', async () => {
@@ -583,7 +585,7 @@ describe('progress journal on a real directory', () => {
     // The child runs the current sources, transpiled next to it (dist/ may be stale).
     const lib = join(dir, 'lib')
     await import('node:fs/promises').then((f) => f.mkdir(lib))
-    for (const name of ['atomic', 'journal', 'store']) {
+    for (const name of ['atomic', 'boot-id', 'journal', 'store']) {
       const src = await readFile(join(repoRoot, 'src/checkpoint', `${name}.ts`), 'utf8')
       const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } })
       await writeFile(join(lib, `${name}.js`), out.outputText)

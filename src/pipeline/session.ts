@@ -86,6 +86,10 @@ export interface SessionResult {
 
 const SAMPLE_LINES = 200
 const TAIL_HASH_EVERY_MS = 1000
+/** Lines a lease reaches beyond the line being read, within the batch read (CheckpointStore): after
+ *  a power loss or kernel crash up to about this many lines may be reported uncertain; one synced
+ *  write covers about half of them. */
+const LEASE_LINES = 1024
 
 export async function runSession(ctx: SessionContext, plan: SessionPlan): Promise<SessionResult> {
   const fh = plan.handle ?? (await open(plan.path, 'r'))
@@ -155,6 +159,9 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
   }
   // Synchronous up to saveProgress: the engine may have two saves running, and each record must
   // hold progress at least as new as the one before it.
+  // Every byte before it was read: the furthest offset a lease may cover (lines not yet written to
+  // a followed file must never fall inside one).
+  let leaseTo = 0
   const persist = (p: Progress): Promise<void> => {
     if (!writes) return Promise.resolve()
     const now = performance.now()
@@ -172,7 +179,7 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
       unsent: p.unsent,
       updatedAt: new Date(ctx.now()).toISOString(),
     })
-    return store!.saveProgress(cp)
+    return store!.saveProgress(cp, leaseTo)
   }
 
   const finalRead = plan.finished || ident.gzip
@@ -190,10 +197,12 @@ async function sessionOn(ctx: SessionContext, plan: SessionPlan, fh: FileHandle)
         parser = await detectParser(ctx, plan.path, batch, lineNo, cp.acked)
         await replayDirectives(parser, plan.path, cp.acked, READ_CHUNK_BYTES)
       }
+      const last = ends.length - 1
       for (let i = 0; i < starts.length; i++) {
         lineNo++
         const start = base + starts[i]!
         const end = base + ends[i]!
+        leaseTo = base + ends[i + LEASE_LINES < last ? i + LEASE_LINES : last]!
         const outcome = classifyLine(parser, mapper, buf.subarray(starts[i], contentEnds[i]), truncated?.[i] === true)
         countOutcome(counters, outcome)
         ctx.projects?.line(outcome, projectOf) // [sites]
