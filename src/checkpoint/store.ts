@@ -393,6 +393,7 @@ export class CheckpointStore {
     for (const [id, s] of this.pending) if (s <= stamp) this.pending.delete(id)
     for (const [id, leased] of moot) {
       if ((this.leases.get(id) ?? -1) !== leased && (this.leaseWriting?.get(id) ?? -1) !== leased) continue // renewed meanwhile
+      // Released at the snapshot but reserving again since: its sends may rely on this lease.
       if (!this.released.has(id) && leased > (this.files.get(id)?.acked ?? 0)) continue
       this.leases.delete(id)
       this.leaseFrom.delete(id)

@@ -58,8 +58,9 @@ export interface DeliveryOptions {
   concurrency: number
   sink: EventSink
   /** Durable checkpoint write. Called in order, each with progress at least as new as the one
-   *  before; up to `persistConcurrency` calls run at once, and each resolves once its own record is
-   *  durable (a later one may resolve first). */
+   *  before; up to `persistConcurrency` calls run at once, and each resolves once its own record
+   *  survives a crash (a later one may resolve first; CheckpointStore.saveProgress says what covers
+   *  a power loss). */
   persist(p: Progress): Promise<void>
   /** Persist calls that may run at once (default 1): with 2, a reservation does not wait behind a
    *  durable write already running, which is most of what a freed slot waits for otherwise. */
