@@ -8,3 +8,10 @@ export const EXIT_LOCKED = 75
 export class UsageError extends Error {
   override name = 'UsageError'
 }
+
+/** A file system error a user can fix (a missing or unreadable input) as a one-line UsageError. */
+export function asUsage(err: unknown): never {
+  const e = err as NodeJS.ErrnoException
+  if (e?.name === 'InputError' || e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') throw new UsageError(e.message)
+  throw err
+}

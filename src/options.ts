@@ -41,6 +41,11 @@ export function validateProjectId(pid: string | undefined, required: boolean): s
   return pid
 }
 
+/** `-p` (or SWETRIX_PROJECT_ID) checked, or null when not given (sites may map every line). */
+export function projectIdOf(flags: { project?: string }): string | null {
+  return flags.project === undefined || flags.project === '' ? null : validateProjectId(flags.project, true)
+}
+
 export function parseFieldMap(fields: string[]): Record<string, string> {
   const map: Record<string, string> = {}
   for (const f of fields) {
@@ -66,6 +71,13 @@ export function parseTimeBound(text: string, flag: string, now: number): number 
   const t = Date.parse(text)
   if (Number.isNaN(t)) throw new UsageError(`${flag} ${text}: expected an ISO 8601 date/time (2026-11-01, 2026-11-01T12:00:00Z) or an age (24h, 7d)`)
   return t
+}
+
+/** `100m`, `5000k`, `5000000` -> bytes (decimal units, as the upload limit is stated). */
+export function parseByteSize(text: string, flag: string): number {
+  const m = /^(\d+)(k|m)?b?$/i.exec(text.trim())
+  if (!m) throw new UsageError(`${flag} ${text}: expected bytes, e.g. 100m or 5000000`)
+  return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1000 : 1000_000) : 1)
 }
 
 export function parsePositiveInt(text: string, flag: string): number {

@@ -47,7 +47,7 @@ describe('backfill --errors-via-api', () => {
       const s1 = JSON.parse(first.stdout).import
       expect(s1.rows).toBe(15)
       expect(s1.errorsNotImported).toBe(5)
-      expect(s1.errorsViaApi).toMatchObject({ sent: 5, accepted: 5, uncertain: 0, alreadySent: 0 })
+      expect(s1.errorsViaApi).toMatchObject({ sent: 5, accepted: 5, uncertain: 0 })
       const errors = () => api!.accepted().filter((e) => e.endpoint === '/log/error')
       expect(
         errors()

@@ -191,7 +191,7 @@ describe('w3c', () => {
     const text = readFileSync(path, 'latin1')
     const resumeAt = text.indexOf('2026-11-20 11:00:01')
     const p = parserForInput(builtinParsers().find((b) => b.name === 'w3c')!)
-    await replayDirectives(p, path, resumeAt, 64 * 1024)
+    await replayDirectives(p, { path }, resumeAt, 64 * 1024)
     const line = text.slice(resumeAt, text.indexOf('\n', resumeAt))
     expect(p.parse(Buffer.from(line, 'latin1'))).toMatchObject({ path: '/missing', bytes: 1245, host: 'www.example.com' })
   })

@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { buildPipeline } from '../options.js'
 import type { LogParser } from '../../parsers/types.js'
 import { countryLookupOf } from '../import/geo.js'
-import { createRowScanner, rowBatchTransfers } from '../import/rows.js'
+import { batchOfLines, createRowScanner, rowBatchTransfers } from '../import/rows.js'
 import type { RowJob, RowPoolTask } from '../import/row-pool.js'
 
 const task = workerData as RowPoolTask
@@ -30,7 +30,7 @@ function parserNamed(name: string): LogParser {
 
 parentPort!.on('message', (job: RowJob) => {
   try {
-    const rows = scan(parserNamed(job.parser), job)
+    const rows = scan(batchOfLines(parserNamed(job.parser), job))
     parentPort!.postMessage({ id: job.id, rows }, rowBatchTransfers(rows))
   } catch (err) {
     parentPort!.postMessage({ id: job.id, error: (err as Error).message })

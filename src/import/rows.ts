@@ -6,7 +6,9 @@
 // A batch's rows are packed (UTF-8 bytes, typed arrays, each visitor string once) so that passing
 // them between threads is a few copies, not one object per row.
 import type { LogParser } from '../../parsers/types.js'
-import { classifyLine, countOutcome, type Mapper } from '../pipeline/classify.js'
+import type { Mapper } from '../pipeline/classify.js'
+import { linesIn, scanLines, type LineTally, type SessionBatch } from '../pipeline/line-loop.js'
+import type { LineBatch } from '../source/reader.js'
 import { emptyCounters, type LineCounters } from '../types.js'
 import { createRowFormatter } from './row.js'
 import { DAY_MS, visitorHash } from './sessions.js'
@@ -22,6 +24,8 @@ export interface LinesIn {
 
 export interface RowBatch {
   counters: LineCounters
+  /** Lines scanned. */
+  lines: number
   /** Events without a logged time (not imported). */
   noTime: number
   /** The rows' text (each up to its country) as UTF-8, back to back; row i ends at textEnds[i]. */
@@ -54,7 +58,8 @@ interface Known {
  *  the same value). */
 const KNOWN_VISITORS = 10_000
 
-export type RowScanner = (parser: LogParser, lines: LinesIn) => RowBatch
+/** Rows of one batch of lines (the line loop's batch, with its parser). */
+export type RowScanner = (batch: SessionBatch) => RowBatch
 
 export function createRowScanner(o: RowScannerOptions): RowScanner {
   const format = createRowFormatter({ hostname: o.hostname })
@@ -77,10 +82,9 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
     return k
   }
 
-  return (parser, lines) => {
+  return (b) => {
     const counters = emptyCounters()
-    const n = lines.starts.length
-    const buf = Buffer.from(lines.buf.buffer, lines.buf.byteOffset, lines.buf.byteLength)
+    const n = linesIn(b)
     const texts: string[] = []
     const textEnds = new Int32Array(n)
     const times = new Float64Array(n)
@@ -91,14 +95,13 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
     let noTime = 0
     let rows = 0
     let bytes = 0
-    for (let i = 0; i < n; i++) {
-      const outcome = classifyLine(parser, o.mapper, buf.subarray(lines.starts[i], lines.contentEnds[i]), lines.truncated?.[i] === true)
-      countOutcome(counters, outcome)
-      if (outcome.kind !== 'event' || outcome.event.kind === 'error') continue
+    const tally: LineTally = { counters, firstRejected: {}, projects: null, projectOf: null }
+    scanLines(b, 'full', o.mapper, tally, (outcome) => {
+      if (outcome.kind !== 'event' || outcome.event.kind === 'error') return
       const text = format(outcome.event, outcome.record)
       if (text === null) {
         noTime++
-        continue
+        return
       }
       const time = outcome.record.time!
       const k = visitor(format.ip, format.ua, Math.floor(time / DAY_MS))
@@ -114,9 +117,10 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
       times[rows] = time
       visitorOf[rows] = v
       rows++
-    }
+    })
     return {
       counters,
+      lines: n,
       noTime,
       text: utf8(texts.join(''), bytes),
       textEnds: textEnds.subarray(0, rows),
@@ -126,6 +130,16 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
       countries,
     }
   }
+}
+
+/** A worker's batch (lines without their offsets, which rows do not use) as the line loop takes it. */
+export function batchOfLines(parser: LogParser, lines: LinesIn): SessionBatch {
+  const buf = Buffer.from(lines.buf.buffer, lines.buf.byteOffset, lines.buf.byteLength)
+  const starts = Array.from(lines.starts)
+  const contentEnds = Array.from(lines.contentEnds)
+  const raw: LineBatch = { buf, base: 0, starts, contentEnds, ends: contentEnds }
+  if (lines.truncated !== undefined) raw.truncated = Array.from(lines.truncated)
+  return { raw, framed: null, parser, linesBefore: 0 }
 }
 
 function utf8(text: string, bytes: number): Uint8Array {

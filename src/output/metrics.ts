@@ -11,8 +11,10 @@ export interface FollowSnapshot {
   /** Per followed file: bytes in the file not yet acknowledged. */
   behind: { path: string; bytes: number }[]
   /** Epoch ms of the last event the API accepted (null: none yet). */
+  /** When the API last accepted an event (wall clock, ms), null: not yet. */
   lastSendAt: number | null
-  startedAt: number
+  /** Since the process started (monotonic: a clock step does not change it). */
+  uptimeMs: number
 }
 
 export function parseListenAddress(text: string): { host: string; port: number } | null {
@@ -77,7 +79,7 @@ export async function startMetricsServer(
       const s = snapshot()
       const body = {
         status: 'ok',
-        uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+        uptimeSeconds: Math.round(s.uptimeMs / 1000),
         lastSendAt: s.lastSendAt === null ? null : new Date(s.lastSendAt).toISOString(),
         bytesBehind: s.behind.reduce((a, b) => a + b.bytes, 0),
         uncertain: s.delivery.uncertain,

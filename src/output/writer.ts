@@ -15,6 +15,16 @@ export class LineWriter {
     if (this.chunk.length >= this.limit) await this.flush()
   }
 
+  /** Appends one line without waiting (a caller in a synchronous loop); `settle()` after the loop. */
+  push(text: string): void {
+    this.chunk += text + '\n'
+  }
+
+  /** Flushes once the buffer is full, waiting for a full stream to drain. */
+  async settle(): Promise<void> {
+    if (this.chunk.length >= this.limit) await this.flush()
+  }
+
   async flush(): Promise<void> {
     if (!this.chunk) return
     const data = this.chunk

@@ -1,24 +1,44 @@
-// The pure per-line core shared by check, run and backfill: bytes -> record -> event or skip.
+// The pure per-line core of every command: bytes -> record -> event or skip, and the counters.
 import { DIRECTIVE_REASON, isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
 import type { EventKind, LineCounters, OutgoingEvent } from '../types.js'
 import type { Mapper } from '../mapper/index.js'
 
 export type { Mapper }
 
+/** Why a line inside a runtime wrapper (CRI, Docker json-file) is passed over: its inner text is
+ *  not an access-log line (ingress-nginx's own messages, an error log on the same stream). */
+export const NOT_ACCESS_LOG = 'not-access-log'
+/** A line that holds nothing but white space. */
+export const EMPTY_LINE = 'empty-line'
+
 export type LineOutcome =
   | { kind: 'rejected'; reason: string; record?: undefined; event?: undefined }
-  /** A line of the log's own directives (W3C `#Fields:`): counted as skipped, not rejected. */
-  | { kind: 'directive'; reason: typeof DIRECTIVE_REASON; record?: undefined; event?: undefined }
+  /** Not a request, and not a failure: a log's own directive (W3C `#Fields:`), a line of another
+   *  stream, a container's own message. Counted as skipped, with no record. */
+  | { kind: 'passed'; reason: string; record?: undefined; event?: undefined }
   | { kind: 'skipped'; reason: string; record: RequestRecord; event?: undefined }
   | { kind: 'event'; event: OutgoingEvent; record: RequestRecord; reason?: undefined }
+  /** Counting only: the mapper's decision, without building the request. */
+  | { kind: 'counted'; eventKind: EventKind; record?: undefined; event?: undefined; reason?: undefined }
 
-/** Classifies one line. `truncated` lines (longer than the reader's limit) are rejected unseen. */
-export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, truncated = false): LineOutcome {
-  if (truncated) return { kind: 'rejected', reason: 'line-too-long' }
+/** `full` builds each event (to send, write or print it); `count` only decides (check's counts). */
+export type ClassifyMode = 'full' | 'count'
+
+/** Classifies one line. `truncated` lines (longer than the reader's limit) are rejected unseen;
+ *  `wrapped` lines (inside a runtime wrapper) that do not parse are passed over, not rejected. */
+export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, truncated = false, wrapped = false, mode: ClassifyMode = 'full'): LineOutcome {
+  if (truncated) return TOO_LONG
   const parsed = parser.parse(line)
   if (isRejection(parsed)) {
     if (parsed.rejected === DIRECTIVE_REASON) return DIRECTIVE
+    if (wrapped) return NOT_ACCESS
     return { kind: 'rejected', reason: parsed.rejected || 'no-match' }
+  }
+  if (mode === 'count' && mapper.classify) {
+    const decision = mapper.classify(parsed)
+    if (typeof decision === 'string') return COUNTED[decision]
+    if ('skip' in decision) return { kind: 'skipped', reason: decision.skip, record: parsed }
+    return COUNTED[decision.event.kind]
   }
   const mapped = mapper(parsed)
   if ('skip' in mapped) return { kind: 'skipped', reason: mapped.skip, record: parsed }
@@ -27,53 +47,47 @@ export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, tr
 
 export function countOutcome(c: LineCounters, o: LineOutcome): void {
   c.lines++
-  if (o.kind === 'rejected') countRejected(c, o.reason)
-  else if (o.kind === 'skipped' || o.kind === 'directive') countSkipped(c, o.reason)
-  else countEvent(c, o.event.kind)
-}
-
-function countRejected(c: LineCounters, reason: string): void {
-  c.rejected++
-  c.rejectedReasons[reason] = (c.rejectedReasons[reason] ?? 0) + 1
-}
-
-function countSkipped(c: LineCounters, reason: string): void {
-  c.parsed++
-  c.skipped[reason] = (c.skipped[reason] ?? 0) + 1
-}
-
-function countEvent(c: LineCounters, kind: EventKind): void {
-  c.parsed++
-  c.events[kind]++
+  switch (o.kind) {
+    case 'rejected':
+      c.rejected++
+      c.rejectedReasons[o.reason] = (c.rejectedReasons[o.reason] ?? 0) + 1
+      return
+    case 'skipped':
+    case 'passed':
+      c.parsed++
+      c.skipped[o.reason] = (c.skipped[o.reason] ?? 0) + 1
+      return
+    case 'event':
+      c.parsed++
+      c.events[o.event.kind]++
+      return
+    case 'counted':
+      c.parsed++
+      c.events[o.eventKind]++
+  }
 }
 
 /** The `outcome` value of a `--records` line. */
 export function outcomeLabel(o: LineOutcome): string | undefined {
-  if (o.kind === 'rejected') return undefined
-  if (o.kind === 'skipped' || o.kind === 'directive') return `skip:${o.reason}`
-  return o.event.kind === 'custom' ? `custom:${o.event.name ?? ''}` : o.event.kind
-}
-
-/** Classifies and counts one line when only the counts are wanted (`check` without per-line output):
- *  the mapper's decision without building the request. Returns the rejection reason, if rejected. */
-export function countLine(c: LineCounters, parser: LogParser, mapper: Mapper, line: Buffer, truncated: boolean): string | null {
-  c.lines++
-  const parsed = truncated ? TOO_LONG : parser.parse(line)
-  if (isRejection(parsed)) {
-    if (parsed.rejected === DIRECTIVE_REASON) {
-      countSkipped(c, DIRECTIVE_REASON)
-      return null
-    }
-    const reason = parsed.rejected || 'no-match'
-    countRejected(c, reason)
-    return reason
+  switch (o.kind) {
+    case 'rejected':
+      return undefined
+    case 'skipped':
+    case 'passed':
+      return `skip:${o.reason}`
+    case 'event':
+      return o.event.kind === 'custom' ? `custom:${o.event.name ?? ''}` : o.event.kind
+    case 'counted':
+      return o.eventKind
   }
-  const decision = mapper.classify ? mapper.classify(parsed) : mapper(parsed)
-  if (typeof decision === 'string') countEvent(c, decision)
-  else if ('skip' in decision) countSkipped(c, decision.skip)
-  else countEvent(c, decision.event.kind)
-  return null
 }
 
-const TOO_LONG = { rejected: 'line-too-long' }
-const DIRECTIVE: LineOutcome = Object.freeze({ kind: 'directive', reason: DIRECTIVE_REASON })
+export const TOO_LONG: LineOutcome = Object.freeze({ kind: 'rejected', reason: 'line-too-long' })
+const DIRECTIVE: LineOutcome = Object.freeze({ kind: 'passed', reason: DIRECTIVE_REASON })
+const NOT_ACCESS: LineOutcome = Object.freeze({ kind: 'passed', reason: NOT_ACCESS_LOG })
+export const EMPTY: LineOutcome = Object.freeze({ kind: 'rejected', reason: EMPTY_LINE })
+const COUNTED: Record<EventKind, LineOutcome> = {
+  pageview: Object.freeze({ kind: 'counted', eventKind: 'pageview' }),
+  error: Object.freeze({ kind: 'counted', eventKind: 'error' }),
+  custom: Object.freeze({ kind: 'counted', eventKind: 'custom' }),
+}

@@ -142,3 +142,11 @@ async function* positionalChunks(fh: FileHandle): AsyncGenerator<Buffer> {
     yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead)
   }
 }
+
+/** Whether the file behind `fh` still starts with the first line of identity `id` (a copytruncate
+ *  or an in-place rewrite changes it). */
+export async function sameFirstLine(fh: FileHandle, id: string): Promise<boolean> {
+  const buf = Buffer.alloc(ID_HEAD_BYTES)
+  const { bytesRead } = await fh.read(buf, 0, ID_HEAD_BYTES, 0)
+  return idOfHead(buf.subarray(0, bytesRead)) === id
+}

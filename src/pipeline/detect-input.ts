@@ -1,0 +1,63 @@
+// The one format detector of every command: settles an input's format from a sample of its first
+// non-blank lines (`--format auto`), or takes the named one, and gives the parser instance for this
+// input. A file resumed half-way whose sample says nothing (W3C data lines without their
+// `#Fields:`) is judged by its head instead. A format that matches nothing stops with one line that
+// names the failing line (its text only with --verbose: it holds visitor data).
+import { detectFormat } from '../../parsers/detect.js'
+import { parserForInput, type LogParser } from '../../parsers/types.js'
+import type { LineBatch } from '../source/reader.js'
+import { UsageError } from '../errors.js'
+import { safeText } from '../output/safe-text.js'
+
+export const SAMPLE_LINES = 200
+
+export interface DetectOptions {
+  format: LogParser | 'auto'
+  candidates: readonly LogParser[]
+  /** The input as messages name it. */
+  label: string
+  /** Lines of the input before the sample (line numbers in messages are the input's). */
+  linesBefore: number
+  verbose: boolean
+  /** The first non-blank lines of the input from its start, when the sample does not begin there. */
+  head?: () => Promise<Buffer[]>
+}
+
+/** The sample lines of a batch (blank lines kept, so its line numbers are the input's; an
+ *  over-long line stands as a blank one: it is rejected unseen, it does not tell the format). */
+export function sampleOf(batch: Pick<LineBatch, 'buf' | 'starts' | 'contentEnds' | 'truncated'>, count = SAMPLE_LINES): Buffer[] {
+  const sample: Buffer[] = []
+  for (let i = 0; i < batch.starts.length && sample.length < count; i++) {
+    sample.push(batch.truncated?.[i] ? EMPTY_BUF : Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+  }
+  return sample
+}
+
+const EMPTY_BUF = Buffer.alloc(0)
+
+export function isBlankLine(line: Uint8Array): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false
+  }
+  return true
+}
+
+/** The parser for this input, or null when the sample holds only blank lines (look again later). */
+export async function detectInput(sample: readonly Buffer[], o: DetectOptions): Promise<LogParser | null> {
+  if (!sample.some((l) => !isBlankLine(l))) return null
+  if (o.format !== 'auto') return parserForInput(o.format)
+  let detected = detectFormat(sample, o.candidates)
+  if (!detected.ok && o.head) {
+    const fromHead = detectFormat(await o.head(), o.candidates)
+    if (fromHead.ok) detected = fromHead
+  }
+  if (detected.ok) return parserForInput(detected.parser)
+  if (detected.reason === 'empty') return null // only `#` comment lines so far
+  const failing = detected.firstFailedLine > 0 ? sample[detected.firstFailedLine - 1] : undefined
+  const shown = o.verbose && failing ? `: ${safeText(failing.toString('utf8').slice(0, 200))}` : ' (--verbose shows it)'
+  const where = detected.firstFailedLine > 0 ? `line ${o.linesBefore + detected.firstFailedLine} fails${shown}; ${detected.reason}. ` : ''
+  throw new UsageError(
+    `${safeText(o.label)}: no known log format matches (tried ${detected.tried.join(', ')}); ${where}Name the format with --format, e.g. --format 'nginx:<your log_format>'`,
+  )
+}

@@ -1,0 +1,95 @@
+// The line loop of every command: each line of a batch is classified (parser -> mapper), counted,
+// and handed to the destination's visitor with its absolute byte offsets and line number. `check`,
+// `run`, `backfill` (both ways) and `follow` all read their lines through this one function, in the
+// main thread and in worker threads alike.
+import type { LogParser } from '../../parsers/types.js'
+import type { LineBatch } from '../source/reader.js'
+import type { LineCounters } from '../types.js'
+import type { ProjectOf, ProjectTally } from '../output/projects.js'
+import { classifyLine, countOutcome, EMPTY, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
+
+/** Lines unwrapped from a runtime wrapper (CRI, Docker json-file): per line its inner text and its
+ *  absolute offsets in the runtime's file (a joined partial run spans several physical lines). */
+export interface FramedLines {
+  starts: number[]
+  ends: number[]
+  contents: Buffer[]
+  truncated: boolean[]
+  /** Per line: null, or why it is passed over without parsing (another stream, not a wrapper line). */
+  skips: (string | null)[]
+}
+
+export interface SessionBatch {
+  /** The reader's lines: line i spans `base + starts[i]` .. `base + ends[i]`. */
+  raw: LineBatch
+  /** The lines inside the runtime wrapper, when the input has one (then they replace `raw`'s). */
+  framed: FramedLines | null
+  /** null until the input's first non-blank line settled the format: every line before is blank. */
+  parser: LogParser | null
+  /** Lines of the input before this batch (line numbers are 1-based). */
+  linesBefore: number
+}
+
+/** Where the loop counts: the file's counters, the first rejected line numbers per reason, and with
+ *  several sites the per-project tally. */
+export interface LineTally {
+  counters: LineCounters
+  firstRejected: Record<string, number[]>
+  projects: ProjectTally | null
+  projectOf: ProjectOf | null
+}
+
+/** A line, classified: its outcome, its absolute start and end offsets, its 1-based number. */
+export type LineVisitor = (outcome: LineOutcome, start: number, end: number, line: number) => void
+
+const FIRST_REJECTED_KEPT = 5
+const COMMENT: LineOutcome = Object.freeze({ kind: 'passed', reason: 'comment' })
+
+/** Before the format is known every line is blank, a `#` comment or over-long (detection waits for
+ *  another). */
+function beforeFormat(line: Buffer, truncated: boolean): LineOutcome {
+  return truncated ? TOO_LONG : line[0] === 0x23 ? COMMENT : EMPTY
+}
+
+export function linesIn(b: SessionBatch): number {
+  return b.framed ? b.framed.starts.length : b.raw.starts.length
+}
+
+/** Classifies, counts and visits every line of `b`; returns the number of lines. */
+export function scanLines(b: SessionBatch, mode: ClassifyMode, mapper: Mapper, tally: LineTally, visit: LineVisitor | null): number {
+  const { parser, framed } = b
+  const n = linesIn(b)
+  let line = b.linesBefore
+  for (let i = 0; i < n; i++) {
+    line++
+    let outcome: LineOutcome
+    let start: number
+    let end: number
+    if (framed !== null) {
+      start = framed.starts[i]!
+      end = framed.ends[i]!
+      const skip = framed.skips[i]
+      outcome =
+        skip != null
+          ? { kind: 'passed', reason: skip }
+          : parser === null
+            ? beforeFormat(framed.contents[i]!, framed.truncated[i] === true)
+            : classifyLine(parser, mapper, framed.contents[i]!, framed.truncated[i] === true, true, mode)
+    } else {
+      const { raw } = b
+      start = raw.base + raw.starts[i]!
+      end = raw.base + raw.ends[i]!
+      const content = raw.buf.subarray(raw.starts[i], raw.contentEnds[i])
+      const truncated = raw.truncated?.[i] === true
+      outcome = parser === null ? beforeFormat(content, truncated) : classifyLine(parser, mapper, content, truncated, false, mode)
+    }
+    countOutcome(tally.counters, outcome)
+    if (outcome.kind === 'rejected') {
+      const kept = (tally.firstRejected[outcome.reason] ??= [])
+      if (kept.length < FIRST_REJECTED_KEPT) kept.push(line)
+    }
+    if (tally.projects !== null) tally.projects.line(outcome, tally.projectOf!)
+    visit?.(outcome, start, end, line)
+  }
+  return n
+}
