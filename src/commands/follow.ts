@@ -331,7 +331,8 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
       while (!stopper.signal.aborted && hasGlob) {
         await new Promise<void>((r) => {
           rescanNow = r
-          void notifier.wait(stopper.signal, 5000).then(() => setTimeout(r, 500).unref())
+          // Not unref'd: with no file matched yet this timer is all that keeps the process alive.
+          void notifier.wait(stopper.signal, 5000).then(() => (stopper.signal.aborted ? r() : setTimeout(r, 500)))
         })
         if (!stopper.signal.aborted) await startFollowers(true).catch(fail)
       }
