@@ -67,7 +67,7 @@ const imageEnv = (stage: Stage): Record<string, string> =>
 
 describe('Dockerfile', () => {
   it('lints clean with the Docker language server linter, which does report mistakes', () => {
-    expect(lintDockerfile(dockerfileText).map((d) => `${d.range.start.line + 1}: ${d.message}`)).toEqual([])
+    expect(lintDockerfile(dockerfileText).map((d) => `${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`)).toEqual([])
     const flawed = "from node:20-bookworm-slim\nworkdir app\nCOPY --from=nowhere /x /y\nENTRYPOINT ['node']\n"
     expect(lintDockerfile(flawed).length).toBeGreaterThanOrEqual(3)
   })
