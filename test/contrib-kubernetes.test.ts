@@ -134,6 +134,8 @@ describe('contrib/kubernetes manifests', () => {
     // The kubelet expands $(SWETRIX_INGEST_FOLLOW) in args; the pattern is one argument, no shell.
     expect(main.command).toBeUndefined()
     expect(main.args?.[0]).toBe('follow')
+    // A controller's log starts with lines no format reads (its version banner): auto-detection would stop.
+    expect(main.args?.find((a) => a.startsWith('--format='))).toMatch(/^--format=(?!auto$)\S+$/)
     expect(main.args?.at(-1)).toBe('$(SWETRIX_INGEST_FOLLOW)')
     expect(configMap.data?.follow).toMatch(/^\/var\/log\/containers\/[^\s'"]+\.log$/)
   })
