@@ -5,7 +5,7 @@
 #
 # The base is a tag, not a digest: a rebuild picks up Node 20's patch releases and Debian's security
 # updates; a digest would freeze them until someone bumps it. Pin one with --build-arg if you need
-# byte-for-byte rebuilds. Node 20 is the project's engine (package.json); 22 works too.
+# byte-for-byte rebuilds. Node 20 is what the project is tested on (package.json engines: >=20.19).
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
