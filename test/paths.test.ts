@@ -110,6 +110,12 @@ describe('rotatedSiblings', () => {
     expect(await linkTarget(join(dir, 'containers/loop-a.log'))).toBe(join(dir, 'containers/loop-a.log'))
   })
 
+  it('still lists generations named after the link beside the link (a link rotated by logrotate)', async () => {
+    await touch('data/access.log', 'data/access.log.1', 'nginx/access.log.2.gz')
+    await symlink(join(dir, 'data/access.log'), join(dir, 'nginx/access.log'))
+    expect(rel(await rotatedSiblings(join(dir, 'nginx/access.log')))).toEqual(['nginx/access.log.2.gz', 'data/access.log.1'])
+  })
+
   it('ignores directories and is empty for a missing directory', async () => {
     await touch('access.log')
     await mkdir(join(dir, 'access.log.1'))

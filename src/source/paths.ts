@@ -72,10 +72,20 @@ export function naturalCompare(a: string, b: string): number {
 }
 
 /** Existing rotated generations of `path`, oldest first; `path` itself excluded. For a symlink
- *  they are looked for beside the file it points to (kubelet rotates `/var/log/pods/.../0.log`, which
- *  `/var/log/containers/<pod>_<ns>_<container>-<id>.log` links to), and named by their real paths. */
+ *  they are looked for beside the file it points to as well (kubelet rotates `/var/log/pods/.../0.log`,
+ *  which `/var/log/containers/<pod>_<ns>_<container>-<id>.log` links to), named by their real paths. */
 export async function rotatedSiblings(path: string): Promise<string[]> {
-  const file = await linkTarget(path)
+  const found = await generationsBeside(path)
+  const target = await linkTarget(path)
+  if (target !== path) {
+    const seen = new Set(found.map((f) => resolve(f.path)))
+    for (const f of await generationsBeside(target)) if (!seen.has(resolve(f.path))) found.push(f)
+  }
+  found.sort((a, b) => compareRotation(a.rotation, b.rotation) || naturalCompare(a.path, b.path))
+  return found.map((f) => f.path)
+}
+
+async function generationsBeside(file: string): Promise<{ path: string; rotation: Rotation }[]> {
   const dir = dirname(file)
   const live = basename(file)
   let names: string[]
@@ -93,8 +103,7 @@ export async function rotatedSiblings(path: string): Promise<string[]> {
     if (!(await isFile(full))) continue
     found.push({ path: full, rotation })
   }
-  found.sort((a, b) => compareRotation(a.rotation, b.rotation) || naturalCompare(a.path, b.path))
-  return found.map((f) => f.path)
+  return found
 }
 
 /** Symlinks followed before giving up (the kernel's own limit is 40). */
