@@ -1,7 +1,9 @@
 // Which files to read, in which order: shell-style globs for quoted patterns, rotated siblings of a
-// live log, and oldest-first natural order (`.10` after `.9`).
-import { readdir, stat } from 'node:fs/promises'
+// live log (beside a symlink's target: kubelet rotates the file under /var/log/pods, not the link in
+// /var/log/containers), and oldest-first natural order (`.10` after `.9`).
+import { lstat, readdir, readlink, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
+import picomatch from 'picomatch'
 
 /** A command-line input that can't be used; the message is one line naming the input. */
 export class InputError extends Error {
@@ -10,21 +12,29 @@ export class InputError extends Error {
 
 /** Rotation suffix of a file name relative to its live name. */
 type Rotation =
-  | { kind: 'numbered'; n: number } // access.log.3, access.log.3.gz
-  | { kind: 'dated'; stamp: string; n: number } // access.log-20240131, -2024013114, -20240131-2[.gz]
+  | { kind: 'numbered'; n: number } // access.log.3, access.log.3.gz, <id>-json.log.1 (Docker)
+  | { kind: 'dated'; stamp: string; n: number } // access.log-20240131, -2024013114, -20240131-2[.gz], 0.log.20240131-142500[.gz] (kubelet)
   | { kind: 'live' }
 
-const ROTATED = /^(.+?)(?:\.(\d+)|-(\d{8}|\d{10})(?:-(\d+))?)(?:\.gz)?$/
+const ROTATED = /^(.+?)(?:\.(\d{8})-(\d{6})|\.(\d+)|-(\d{8}|\d{10})(?:-(\d+))?)(?:\.gz)?$/
 
 /** Splits a file name into its live log name and rotation generation. */
 export function parseRotation(name: string): { base: string; rotation: Rotation } {
   const m = ROTATED.exec(name)
   if (!m) return { base: name, rotation: { kind: 'live' } }
   const base = m[1] as string
-  if (m[2] !== undefined) return { base, rotation: { kind: 'numbered', n: Number(m[2]) } }
-  // Hourly stamps (10 digits) sort with daily ones (8 digits, hour 00).
-  const stamp = (m[3] as string).padEnd(10, '0')
-  return { base, rotation: { kind: 'dated', stamp, n: m[4] === undefined ? -1 : Number(m[4]) } }
+  // kubelet: `<n>.log.YYYYMMDD-HHMMSS` (Go layout 20060102-150405), compressed later to `.gz`.
+  if (m[2] !== undefined) return { base, rotation: { kind: 'dated', stamp: `${m[2]}${m[3] as string}`, n: -1 } }
+  if (m[4] !== undefined) return { base, rotation: { kind: 'numbered', n: Number(m[4]) } }
+  // Daily (8 digits) and hourly (10) stamps sort with kubelet's (14): missing hours, minutes and seconds are 0.
+  const stamp = (m[5] as string).padEnd(14, '0')
+  return { base, rotation: { kind: 'dated', stamp, n: m[6] === undefined ? -1 : Number(m[6]) } }
+}
+
+/** kubelet compresses a rotated log into `<name>.tmp` and renames it to `<name>.gz` when done: the
+ *  temporary file is neither a generation nor a live log. */
+export function isRotationTemp(name: string): boolean {
+  return name.endsWith('.tmp') && parseRotation(name.slice(0, -4)).rotation.kind !== 'live'
 }
 
 /** Oldest first: numbered generations (highest number first), then dated ones (oldest date first),
@@ -61,10 +71,23 @@ export function naturalCompare(a: string, b: string): number {
   return ta.length - tb.length
 }
 
-/** Existing rotated generations of `path` in its directory, oldest first; `path` itself excluded. */
+/** Existing rotated generations of `path`, oldest first; `path` itself excluded. For a symlink
+ *  they are looked for beside the file it points to as well (kubelet rotates `/var/log/pods/.../0.log`,
+ *  which `/var/log/containers/<pod>_<ns>_<container>-<id>.log` links to), named by their real paths. */
 export async function rotatedSiblings(path: string): Promise<string[]> {
-  const dir = dirname(path)
-  const live = basename(path)
+  const found = await generationsBeside(path)
+  const target = await linkTarget(path)
+  if (target !== path) {
+    const seen = new Set(found.map((f) => resolve(f.path)))
+    for (const f of await generationsBeside(target)) if (!seen.has(resolve(f.path))) found.push(f)
+  }
+  found.sort((a, b) => compareRotation(a.rotation, b.rotation) || naturalCompare(a.path, b.path))
+  return found.map((f) => f.path)
+}
+
+async function generationsBeside(file: string): Promise<{ path: string; rotation: Rotation }[]> {
+  const dir = dirname(file)
+  const live = basename(file)
   let names: string[]
   try {
     names = await readdir(dir)
@@ -80,8 +103,34 @@ export async function rotatedSiblings(path: string): Promise<string[]> {
     if (!(await isFile(full))) continue
     found.push({ path: full, rotation })
   }
-  found.sort((a, b) => compareRotation(a.rotation, b.rotation) || naturalCompare(a.path, b.path))
-  return found.map((f) => f.path)
+  return found
+}
+
+/** Symlinks followed before giving up (the kernel's own limit is 40). */
+const MAX_LINKS = 40
+
+/** The path `path` names once symlinks in its last component are followed: `path` itself when it is
+ *  not a link, the (possibly missing) file a dangling link points to, `path` again for a link loop.
+ *  Absolute when `path` is a link; directories on the way are not resolved. */
+export async function linkTarget(path: string): Promise<string> {
+  let current = path
+  for (let i = 0; i < MAX_LINKS; i++) {
+    let st
+    try {
+      st = await lstat(current)
+    } catch {
+      return current
+    }
+    if (!st.isSymbolicLink()) return current
+    let text: string
+    try {
+      text = await readlink(current)
+    } catch {
+      return current
+    }
+    current = resolve(dirname(resolve(current)), text)
+  }
+  return path
 }
 
 /** Files named by command-line inputs: plain paths and shell-style globs (`*`, `?`, `[...]`, also
@@ -128,12 +177,13 @@ async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile()
   } catch {
-    return false
+    return false // missing, or a dangling symlink
   }
 }
 
-/** Regular files matching a '/'-separated glob; magic may appear in any segment. Like the shell,
- *  a wildcard does not match a leading '.'. */
+/** Regular files (symlinks followed; dangling ones left out) matching a '/'-separated glob; magic
+ *  may appear in any segment. Like the shell, a wildcard does not match a leading '.', and matches
+ *  come in natural order, directory by directory. */
 export async function glob(pattern: string): Promise<string[]> {
   const segments = pattern.split('/')
   let prefixes = [isAbsolute(pattern) ? '/' : '']
@@ -144,7 +194,7 @@ export async function glob(pattern: string): Promise<string[]> {
       prefixes = prefixes.map((p) => joinSeg(p, literal))
       continue
     }
-    const re = segmentRegExp(seg)
+    const matches = segmentMatcher(seg)
     const next: string[] = []
     for (const p of prefixes) {
       let names: string[]
@@ -154,10 +204,7 @@ export async function glob(pattern: string): Promise<string[]> {
         continue
       }
       names.sort(naturalCompare)
-      for (const name of names) {
-        if (name.startsWith('.') && !seg.startsWith('.')) continue
-        if (re.test(name)) next.push(joinSeg(p, name))
-      }
+      for (const name of names) if (matches(name)) next.push(joinSeg(p, name))
     }
     prefixes = next
     if (prefixes.length === 0) return []
@@ -171,42 +218,45 @@ function joinSeg(prefix: string, seg: string): string {
   return prefix === '' ? seg : prefix.endsWith('/') ? prefix + seg : `${prefix}/${seg}`
 }
 
-/** One path segment of a glob as an anchored RegExp. */
+/** The shell's pattern language for one path segment: `*`, `?`, `[...]` / `[!...]`, `\x` for a
+ *  literal x; everything else literal (no braces, extglobs or negation). */
+const SEGMENT_OPTIONS: picomatch.PicomatchOptions = { dot: false, nobrace: true, noextglob: true, noglobstar: true, nonegate: true, posix: true }
+
+/** One path segment of a glob as a test on a name (picomatch). */
+export function segmentMatcher(seg: string): (name: string) => boolean {
+  return picomatch(shellToPicomatch(seg), SEGMENT_OPTIONS)
+}
+
+/** One path segment of a glob as an anchored RegExp (for matching paths that are not listed). */
 export function segmentRegExp(seg: string): RegExp {
-  let src = ''
+  return picomatch.makeRe(shellToPicomatch(seg), SEGMENT_OPTIONS)
+}
+
+/** picomatch copies `(`, `)`, `{`, `}`, `|`, `+`, `@`, `!`, `$`, `^` outside brackets into its
+ *  RegExp as syntax even with extglobs and braces off, and `\b` as a RegExp escape; in the shell they
+ *  are literal characters. Escape them, and drop the backslash before a letter or digit. */
+function shellToPicomatch(seg: string): string {
+  let out = ''
   for (let i = 0; i < seg.length; i++) {
     const c = seg[i] as string
     if (c === '\\' && i + 1 < seg.length) {
-      src += escapeRe(seg[++i] as string)
-    } else if (c === '*') {
-      src += '.*'
-    } else if (c === '?') {
-      src += '.'
+      const next = seg[++i] as string
+      out += /[A-Za-z0-9]/.test(next) ? next : `\\${next}`
     } else if (c === '[') {
-      // ']' right after '[' (or '[!') is a member, as in the shell.
+      // As in the shell, ']' right after '[' (or '[!') is a member; an unclosed '[' is literal.
       let j = i + 1
       if (seg[j] === '!' || seg[j] === '^') j++
       if (seg[j] === ']') j++
       const close = seg.indexOf(']', j)
       if (close === -1) {
-        src += '\\['
+        out += '\\['
         continue
       }
-      let body = seg.slice(i + 1, close)
-      let negate = false
-      if (body.startsWith('!') || body.startsWith('^')) {
-        negate = true
-        body = body.slice(1)
-      }
-      src += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`
+      out += seg.slice(i, close + 1)
       i = close
-    } else {
-      src += escapeRe(c)
-    }
+    } else if ('(){}|+@!$^'.includes(c)) {
+      out += `\\${c}`
+    } else out += c
   }
-  return new RegExp(`^${src}$`, 's')
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+  return out
 }
