@@ -22,6 +22,14 @@ export function addCommonOptions(cmd: Command): Command {
         `log format: auto, ${BUILTIN_FORMAT_NAMES.join(', ')}, 'nginx:<log_format>', 'apache:<LogFormat>' or module:<path|package>`,
       ).default('auto'),
     )
+    .addOption(
+      new Option(
+        '--stream <stream>',
+        'container logs (CRI, Docker json-file, detected): the stream holding the access log; all: nginx and Apache images log to stdout, Caddy to stderr, and other lines are skipped either way',
+      )
+        .choices(['stdout', 'stderr', 'all'])
+        .default('all'),
+    )
     .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').argParser(collect))
     .addOption(
       new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)')

@@ -6,6 +6,7 @@ import { createMapper, type MapperOptions } from './mapper/index.js'
 import type { Mapper } from './pipeline/classify.js'
 import { createSiteMap, parseSiteOption, type SiteEntry, type SiteMap } from './mapper/sites.js'
 import { UsageError } from './errors.js'
+import { DEFAULT_STREAM, type StreamChoice } from '../parsers/wrappers/index.js'
 
 export const PID_PATTERN = /^(?!.*--)[a-zA-Z0-9-]{12}$/
 /** Shown in `check --events` when no project id is given (a well-formed id, so the output is a real request). */
@@ -30,6 +31,8 @@ export interface PipelineFlags {
   until?: string
   config?: string
   verbose?: boolean
+  /** Container logs (CRI, Docker json-file): which of the container's streams to read. */
+  stream?: StreamChoice
 }
 
 export function validateProjectId(pid: string | undefined, required: boolean): string {
@@ -94,6 +97,8 @@ export interface PipelineParts {
   sites: SiteMap
   /** The mapper for the lines of one file: its site's project, or routing by host. */
   mapperFor(path: string): Mapper
+  /** Container logs: the streams read (the other's lines are skipped). */
+  stream: StreamChoice
 }
 
 /** `projectId` null: no default project (-p not given). Then, without sites, it is an error unless
@@ -157,7 +162,7 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
     if (m === undefined) siteMappers.set(site, (m = createMapper({ ...mapperOptions, projectId: site.project, route: undefined })))
     return m
   }
-  return { format, candidates: builtinParsers(parserOptions), mapper, sites, mapperFor }
+  return { format, candidates: builtinParsers(parserOptions), mapper, sites, mapperFor, stream: flags.stream ?? DEFAULT_STREAM }
 }
 
 async function loadConfigAsUsage(path: string) {

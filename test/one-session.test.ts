@@ -35,7 +35,7 @@ async function checkPageviews(args: string[], input?: string): Promise<string[]>
 
 async function importedPageviews(outDir: string): Promise<string[]> {
   const rows: { path: string; datapoint: string }[] = []
-  for (const name of (await readdir(outDir)).filter((n) => n.endsWith('.csv'))) rows.push(...parse(await readFile(join(outDir, name)), { columns: true }))
+  for (const name of (await readdir(outDir)).filter((n) => n.endsWith('.csv'))) rows.push(...(parse(await readFile(join(outDir, name)), { columns: true }) as { path: string; datapoint: string }[]))
   return sorted(rows.filter((r) => r.datapoint === 'pageview').map((r) => r.path))
 }
 

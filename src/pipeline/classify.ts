@@ -84,7 +84,7 @@ export function outcomeLabel(o: LineOutcome): string | undefined {
 
 export const TOO_LONG: LineOutcome = Object.freeze({ kind: 'rejected', reason: 'line-too-long' })
 const DIRECTIVE: LineOutcome = Object.freeze({ kind: 'passed', reason: DIRECTIVE_REASON })
-const NOT_ACCESS: LineOutcome = Object.freeze({ kind: 'passed', reason: NOT_ACCESS_LOG })
+export const NOT_ACCESS: LineOutcome = Object.freeze({ kind: 'passed', reason: NOT_ACCESS_LOG })
 export const EMPTY: LineOutcome = Object.freeze({ kind: 'rejected', reason: EMPTY_LINE })
 const COUNTED: Record<EventKind, LineOutcome> = {
   pageview: Object.freeze({ kind: 'counted', eventKind: 'pageview' }),

@@ -21,6 +21,9 @@ export interface DetectOptions {
   verbose: boolean
   /** The first non-blank lines of the input from its start, when the sample does not begin there. */
   head?: () => Promise<Buffer[]>
+  /** Lines inside a container runtime's wrapper: when no format reads them yet, look again later
+   *  (a container's first lines are its own messages) instead of stopping. */
+  wrapped?: boolean
 }
 
 /** The sample lines of a batch (blank lines kept, so its line numbers are the input's; an
@@ -35,6 +38,14 @@ export function sampleOf(batch: Pick<LineBatch, 'buf' | 'starts' | 'contentEnds'
 
 const EMPTY_BUF = Buffer.alloc(0)
 
+function reads(parser: LogParser, line: Buffer): boolean {
+  try {
+    return (parser.parse(line) as { rejected?: unknown }).rejected === undefined
+  } catch {
+    return false
+  }
+}
+
 export function isBlankLine(line: Uint8Array): boolean {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]
@@ -47,13 +58,16 @@ export function isBlankLine(line: Uint8Array): boolean {
 export async function detectInput(sample: readonly Buffer[], o: DetectOptions): Promise<LogParser | null> {
   if (!sample.some((l) => !isBlankLine(l))) return null
   if (o.format !== 'auto') return parserForInput(o.format)
+  // A container's stream mixes its own messages with the access log: only lines some format reads
+  // tell which one it is.
+  if (o.wrapped) sample = sample.filter((line) => o.candidates.some((c) => reads(c, line)))
   let detected = detectFormat(sample, o.candidates)
   if (!detected.ok && o.head) {
     const fromHead = detectFormat(await o.head(), o.candidates)
     if (fromHead.ok) detected = fromHead
   }
   if (detected.ok) return parserForInput(detected.parser)
-  if (detected.reason === 'empty') return null // only `#` comment lines so far
+  if (detected.reason === 'empty' || o.wrapped) return null // only `#` comment lines so far, or a container's own messages
   const failing = detected.firstFailedLine > 0 ? sample[detected.firstFailedLine - 1] : undefined
   const shown = o.verbose && failing ? `: ${safeText(failing.toString('utf8').slice(0, 200))}` : ' (--verbose shows it)'
   const where = detected.firstFailedLine > 0 ? `line ${o.linesBefore + detected.firstFailedLine} fails${shown}; ${detected.reason}. ` : ''

@@ -203,7 +203,8 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
     while (!signal.aborted && hasGlob) {
       await new Promise<void>((r) => {
         rescanNow = r
-        void notifier.wait(signal, 5000).then(() => setTimeout(r, 500).unref())
+        // Not unref'd: with no file matched yet this timer is all that keeps the process alive.
+        void notifier.wait(signal, 5000).then(() => (signal.aborted ? r() : setTimeout(r, 500)))
       })
       if (!signal.aborted) await startFollowers(true).catch(o.fail)
     }

@@ -6,7 +6,7 @@ import type { LogParser } from '../../parsers/types.js'
 import type { LineBatch } from '../source/reader.js'
 import type { LineCounters } from '../types.js'
 import type { ProjectOf, ProjectTally } from '../output/projects.js'
-import { classifyLine, countOutcome, EMPTY, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
+import { classifyLine, countOutcome, EMPTY, NOT_ACCESS, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
 
 /** Lines unwrapped from a runtime wrapper (CRI, Docker json-file): per line its inner text and its
  *  absolute offsets in the runtime's file (a joined partial run spans several physical lines). */
@@ -73,7 +73,9 @@ export function scanLines(b: SessionBatch, mode: ClassifyMode, mapper: Mapper, t
         skip != null
           ? { kind: 'passed', reason: skip }
           : parser === null
-            ? beforeFormat(framed.contents[i]!, framed.truncated[i] === true)
+            ? framed.truncated[i] === true
+              ? TOO_LONG
+              : NOT_ACCESS
             : classifyLine(parser, mapper, framed.contents[i]!, framed.truncated[i] === true, true, mode)
     } else {
       const { raw } = b

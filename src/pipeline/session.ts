@@ -16,8 +16,9 @@ import type { ProjectTally } from '../output/projects.js'
 import { safeText } from '../output/safe-text.js'
 import type { Mapper } from './classify.js'
 import { detectInput, sampleOf, SAMPLE_LINES } from './detect-input.js'
+import { createFramer, detectWrapper, type Framer, type WrapperName } from '../../parsers/wrappers/index.js'
 import { headSample, replayDirectives } from './directives.js'
-import type { LineTally, SessionBatch } from './line-loop.js'
+import type { FramedLines, LineTally, SessionBatch } from './line-loop.js'
 
 /** Read size: big enough to amortise syscalls, small enough to keep peak RSS low (1 MiB chunks
  *  cost ~20 MB more RSS than this for the same speed). */
@@ -166,20 +167,21 @@ async function fileSession(env: SessionEnv, input: FileInput, fh: FileHandle, de
   const signal = env.signal
   const chunkSize = dest.chunkSize?.(ident.gzip ? ident.size * 8 : ident.size - start.offset) ?? READ_CHUNK_BYTES
   const source = input.tail && !final ? input.tail(start.offset, signal) : readLines({ handle: fh }, { from: start.offset, final, signal, chunkSize })
-  let parser: LogParser | null = null
+  let format: string | null = null
   const batches = sessionBatches(env, label, source, {
     from: start.offset,
     linesBefore: start.line,
     to: input.range?.to ?? Infinity,
     wholeInput: dest.readsWhole,
+    final,
     head: () => headSample({ handle: fh }, SAMPLE_LINES, chunkSize),
-    onFormat: async (p) => {
-      parser = p
+    onFormat: async (p, wrapper) => {
+      format = wrapper === null ? p.name : `${wrapper}/${p.name}`
       // A format with per-file state (W3C `#Fields:`) first reads the directives before the start.
-      await replayDirectives(p, { handle: fh }, start.offset, chunkSize)
+      if (wrapper === null) await replayDirectives(p, { handle: fh }, start.offset, chunkSize)
     },
   })
-  return consume(env, dest, o, label, () => parser, {
+  return consume(env, dest, o, label, () => format, {
     label,
     handle: fh,
     ident,
@@ -197,17 +199,18 @@ async function fileSession(env: SessionEnv, input: FileInput, fh: FileHandle, de
 
 async function streamSession(env: SessionEnv, input: StreamInput, dest: Destination, o: SessionOptions): Promise<SessionResult> {
   const source = readLines({ stream: input.stream }, { final: true, signal: env.signal, chunkSize: STREAM_CHUNK_BYTES })
-  let parser: LogParser | null = null
+  let format: string | null = null
   const batches = sessionBatches(env, input.label, source, {
     from: 0,
     linesBefore: 0,
     to: Infinity,
     wholeInput: true,
-    onFormat: (p) => {
-      parser = p
+    final: true,
+    onFormat: (p, wrapper) => {
+      format = wrapper === null ? p.name : `${wrapper}/${p.name}`
     },
   })
-  return consume(env, dest, o, input.label, () => parser, {
+  return consume(env, dest, o, input.label, () => format, {
     label: input.label,
     handle: null,
     ident: null,
@@ -228,7 +231,7 @@ async function consume(
   dest: Destination,
   o: SessionOptions,
   label: string,
-  parser: () => LogParser | null,
+  format: () => string | null,
   read: InputRead,
 ): Promise<SessionResult> {
   const firstRejected = read.tally.firstRejected
@@ -239,7 +242,7 @@ async function consume(
     o.reports?.push(reportOf())
   }
   function reportOf(): FileReport {
-    return { path: label, format: parser()?.name ?? null, ...read.tally.counters, firstRejected }
+    return { path: label, format: format(), ...read.tally.counters, firstRejected }
   }
 }
 
@@ -260,34 +263,59 @@ interface BatchPlan {
   to: number
   /** The input's first lines from its start (a resumed file: detection may need them). */
   head?: () => Promise<Buffer[]>
-  onFormat(parser: LogParser): Promise<void> | void
+  /** `wrapper`: the container runtime's wrapper around the lines, if any. */
+  onFormat(parser: LogParser, wrapper: string | null): Promise<void> | void
   /** The destination reads every input whole (check): a damaged gzip is the user's to fix. */
   wholeInput: boolean
+  /** The input's end is its final end (an open wrapped line is then a line). */
+  final: boolean
 }
 
-/** The reader's batches with the format settled on the first batch holding a non-blank line. */
+/** The reader's batches, unwrapped when the input has a container runtime's wrapper (CRI, Docker
+ *  json-file), with the format settled on the first batch holding a non-blank line. Inside a
+ *  wrapper a format is looked for until one matches (a container's first lines are often its own
+ *  messages, passed over meanwhile); a plain input that no format reads stops the session. */
 async function* sessionBatches(env: SessionEnv, label: string, source: AsyncIterable<LineBatch>, plan: BatchPlan): AsyncGenerator<SessionBatch> {
   let parser: LogParser | null = null
+  let framer: (Framer & { wrapper: WrapperName }) | null | undefined
   let linesBefore = plan.linesBefore
+  const settle = async (raw: LineBatch, framed: FramedLines | null): Promise<void> => {
+    if (parser !== null) return
+    const sample = framed === null ? sampleOf(raw) : innerSample(framed)
+    if (sample.length === 0) return
+    parser = await detectInput(sample, {
+      format: env.parts.format,
+      candidates: env.parts.candidates,
+      label,
+      linesBefore,
+      verbose: env.verbose,
+      wrapped: framed !== null,
+      ...(plan.from > 0 && plan.head && framed === null ? { head: plan.head } : {}),
+    })
+    if (parser !== null) await plan.onFormat(parser, framed === null ? null : framer!.wrapper)
+  }
   try {
     for await (const batch of source) {
       let raw = batch
       const cut = plan.to === Infinity ? raw.starts.length : firstAtOrAfter(raw, plan.to)
       if (cut < raw.starts.length) raw = linesBeforeIndex(raw, cut)
-      if (parser === null && raw.starts.length > 0) {
-        parser = await detectInput(sampleOf(raw), {
-          format: env.parts.format,
-          candidates: env.parts.candidates,
-          label,
-          linesBefore,
-          verbose: env.verbose,
-          ...(plan.from > 0 && plan.head ? { head: plan.head } : {}),
-        })
-        if (parser !== null) await plan.onFormat(parser)
+      if (framer === undefined && raw.starts.length > 0) {
+        const wrapper = detectWrapper(sampleOf(raw))
+        framer = wrapper === null ? null : Object.assign(createFramer(wrapper, { stream: env.parts.stream, maxLineBytes: MAX_LINE_BYTES }), { wrapper })
       }
-      yield { raw, framed: null, parser, linesBefore }
-      linesBefore += raw.starts.length
+      const framed = framer ? framer.frame(raw) : null
+      await settle(raw, framed)
+      yield { raw, framed, parser, linesBefore }
+      linesBefore += framed ? framed.starts.length : raw.starts.length
       if (cut < batch.starts.length) return
+    }
+    // The end of a finished input: a line the container left open is a line.
+    if (framer && plan.final) {
+      const framed = framer.flush()
+      if (framed.starts.length > 0) {
+        await settle(EMPTY_BATCH, framed)
+        yield { raw: EMPTY_BATCH, framed, parser, linesBefore }
+      }
     }
   } catch (err) {
     // A stop while a pipe is silent ends the read, not the run.
@@ -296,6 +324,17 @@ async function* sessionBatches(env: SessionEnv, label: string, source: AsyncIter
     if (!plan.wholeInput && (err as Error)?.name === 'IncompleteGzipError') throw err
     throw asInputError(label, err)
   }
+}
+
+/** The reader's line limit (src/source/reader.ts): a joined container line is cut at the same length. */
+const MAX_LINE_BYTES = 1024 * 1024
+const EMPTY_BATCH: LineBatch = { buf: Buffer.alloc(0), base: 0, starts: [], contentEnds: [], ends: [] }
+
+/** Inner lines to detect the format from: those not passed over by the wrapper, not cut. */
+function innerSample(f: FramedLines): Buffer[] {
+  const out: Buffer[] = []
+  for (let i = 0; i < f.starts.length && out.length < SAMPLE_LINES; i++) if (f.skips[i] === null && !f.truncated[i]) out.push(f.contents[i]!)
+  return out
 }
 
 function firstAtOrAfter(b: LineBatch, offset: number): number {
