@@ -22,6 +22,7 @@ import { detectFormat } from '../../parsers/detect.js'
 import { isRejection, type LogParser } from '../../parsers/types.js'
 import { READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { buildPipeline, parseDuration, parsePositiveInt, PLACEHOLDER_PID, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
+import { parseRequestTimeout } from '../options.js' // [delivery]
 import { UsageError } from '../errors.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
 import { formatFileReport } from '../output/report.js'
@@ -58,6 +59,7 @@ export interface ImportFlags extends PipelineFlags {
   concurrency?: string
   rate?: string
   maxRetryTime?: string
+  requestTimeout?: string // [delivery]
   /** Threads for the per-line work of a large input (`auto`: the cores there are, at most 4). */
   threads?: string
 }
@@ -98,6 +100,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const concurrency = parsePositiveInt(flags.concurrency ?? '16', '--concurrency')
   const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime ?? '10m', '--max-retry-time')
+  const requestTimeoutMs = parseRequestTimeout(flags.requestTimeout) // [delivery]
   // The HTTP side (undici) loads only when it is used: less memory for writing the files.
   const credentials = upload ? (await import('../import/upload.js')).credentialsFromEnv(io.env) : null
   if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
@@ -332,7 +335,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     const { ErrorLedger, sendErrors } = await import('../import/errors-live.js')
     const { createHttpSink } = await import('../sink/http.js')
     const errorLedger = dryRun ? null : await ErrorLedger.open(flags.stateDir)
-    const sink = createHttpSink({ apiUrl: flags.apiUrl, connections: concurrency, maxRetryTimeMs, rate, onRetry: () => liveErrors.retries++ })
+    const sink = createHttpSink({ apiUrl: flags.apiUrl, connections: concurrency, maxRetryTimeMs, requestTimeoutMs, rate, onRetry: () => liveErrors.retries++ })
     try {
       for (const item of inputs) {
         if (stopper.signal.aborted) return

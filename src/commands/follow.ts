@@ -21,7 +21,7 @@ import type { LogParser } from '../../parsers/types.js'
 import { classifyLine, countOutcome } from '../pipeline/classify.js'
 import { READ_CHUNK_BYTES } from '../pipeline/open-input.js'
 import { addStats, runSession, type SessionContext } from '../pipeline/session.js'
-import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId } from '../options.js'
+import { buildPipeline, parseDuration, parsePositiveInt, parseRequestTimeout, validateProjectId } from '../options.js'
 import { UsageError } from '../errors.js'
 import { emptyCounters, type LineCounters } from '../types.js'
 import { formatDelivery, formatFileReport } from '../output/report.js'
@@ -48,6 +48,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
   const concurrency = parsePositiveInt(flags.concurrency, '--concurrency')
   const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime, '--max-retry-time')
+  const requestTimeoutMs = parseRequestTimeout(flags.requestTimeout) // [delivery]
   const statsMs = flags.statsInterval === '0' ? 0 : parseDuration(flags.statsInterval, '--stats-interval')
   const rotateWaitMs = parseDuration(flags.rotateWait, '--rotate-wait')
   const pollMs = Math.max(10, parseDuration(flags.pollInterval, '--poll-interval'))
@@ -80,14 +81,15 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
         apiUrl,
         connections: concurrency,
         maxRetryTimeMs,
+        requestTimeoutMs, // [delivery]
         rate,
         onRetry: () => totals.retries++,
         env: io.env,
         ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}),
       })
   const sink: EventSink = {
-    async send(ev, signal) {
-      const outcome = await rawSink.send(ev, signal)
+    async send(ev, signal, control) {
+      const outcome = await rawSink.send(ev, signal, control) // [delivery] control: a stop ends waits at once
       if (outcome.kind !== 'dead') lastSendAt = Date.now()
       return outcome
     },

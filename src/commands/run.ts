@@ -20,7 +20,7 @@ import { JOURNAL_FILE } from '../checkpoint/journal.js'
 import { assertReadableFile } from '../pipeline/open-input.js'
 import { runSession, type SessionContext } from '../pipeline/session.js'
 import type { ProgressView } from '../output/progress.js'
-import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
+import { buildPipeline, parseDuration, parsePositiveInt, parseRequestTimeout, validateProjectId, type PipelineFlags, type PipelineParts } from '../options.js'
 import { UsageError } from '../errors.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
 import { formatDelivery, formatFileReport, type FileReport } from '../output/report.js'
@@ -37,6 +37,8 @@ export interface DeliveryFlags extends PipelineFlags {
   concurrency: string
   rate?: string
   maxRetryTime: string
+  /** [delivery] --request-timeout (absent when a command does not declare it). */
+  requestTimeout?: string
   resendUncertain?: boolean
   caFile?: string
   dryRun?: boolean
@@ -82,6 +84,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   const concurrency = parsePositiveInt(flags.concurrency, '--concurrency')
   const rate = flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate')
   const maxRetryTimeMs = parseDuration(flags.maxRetryTime, '--max-retry-time')
+  const requestTimeoutMs = parseRequestTimeout(flags.requestTimeout) // [delivery]
   const apiUrl = validateApiUrl(flags.apiUrl)
   const parts = await buildPipeline(flags, pid, io.now())
   const paths = mode === 'backfill' ? await expandInputs(files).catch(asUsage) : files
@@ -121,6 +124,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
           apiUrl,
           connections: concurrency,
           maxRetryTimeMs,
+          requestTimeoutMs, // [delivery]
           rate,
           onRetry: () => totals.retries++,
           env: io.env,
