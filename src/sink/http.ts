@@ -47,7 +47,8 @@ export interface HttpSinkOptions {
   maxRetryTimeMs?: number
   /** Max requests per second, all attempts included (optional). */
   rate?: number
-  /** Backoff bounds (defaults 250 ms and 10 s); a Retry-After header raises the delay. */
+  /** Backoff bounds (defaults 250 ms and 10 s), for retries and for probes of a hung API; a
+   *  Retry-After header replaces the backoff for that retry (at least the lower bound). */
   minRetryDelayMs?: number
   maxRetryDelayMs?: number
   onRetry?: (info: RetryInfo) => void
