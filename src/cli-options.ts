@@ -76,6 +76,7 @@ export function addSendOptions(cmd: Command, env: NodeJS.ProcessEnv, defaultConc
     )
     .addOption(new Option('--concurrency <n>', 'requests in flight at once (also the most events left uncertain by a crash)').default(defaultConcurrency))
     .addOption(new Option('--rate <n>', 'at most this many requests per second'))
+    .addOption(new Option('--request-timeout <duration>', 'one request, its whole answer included, may take this long (e.g. 10s)').default('10s'))
     .addOption(new Option('--max-retry-time <duration>', 'keep retrying a failing event this long, then exit 1 (e.g. 90s, 10m, 1h)').default('10m'))
     .addOption(new Option('--resend-uncertain', 'after a crash, also send events that may have been sent already'))
     .addOption(new Option('--ca-file <pem>', 'also trust the CA certificates in this PEM file, for the API only (private CA)'))

@@ -68,6 +68,14 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!)
 }
 
+/** --request-timeout as ms (undefined: the sink's default). */
+export function parseRequestTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const ms = parseDuration(text, '--request-timeout')
+  if (ms < 1) throw new UsageError(`--request-timeout ${text}: expected a duration of at least 1 ms`)
+  return ms
+}
+
 /** An ISO 8601 date or time (`2026-11-01`, `2026-11-01T12:00:00+01:00`) or an age (`24h`, `7d`) before `now`. */
 export function parseTimeBound(text: string, flag: string, now: number): number {
   if (/^\d+(?:\.\d+)?(ms|s|m|h|d)$/.test(text.trim())) return now - parseDuration(text, flag)

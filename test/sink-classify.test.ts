@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { certificateMessage, classifyAnswer, classifyFailure } from '../src/sink/classify.js'
+import { RequestTimeoutError } from '../src/sink/http-attempt.js'
 
 const answer = (status: number, text = '', headers: Record<string, string> = {}) =>
   classifyAnswer({ status, headers, text }, Date.parse('2026-01-01T00:00:00Z'))
@@ -9,6 +10,20 @@ describe('classifyAnswer', () => {
   it('accepted on 2xx, bot on the bot message', () => {
     expect(answer(201, '{}')).toEqual({ kind: 'accepted', status: 201 })
     expect(answer(200, '{"message":"Bot traffic detected, request is ignored"}')).toEqual({ kind: 'bot', status: 200 })
+  })
+  it("accepted only on Swetrix's own 2xx bodies: {} (any whitespace) or the bot message", () => {
+    expect(answer(201, ' { }\n')).toEqual({ kind: 'accepted', status: 201 })
+    expect(answer(201, '{"message":"Bot traffic detected, request is ignored"}')).toEqual({ kind: 'bot', status: 201 })
+  })
+  it("a 2xx that is not Swetrix's (HTML, other JSON, empty, an array) is foreign: never accepted, one line with an escaped sample", () => {
+    for (const body of ['<html><head><title>Sign in to Wi-Fi</title></head></html>', '{"ok":true}', '', '[]', 'null', '"{}"', '{"message":"ok"}']) {
+      const c = answer(200, body)
+      expect(c.kind, body).toBe('foreign')
+    }
+    const html = answer(200, '<html>\n<body>\u001b[31mLogin</body></html>')
+    expect(html.kind === 'foreign' && html.detail).toMatch(/^HTTP 200 with "<html> <body>\\x1b\[31mLogin.*not an answer of the Swetrix API/)
+    expect(html.kind === 'foreign' && html.detail).not.toContain('\n')
+    expect(answer(204).kind === 'foreign' && (answer(204) as { detail: string }).detail).toContain('an empty body')
   })
   it('transient on 408/429/5xx with Retry-After as seconds or a date', () => {
     expect(answer(429, '{"message":"Too many requests"}', { 'retry-after': '3' })).toEqual({
@@ -41,7 +56,9 @@ describe('classifyFailure', () => {
     expect(classifyFailure(withCode('ECONNREFUSED'), false)).toMatchObject({ kind: 'transient', code: 'ECONNREFUSED', written: false })
     expect(classifyFailure(withCode('ENOTFOUND'), false)).toMatchObject({ kind: 'transient', written: false })
     expect(classifyFailure(withCode('UND_ERR_SOCKET'), true)).toMatchObject({ kind: 'transient', written: true })
-    expect(classifyFailure(withCode('UND_ERR_HEADERS_TIMEOUT'), true)).toMatchObject({ kind: 'transient', written: true })
+    expect(classifyFailure(withCode('UND_ERR_HEADERS_TIMEOUT'), true)).toMatchObject({ kind: 'transient', written: true, timedOut: true })
+    expect(classifyFailure(new RequestTimeoutError(500), true)).toMatchObject({ kind: 'transient', written: true, timedOut: true })
+    expect(classifyFailure(withCode('ECONNRESET'), true)).toMatchObject({ kind: 'transient', written: true, timedOut: false })
   })
   it('certificate failures are their own kind, also when wrapped', () => {
     expect(classifyFailure(withCode('DEPTH_ZERO_SELF_SIGNED_CERT'), false)).toMatchObject({ kind: 'certificate', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })

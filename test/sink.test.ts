@@ -225,21 +225,25 @@ describe('http sink: classification', () => {
 })
 
 describe('http sink: retries', () => {
-  it.each([500, 502, 503, 504, 408, 429])('retries HTTP %i and then succeeds', async (status) => {
-    const api = await startServer((_r, res, n) => (n < 3 ? reply(res, status, { message: 'Error occured while saving the log data' }) : reply(res, 201, {})))
+  it.each([500, 502, 503, 504, 408, 429])('retries HTTP %i with a growing backoff and then succeeds', async (status) => {
+    const at: number[] = []
+    const api = await startServer((_r, res, n) => {
+      at.push(performance.now())
+      return n < 4 ? reply(res, status, { message: 'Error occured while saving the log data' }) : reply(res, 201, {})
+    })
     const retries: RetryInfo[] = []
-    const { sleep, slept } = fakeSleep()
-    const outcome = await sinkFor(api.url, { sleep, onRetry: (i) => retries.push(i), minRetryDelayMs: 100, maxRetryDelayMs: 150 }).send(pageview())
-    expect(outcome).toEqual({ kind: 'accepted', status: 201, attempts: 3 })
+    const outcome = await sinkFor(api.url, { onRetry: (i) => retries.push(i), minRetryDelayMs: 10, maxRetryDelayMs: 40 }).send(pageview())
+    expect(outcome).toEqual({ kind: 'accepted', status: 201, attempts: 4 })
     expect(retries.map((r) => [r.attempt, r.status])).toEqual([
       [1, status],
       [2, status],
+      [3, status],
     ])
-    // exponential backoff with jitter: first in [100, 200] capped at 150, then the cap
-    expect(slept[0]).toBeGreaterThanOrEqual(100)
-    expect(slept[0]).toBeLessThanOrEqual(150)
-    expect(slept[1]).toBe(150)
-    expect(retries.map((r) => r.delayMs)).toEqual(slept)
+    // p-retry's backoff: min x 2^k jittered upwards, capped at max, so the gaps are at least 10, 20, 40 ms.
+    const gaps = at.slice(1).map((t, i) => t - at[i]!)
+    expect(gaps[0]).toBeGreaterThanOrEqual(9)
+    expect(gaps[1]).toBeGreaterThanOrEqual(19)
+    expect(gaps[2]).toBeGreaterThanOrEqual(39)
     expect(new Set(api.received.map((r) => r.body)).size).toBe(1) // the same request each time
   })
 
@@ -282,11 +286,13 @@ describe('http sink: retries', () => {
     await probe.close()
     let api: TestServer | undefined
     const retries: RetryInfo[] = []
+    let starting: Promise<TestServer> | undefined
     const sink = sinkFor(`http://127.0.0.1:${port}/log`, {
-      sleep: async () => {
-        api ??= await startServer((_r, res) => reply(res, 201, {}), port)
+      onRetry: (i) => {
+        retries.push(i)
+        // the API comes up during the backoff (further refused attempts are retried as well)
+        starting ??= startServer((_r, res) => reply(res, 201, {}), port).then((s) => (api = s))
       },
-      onRetry: (i) => retries.push(i),
     })
     const outcome = await sink.send(pageview())
     expect(retries[0]!.error).toContain('ECONNREFUSED')
@@ -325,7 +331,7 @@ describe('http sink: retries', () => {
       if (n > 1) reply(res, 201, {})
       // first request: never answered
     })
-    const outcome = await sinkFor(api.url, { timeoutMs: 100 }).send(pageview())
+    const outcome = await sinkFor(api.url, { requestTimeoutMs: 100 }).send(pageview())
     expect(outcome).toMatchObject({ kind: 'accepted', attempts: 2, unansweredRetries: 1 })
   })
 

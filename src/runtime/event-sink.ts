@@ -3,7 +3,7 @@
 import type { Writable } from 'node:stream'
 import type { EventSink } from '../sink/contract.js'
 import { createStdoutSink } from '../sink/stdout.js'
-import { parseDuration, parsePositiveInt } from '../options.js'
+import { parseDuration, parsePositiveInt, parseRequestTimeout } from '../options.js'
 import { validateApiUrl } from './api-url.js'
 
 /** The sending options every sending command takes (commander's parsed values). */
@@ -12,6 +12,8 @@ export interface SendFlags {
   concurrency: string
   rate?: string
   maxRetryTime: string
+  /** One attempt's deadline, its whole answer included. */
+  requestTimeout?: string
   caFile?: string
   dryRun?: boolean
 }
@@ -21,6 +23,8 @@ export interface SendSettings {
   concurrency: number
   rate: number | undefined
   maxRetryTimeMs: number
+  /** undefined: the sink's default. */
+  requestTimeoutMs: number | undefined
   caFile: string | undefined
   dryRun: boolean
 }
@@ -31,6 +35,7 @@ export function sendSettings(flags: SendFlags): SendSettings {
     concurrency: parsePositiveInt(flags.concurrency, '--concurrency'),
     rate: flags.rate === undefined ? undefined : parsePositiveInt(flags.rate, '--rate'),
     maxRetryTimeMs: parseDuration(flags.maxRetryTime, '--max-retry-time'),
+    requestTimeoutMs: parseRequestTimeout(flags.requestTimeout),
     caFile: flags.caFile,
     dryRun: flags.dryRun === true,
   }
@@ -44,6 +49,7 @@ export async function createEventSink(s: SendSettings, o: { stdout: Writable; en
     apiUrl: s.apiUrl,
     connections: s.concurrency,
     maxRetryTimeMs: s.maxRetryTimeMs,
+    requestTimeoutMs: s.requestTimeoutMs,
     rate: s.rate,
     onRetry: o.onRetry,
     env: o.env,

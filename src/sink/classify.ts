@@ -1,6 +1,8 @@
 // Classification of one Events API answer (the statuses and messages of Swetrix's source, see the
 // README's Delivery guarantees) and of one failed attempt, as pure
 // functions: the HTTP sink does the I/O and the retry loop, these decide what an answer means.
+import { safeText } from '../output/safe-text.js'
+import { REQUEST_TIMEOUT_CODE } from './http-attempt.js'
 
 /** What one answered attempt means for its event. */
 export type AnswerClass =
@@ -13,6 +15,9 @@ export type AnswerClass =
   | { kind: 'fatal'; status: number; message: string; redirect?: { location: string | undefined } }
   /** Worth retrying (408/429/5xx): the API did not store it. */
   | { kind: 'transient'; status: number; detail: string; retryAfterMs: number | undefined }
+  /** A 2xx whose body is not one Swetrix sends (a captive portal, a proxy's own page, --api-url
+   *  pointing at something else): not stored by Swetrix; retried like a 5xx, never counted accepted. */
+  | { kind: 'foreign'; status: number; detail: string }
 
 export interface Answer {
   status: number
@@ -28,9 +33,17 @@ const FATAL_MESSAGES = ['The provided Project ID (pid) is incorrect', 'Incoming 
 /** Dead-letter bodies are bounded: an HTML error page should not bloat the dead-letter file. */
 const DEAD_BODY_MAX = 2000
 
+/** Swetrix's own success bodies: `{}` (recorded) and the bot message. */
+const RECORDED = '{}'
+
 export function classifyAnswer(a: Answer, nowMs = Date.now()): AnswerClass {
   const { status, text } = a
-  if (status >= 200 && status < 300) return text.includes(BOT_MESSAGE) ? { kind: 'bot', status } : { kind: 'accepted', status }
+  if (status >= 200 && status < 300) {
+    if (text === RECORDED) return { kind: 'accepted', status }
+    const own = swetrixSuccess(text)
+    if (own !== undefined) return { kind: own, status }
+    return { kind: 'foreign', status, detail: foreignDetail(status, text) }
+  }
   if (status === 408 || status === 429 || status >= 500) {
     return {
       kind: 'transient',
@@ -56,10 +69,32 @@ export function classifyAnswer(a: Answer, nowMs = Date.now()): AnswerClass {
   return { kind: 'dead', status, body: text.length > DEAD_BODY_MAX ? `${text.slice(0, DEAD_BODY_MAX)}…` : text }
 }
 
+/** Which Swetrix answer a 2xx body is: JSON `{}` (recorded; whitespace allowed) or an object whose
+ *  `message` is the bot message (ignored); undefined for any other body (HTML, other JSON, empty). */
+export function swetrixSuccess(text: string): 'accepted' | 'bot' | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined
+  const message = (parsed as { message?: unknown }).message
+  if (typeof message === 'string' && message.includes(BOT_MESSAGE)) return 'bot'
+  return Object.keys(parsed).length === 0 ? 'accepted' : undefined
+}
+
+/** One line for a foreign 2xx: what came back (escaped, short) and what it usually is. */
+function foreignDetail(status: number, text: string): string {
+  const sample = text.trim() === '' ? 'an empty body' : `"${safeText(oneLine(text, 60))}"`
+  return `HTTP ${status} with ${sample}, not an answer of the Swetrix API (a captive portal, a proxy's own page, or --api-url pointing elsewhere); nothing was recorded`
+}
+
 /** What one attempt that got no answer means. */
 export type FailureClass =
-  /** Retry. `written`: the request had been written, so the server may have stored it. */
-  | { kind: 'transient'; code: string; detail: string; written: boolean }
+  /** Retry. `written`: the request had been written, so the server may have stored it.
+   *  `timedOut`: the attempt ran out of time (no answer in time), as opposed to a refusal or a reset. */
+  | { kind: 'transient'; code: string; detail: string; written: boolean; timedOut: boolean }
   /** The server's certificate is not trusted: stop the run (nothing was written). */
   | { kind: 'certificate'; code: string; detail: string }
   /** Neither: a bug or something this tool does not know; the run stops with it. */
@@ -124,7 +159,11 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_INFO',
   'UND_ERR_ABORTED',
   'UND_ERR_PRX_TLS',
+  REQUEST_TIMEOUT_CODE,
 ])
+
+/** Codes of attempts that ran out of time. */
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', REQUEST_TIMEOUT_CODE])
 
 /** Certificate failure descriptions for the one-line message (the rest use Node's own text). */
 const CERTIFICATE_PROBLEMS: Record<string, string> = {
@@ -144,7 +183,10 @@ export function classifyFailure(err: unknown, written: boolean): FailureClass {
   const cert = codes.find((c) => CERTIFICATE_CODES.has(c))
   if (cert !== undefined) return { kind: 'certificate', code: cert, detail: errorMessage(err, cert) }
   const transient = codes.find((c) => TRANSIENT_CODES.has(c))
-  if (transient !== undefined) return { kind: 'transient', code: transient, detail: `${transient}: ${oneLine(errorMessage(err, transient), 120)}`, written }
+  if (transient !== undefined) {
+    const detail = `${transient}: ${oneLine(errorMessage(err, transient), 120)}`
+    return { kind: 'transient', code: transient, detail, written, timedOut: codes.some((c) => TIMEOUT_CODES.has(c)) }
+  }
   return { kind: 'unexpected' }
 }
 

@@ -1,8 +1,10 @@
 // The Swetrix Events API sink: one POST per event through undici (a keep-alive Pool per origin, or
 // EnvHttpProxyAgent when a proxy is configured), classified by ./classify.ts, retried on transient
-// failures. Each attempt (./http-attempt.ts) records whether its request was written, so a failure
-// says truthfully whether the server may have it. The first attempt runs without p-retry (the common
-// case is a single 201): the hot path is one `dispatch` and one body read.
+// failures by p-retry (its backoff; a Retry-After wait replaces it). Each attempt (./http-attempt.ts)
+// has one deadline for the whole request and records whether its request was written, so a failure
+// says truthfully whether the server may have it; after a written request runs out of time the
+// circuit (./circuit.ts) holds new attempts until the API answers again. The first attempt runs
+// without p-retry (the common case is a single 201): the hot path is one `dispatch` and one body read.
 import { readFileSync } from 'node:fs'
 import { rootCertificates } from 'node:tls'
 import { brotliDecompress, gunzip, inflate } from 'node:zlib'
@@ -12,7 +14,8 @@ import type { Dispatcher, Pool as PoolClass } from 'undici'
 import type { Endpoint, OutgoingEvent } from '../types.js'
 import { abortableSleep, createRateLimiter } from './rate.js'
 import { envHttpProxyAgent, Pool } from './undici.js'
-import { AbortWatch, dispatchAttempt } from './http-attempt.js'
+import { AbortWatch, AttemptDeadlines, dispatchAttempt } from './http-attempt.js'
+import { Circuit } from './circuit.js'
 import type { RateLimiter } from './rate.js'
 import { certificateMessage, classifyAnswer, classifyFailure, parseRetryAfter } from './classify.js'
 import { CertificateError, DeliveryError, FatalApiError, SendStoppedError } from './contract.js'
@@ -26,8 +29,8 @@ export interface RetryInfo {
   attempt: number
   status?: number
   error?: string
-  /** Wait before the next attempt. */
-  delayMs: number
+  /** The wait the server asked for (Retry-After), which replaces the backoff for this retry. */
+  retryAfterMs?: number
   /** The failed attempt's request was written and got no answer: the next attempt may duplicate. */
   unanswered?: boolean
 }
@@ -37,13 +40,15 @@ export interface HttpSinkOptions {
   apiUrl: string
   /** Keep-alive connections per origin (default 16; pass the delivery concurrency). */
   connections?: number
-  /** Per attempt: connect, headers and body timeouts (default 30 s; connect at most 10 s). */
-  timeoutMs?: number
+  /** Deadline of one attempt: connect, write, headers and the whole body (default 10 s; connect at
+   *  most 10 s). A request written and left unanswered this long may have been stored. */
+  requestTimeoutMs?: number
   /** Give up with DeliveryError after retrying this long (default 10 min). */
   maxRetryTimeMs?: number
   /** Max requests per second, all attempts included (optional). */
   rate?: number
-  /** Backoff bounds (defaults 250 ms and 10 s); a Retry-After header raises the delay. */
+  /** Backoff bounds (defaults 250 ms and 10 s), for retries and for probes of a hung API; a
+   *  Retry-After header replaces the backoff for that retry (at least the lower bound). */
   minRetryDelayMs?: number
   maxRetryDelayMs?: number
   onRetry?: (info: RetryInfo) => void
@@ -52,7 +57,7 @@ export interface HttpSinkOptions {
   /** Where HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower-case forms) and NODE_EXTRA_CA_CERTS are read
    *  (default process.env). */
   env?: NodeJS.ProcessEnv
-  /** Injectable sleep for backoff and rate limiting; must reject when `signal` aborts. */
+  /** Injectable sleep for Retry-After waits and rate limiting; must reject when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Injectable clock for the rate limiter (ms). */
   now?: () => number
@@ -142,6 +147,10 @@ class TransientFailure extends Error {
 
 type Attempt = SendOutcome | TransientFailure
 
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+/** The probe's headers: nothing an event would carry. */
+const PROBE_HEADERS: string[] = ['accept-encoding', 'identity']
+
 /** CA certificates for `--ca-file`: passing `ca` replaces Node's default store, so the bundled roots
  *  and NODE_EXTRA_CA_CERTS are added back (the private CA is trusted in addition, for the API only). */
 function caBundle(caFile: string, env: NodeJS.ProcessEnv): string[] {
@@ -166,7 +175,10 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     targets[endpoint] = { origin: u.origin, path: `${u.pathname}${u.search}`, url }
   }
   const env = o.env ?? process.env
-  const timeoutMs = o.timeoutMs ?? 30_000
+  // 10 s: Swetrix answers from an asynchronous insert, in milliseconds; ten seconds without a
+  // complete answer means the API (or a hop before it) is stuck, not slow, and a cron run must end
+  // within --max-retry-time plus about one of these.
+  const requestTimeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const maxRetryTime = o.maxRetryTimeMs ?? 600_000
   // 0.25 s doubling up to 10 s (jittered): a short blip costs little, and after an outage every
   // slot is back within ~10 s of the API; over --max-retry-time that is still a light load.
@@ -175,13 +187,15 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   const sleep = o.sleep ?? abortableSleep
   const onRetry = o.onRetry
   const limiter: RateLimiter | undefined = o.rate !== undefined ? createRateLimiter({ rate: o.rate, sleep, ...(o.now ? { now: o.now } : {}) }) : undefined
+  const deadlines = new AttemptDeadlines(requestTimeoutMs)
 
   const tls = o.caFile !== undefined ? { ca: caBundle(o.caFile, env) } : {}
   const poolOptions = {
     connections: o.connections ?? 16,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: { timeout: Math.min(timeoutMs, 10_000), ...tls },
+    // undici's own per-phase timeouts stay as a backstop; the attempt's deadline is the rule.
+    headersTimeout: requestTimeoutMs,
+    bodyTimeout: requestTimeoutMs,
+    connect: { timeout: Math.min(requestTimeoutMs, 10_000), ...tls },
   }
   const proxy = proxyEnv(env)
   const dispatchers: Dispatcher[] = []
@@ -208,6 +222,23 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     }
   }
 
+  // Probes ask the '/log' origin; every endpoint normally shares it.
+  const probeTarget = targets['/log']
+  const probeDispatcher = dispatcherOf['/log']
+  const circuit = new Circuit({
+    minDelayMs: minDelay,
+    maxDelayMs: maxDelay,
+    // OPTIONS: Swetrix answers it (CORS, 204) without storing anything.
+    async probe(signal) {
+      if (limiter) await limiter.take(signal).catch(() => undefined)
+      if (signal.aborted) return false
+      const r = await dispatchAttempt(probeDispatcher, probeTarget, 'OPTIONS', PROBE_HEADERS, undefined, signal, watch, deadlines)
+      return 'answer' in r
+    },
+  })
+
+  /** One attempt. `trial`: the circuit let it go first after a probe; every path tells the circuit
+   *  how it ended (answered, timed out after the write, or otherwise). */
   async function attempt(
     dispatcher: Dispatcher,
     target: Target,
@@ -217,16 +248,20 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     attempts: number,
     unansweredBefore: boolean,
     signal: AbortSignal | undefined,
+    trial: boolean,
   ): Promise<Attempt> {
     if (limiter)
       await limiter.take(signal).catch(() => {
+        circuit.ended(trial)
         throw new SendStoppedError(unansweredBefore)
       })
     const url = target.url
-    const r = await dispatchAttempt(dispatcher, target, headers, body, signal, watch)
+    const r = await dispatchAttempt(dispatcher, target, 'POST', headers, body, signal, watch, deadlines)
     if ('error' in r) {
-      if (signal?.aborted) throw new SendStoppedError(r.written || unansweredBefore)
-      const f = classifyFailure(r.error, r.written)
+      const f = signal?.aborted ? undefined : classifyFailure(r.error, r.written)
+      if (f?.kind === 'transient' && f.timedOut && f.written) circuit.timedOut(trial)
+      else circuit.ended(trial)
+      if (f === undefined) throw new SendStoppedError(r.written || unansweredBefore)
       if (f.kind === 'transient') return new TransientFailure(undefined, f.detail, undefined, f.written)
       if (f.kind === 'certificate') throw new CertificateError(certificateMessage(url, f.code, f.detail), f.code, url)
       const code = (r.error as { code?: unknown })?.code
@@ -237,6 +272,7 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       // Unknown failure: the run stops with it; if the request was written, the event stays uncertain.
       throw Object.assign(r.error instanceof Error ? r.error : new Error(String(r.error)), { maybeDelivered: r.written || unansweredBefore })
     }
+    if (!circuit.closed) circuit.answered()
     const res = r.answer
     const encoding = res.headers['content-encoding']
     const decode = typeof encoding === 'string' ? decoders[encoding.trim().toLowerCase()] : undefined
@@ -256,6 +292,9 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
         return { kind: 'dead', status: c.status, body: c.body, attempts }
       case 'transient':
         return new TransientFailure(c.status, c.detail, c.retryAfterMs, false)
+      case 'foreign':
+        // Answered, but not by Swetrix: judged not to have reached it (see classify.ts).
+        return new TransientFailure(c.status, c.detail, undefined, false)
       case 'fatal':
         throw new FatalApiError(
           c.redirect
@@ -269,93 +308,116 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     }
   }
 
+  /** The retries of one event, after a first attempt that failed transiently (`first`), or from the
+   *  start when the circuit was open (`first` undefined). p-retry runs the loop and waits the backoff;
+   *  a Retry-After replaces the backoff for that retry. An attempt waits for the circuit too, never
+   *  past the retry deadline. */
   async function sendWithRetry(
     dispatcher: Dispatcher,
     target: Target,
     headers: string[],
     body: string,
     pid: string,
-    first: TransientFailure,
+    first: TransientFailure | undefined,
     signal: AbortSignal | undefined,
     stopRetrying: AbortSignal | undefined,
   ): Promise<SendOutcome> {
     const started = performance.now()
+    const deadline = started + maxRetryTime
     const url = target.url
     let last = first
-    let attempts = 1
-    let retriesConsumed = 0
-    let delay = 0
+    let attempts = first ? 1 : 0
     // Whether any attempt so far was written and unanswered, and how many retries followed one.
-    let unanswered = first.unanswered
+    let unanswered = first?.unanswered ?? false
     let unansweredRetries = 0
     const waitSignal = stopRetrying && signal ? AbortSignal.any([signal, stopRetrying]) : (stopRetrying ?? signal)
-    // Backoff before the next attempt: p-retry's formula (randomize, factor 2, min/max), raised to
-    // Retry-After, never past the retry deadline (so the last attempt happens at about maxRetryTime).
-    const plan = (failure: TransientFailure): void => {
-      const backoff = Math.min(Math.round((Math.random() + 1) * minDelay * 2 ** retriesConsumed), maxDelay)
-      retriesConsumed++
-      const remaining = maxRetryTime - (performance.now() - started)
-      delay = Math.max(0, Math.min(Math.max(backoff, failure.retryAfterMs ?? 0), remaining))
-      const info: RetryInfo =
-        failure.status !== undefined
-          ? { attempt: attempts, status: failure.status, delayMs: delay }
-          : { attempt: attempts, error: failure.detail, delayMs: delay }
-      if (failure.unanswered) info.unanswered = true
-      onRetry?.(info)
+    // p-retry's signal ends a backoff wait. It is aborted only between attempts: p-retry also checks
+    // it after an attempt succeeded and would then drop an answer already received.
+    const backoff = new AbortController()
+    let inAttempt = false
+    const onStop = (): void => {
+      if (!inAttempt) backoff.abort()
     }
+    waitSignal?.addEventListener('abort', onStop, { once: true })
+    const stopped = (): SendStoppedError => new SendStoppedError(unanswered, unansweredRetries)
     const giveUp = (): DeliveryError =>
       new DeliveryError(
-        `Events API ${url} still failing after ${attempts} attempts over ${Math.round((performance.now() - started) / 1000)} s: ${last.detail}`,
+        last
+          ? `Events API ${url} still failing after ${attempts} attempts over ${Math.round((performance.now() - started) / 1000)} s: ${last.detail}`
+          : `Events API ${url} answered no request for ${Math.round((performance.now() - started) / 1000)} s (requests time out after ${requestTimeoutMs} ms)`,
         url,
         attempts,
-        last.status,
-        last.status === undefined ? last.detail : undefined,
+        last?.status,
+        last?.status === undefined ? (last?.detail ?? 'no answer') : undefined,
         unanswered,
       )
-    plan(first)
-    // p-retry runs the loop (unbounded retries, maxRetryTime backstop, AbortError unwrapping, signal).
-    // Its own timer is bypassed (shouldConsumeRetry: false) so the wait can honour Retry-After, be
-    // reported through onRetry and use the injectable sleep.
-    const outcome = await pRetry(
-      async () => {
-        let r: Attempt
-        try {
-          if (delay > 0) await sleep(delay, waitSignal)
-          if (stopRetrying?.aborted || signal?.aborted) throw new SendStoppedError(unanswered, unansweredRetries)
-          if (last.unanswered) unansweredRetries++
+    try {
+      const outcome = await pRetry(
+        async (n) => {
+          if (n === 1 && first) throw first
+          let trial = false
+          if (!circuit.closed) {
+            const admission = await circuit.admit(waitSignal, deadline)
+            if (admission === 'stopped') throw new AbortError(stopped())
+            if (admission === 'deadline') throw new AbortError(giveUp())
+            trial = admission === 'trial'
+          }
+          if (waitSignal?.aborted) {
+            circuit.ended(trial)
+            throw new AbortError(stopped())
+          }
+          if (last?.unanswered) unansweredRetries++
           attempts++
-          r = await attempt(dispatcher, target, headers, body, pid, attempts, unanswered, signal)
-        } catch (err) {
-          // A stop during the wait; abort, fatal answers and unexpected errors end the loop unchanged.
-          const e =
-            (stopRetrying?.aborted || signal?.aborted) && !(err instanceof SendStoppedError) && !(err instanceof FatalApiError)
-              ? new SendStoppedError(unanswered, unansweredRetries)
-              : err
-          throw new AbortError(e instanceof Error ? e : new Error(String(e)))
-        }
-        if (!(r instanceof TransientFailure)) return r
-        last = r
-        if (r.unanswered) unanswered = true
-        if (performance.now() - started >= maxRetryTime) throw new AbortError(giveUp())
-        throw r
-      },
-      {
-        retries: Infinity,
-        maxRetryTime: maxRetryTime + maxDelay,
-        factor: 2,
-        randomize: true,
-        minTimeout: minDelay,
-        maxTimeout: maxDelay,
-        shouldConsumeRetry: () => false,
-        onFailedAttempt: ({ error }) => {
-          if (error instanceof TransientFailure) plan(error)
+          let r: Attempt
+          inAttempt = true
+          try {
+            r = await attempt(dispatcher, target, headers, body, pid, attempts, unanswered, signal, trial)
+          } catch (err) {
+            // Fatal answers, certificate and unexpected errors, a stop on the wire: not retried.
+            throw new AbortError(err instanceof SendStoppedError ? new SendStoppedError(err.maybeDelivered || unanswered, unansweredRetries) : (err as Error))
+          } finally {
+            inAttempt = false
+          }
+          if (!(r instanceof TransientFailure)) return r
+          last = r
+          if (r.unanswered) unanswered = true
+          // A stop while this attempt ran: no further attempt.
+          if (waitSignal?.aborted) throw new AbortError(stopped())
+          throw r
         },
-      },
-    ).catch((err: unknown) => {
+        {
+          retries: Infinity,
+          maxRetryTime,
+          factor: 2,
+          randomize: true,
+          minTimeout: minDelay,
+          maxTimeout: maxDelay,
+          signal: backoff.signal,
+          // The server's own wait replaces the backoff (and does not grow it).
+          shouldConsumeRetry: ({ error }) => !(error instanceof TransientFailure && error.retryAfterMs !== undefined),
+          onFailedAttempt: async ({ error }) => {
+            if (!(error instanceof TransientFailure)) return
+            const info: RetryInfo = error.status !== undefined ? { attempt: attempts, status: error.status } : { attempt: attempts, error: error.detail }
+            if (error.retryAfterMs !== undefined) info.retryAfterMs = error.retryAfterMs
+            if (error.unanswered) info.unanswered = true
+            onRetry?.(info)
+            if (error.retryAfterMs !== undefined) {
+              const remaining = deadline - performance.now()
+              await sleep(Math.max(0, Math.min(Math.max(error.retryAfterMs, minDelay), remaining)), backoff.signal)
+            }
+          },
+        },
+      )
+      return unansweredRetries > 0 ? { ...outcome, unansweredRetries } : outcome
+    } catch (err) {
+      // p-retry rethrows the last failure once maxRetryTime is spent.
       if (err instanceof TransientFailure) throw giveUp()
+      // A stop during a backoff wait rejects with the signal's reason.
+      if (backoff.signal.aborted && !(err instanceof SendStoppedError) && !(err instanceof FatalApiError)) throw stopped()
       throw err
-    })
-    return unansweredRetries > 0 ? { ...outcome, unansweredRetries } : outcome
+    } finally {
+      waitSignal?.removeEventListener('abort', onStop)
+    }
   }
 
   return {
@@ -373,11 +435,15 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       const body = JSON.stringify(ev.body)
       const pid = typeof ev.body.pid === 'string' ? ev.body.pid : ''
       const dispatcher = dispatcherOf[ev.endpoint]
-      const r = await attempt(dispatcher, target, headers, body, pid, 1, false, signal)
+      // While the API does not answer, even a first attempt waits for the circuit.
+      if (!circuit.closed) return sendWithRetry(dispatcher, target, headers, body, pid, undefined, signal, control?.stopRetrying)
+      const r = await attempt(dispatcher, target, headers, body, pid, 1, false, signal, false)
       if (!(r instanceof TransientFailure)) return r
       return sendWithRetry(dispatcher, target, headers, body, pid, r, signal, control?.stopRetrying)
     },
     async close() {
+      circuit.close()
+      deadlines.close()
       await Promise.all(dispatchers.map((d) => d.close()))
     },
   }

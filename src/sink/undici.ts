@@ -1,6 +1,6 @@
 // undici, loaded by parts. The package entry also loads fetch, WebSocket, cookies and caches, and
-// through them Node's bundled undici: about 130 ms of start-up against about 55 ms for Pool alone
-// (measured on the 2-core VM), paid by every cron run before its first request. Pool is the entry's
+// through them Node's bundled undici: more than twice the start-up of Pool alone, paid by every cron
+// run before its first request. Pool is the entry's
 // own class (test/sink.test.ts checks it, so an undici upgrade that moves it fails there). The proxy
 // agent needs what the entry adds to every dispatcher (CONNECT), so it comes from the entry, which
 // only a run through a proxy loads.

@@ -1,0 +1,139 @@
+// Holds new attempts while the API does not answer. A request that was written and ran out of time
+// may have been stored, so writing more into an API that does not answer only adds events in doubt
+// (and, for retries, possible duplicates). After such a timeout the circuit opens: attempts wait,
+// unsent, while one cheap probe at a time (a request that cannot store an event) asks whether the
+// API answers at all, with backoff between probes (p-retry). When a probe is answered one waiting
+// attempt goes first (half-open); once an attempt is answered every other one goes. A timeout of
+// that first attempt opens the circuit again.
+import pRetry from 'p-retry'
+
+/** What a waiting attempt was told: go (`trial`: it is the one first attempt after the probe), or
+ *  not at all (its send stopped, or its deadline came first). */
+export type Admission = 'go' | 'trial' | 'stopped' | 'deadline'
+
+export interface CircuitOptions {
+  /** One request that cannot store an event: resolves true once any HTTP answer arrived, false on
+   *  anything else (timeout, refused, reset). Must end when `signal` aborts. */
+  probe(signal: AbortSignal): Promise<boolean>
+  /** Backoff between probes that got no answer (p-retry: doubling, jittered, capped). */
+  minDelayMs: number
+  maxDelayMs: number
+}
+
+interface Waiter {
+  done(a: Admission): void
+}
+
+const OPEN = 1
+const HALF_OPEN = 2
+
+export class Circuit {
+  /** Attempts start at once (the hot path reads only this). */
+  closed = true
+  private state = 0
+  /** The half-open attempt is out. */
+  private trialOut = false
+  private readonly waiters: Waiter[] = []
+  private probing: AbortController | undefined
+
+  constructor(private readonly o: CircuitOptions) {}
+
+  /** Waits until an attempt may start. Only call while `closed` is false. `deadline` is a
+   *  performance.now() time. */
+  admit(signal: AbortSignal | undefined, deadline: number): Promise<Admission> | Admission {
+    if (this.closed) return 'go'
+    if (signal?.aborted) return 'stopped'
+    if (this.state === HALF_OPEN && !this.trialOut) {
+      this.trialOut = true
+      return 'trial'
+    }
+    return new Promise<Admission>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const onAbort = (): void => waiter.done('stopped')
+      const waiter: Waiter = {
+        done: (a) => {
+          const i = this.waiters.indexOf(waiter)
+          if (i < 0) return
+          this.waiters.splice(i, 1)
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+          resolve(a)
+        },
+      }
+      this.waiters.push(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const wait = deadline - performance.now()
+      if (Number.isFinite(wait)) timer = setTimeout(() => waiter.done('deadline'), Math.max(0, wait))
+    })
+  }
+
+  /** An attempt got an HTTP answer (any status): the API answers, every waiting attempt goes. */
+  answered(): void {
+    if (this.closed) return
+    this.closed = true
+    this.state = 0
+    this.trialOut = false
+    this.stopProbing()
+    for (const w of [...this.waiters]) w.done('go')
+  }
+
+  /** An attempt was written and ran out of time: hold new attempts and start probing. */
+  timedOut(trial: boolean): void {
+    if (trial) this.trialOut = false
+    this.closed = false
+    this.state = OPEN
+    this.startProbing()
+  }
+
+  /** An attempt ended otherwise (refused, reset, never written): if it was the half-open one, the
+   *  next waiting attempt goes instead. */
+  ended(trial: boolean): void {
+    if (!trial || this.closed) return
+    this.trialOut = false
+    if (this.state === HALF_OPEN) this.releaseTrial()
+  }
+
+  /** Stops probing; waiting attempts are told to stop. */
+  close(): void {
+    this.stopProbing()
+    for (const w of [...this.waiters]) w.done('stopped')
+  }
+
+  private releaseTrial(): void {
+    if (this.trialOut) return
+    const first = this.waiters[0]
+    if (first === undefined) return // the next attempt to ask is the trial
+    this.trialOut = true
+    first.done('trial')
+  }
+
+  private startProbing(): void {
+    if (this.probing) return
+    const ac = new AbortController()
+    this.probing = ac
+    pRetry(
+      async () => {
+        if (!(await this.o.probe(ac.signal))) throw new Error('the API did not answer the probe')
+      },
+      { retries: Infinity, factor: 2, minTimeout: this.o.minDelayMs, maxTimeout: this.o.maxDelayMs, randomize: true, signal: ac.signal },
+    ).then(
+      () => {
+        if (this.probing !== ac) return
+        this.probing = undefined
+        if (this.closed) return
+        this.state = HALF_OPEN
+        this.releaseTrial()
+      },
+      () => {
+        // Aborted: the circuit closed or the sink did.
+        if (this.probing === ac) this.probing = undefined
+      },
+    )
+  }
+
+  private stopProbing(): void {
+    const ac = this.probing
+    this.probing = undefined
+    ac?.abort()
+  }
+}
