@@ -24,9 +24,31 @@ describe('fault schedule', () => {
     const settings = normalizeFaults({ errorRate: 0.2, rateLimitRate: 0.1, resetRate: 0.05, resetAfterStoreRate: 0.05 })
     const random = createRandom(1234)
     const n = 50_000
-    const counts: Record<FaultKind, number> = { none: 0, serverError: 0, rateLimit: 0, reset: 0, resetAfterStore: 0 }
+    const counts: Record<FaultKind, number> = {
+      none: 0,
+      serverError: 0,
+      rateLimit: 0,
+      reset: 0,
+      resetAfterStore: 0,
+      hang: 0,
+      hangAfterStore: 0,
+      slowBody: 0,
+      portal: 0,
+      proxyOk: 0,
+    }
     for (let i = 0; i < n; i++) counts[pickFault(random(), settings)]++
-    const expected: Record<FaultKind, number> = { none: 0.6, serverError: 0.2, rateLimit: 0.1, reset: 0.05, resetAfterStore: 0.05 }
+    const expected: Record<FaultKind, number> = {
+      none: 0.6,
+      serverError: 0.2,
+      rateLimit: 0.1,
+      reset: 0.05,
+      resetAfterStore: 0.05,
+      hang: 0,
+      hangAfterStore: 0,
+      slowBody: 0,
+      portal: 0,
+      proxyOk: 0,
+    }
     for (const kind of Object.keys(expected) as FaultKind[]) expect(Math.abs(counts[kind] / n - expected[kind])).toBeLessThan(0.01)
   })
 

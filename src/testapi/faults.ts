@@ -12,6 +12,18 @@ export interface Faults {
   resetRate?: number
   /** Fraction recorded and THEN reset ("stored but the answer was lost"); creates duplicates on retry. */
   resetAfterStoreRate?: number
+  /** Fraction read but never answered and NOT recorded; the connection stays open until the client gives up. */
+  hangRate?: number
+  /** Fraction recorded, then never answered ("stored but the answer never came"): the client must count it uncertain. */
+  hangAfterStoreRate?: number
+  /** Fraction recorded, then answered with the headers at once and the body `{}` one byte per `slowBodyByteMs`. */
+  slowBodyRate?: number
+  /** Delay before each byte of a slow body, in ms (default 1000). */
+  slowBodyByteMs?: number
+  /** Fraction answered `200 text/html` with a login page, not recorded (a captive portal in the way). */
+  portalRate?: number
+  /** Fraction answered `200 application/json {"ok":true}`, not recorded (a proxy that is not Swetrix). */
+  proxyOkRate?: number
   /** Delay of every event response after its request arrived, in ms (on average: timer lateness is
    *  compensated, so a single answer may come up to 2 ms early). */
   latencyMs?: number
@@ -28,11 +40,17 @@ export interface FaultSettings {
   retryAfterSeconds: number
   resetRate: number
   resetAfterStoreRate: number
+  hangRate: number
+  hangAfterStoreRate: number
+  slowBodyRate: number
+  slowBodyByteMs: number
+  portalRate: number
+  proxyOkRate: number
   latencyMs: number
   latencyJitterMs: number
 }
 
-export type FaultKind = 'none' | 'serverError' | 'rateLimit' | 'reset' | 'resetAfterStore'
+export type FaultKind = 'none' | 'serverError' | 'rateLimit' | 'reset' | 'resetAfterStore' | 'hang' | 'hangAfterStore' | 'slowBody' | 'portal' | 'proxyOk'
 
 export const NO_FAULTS: Readonly<FaultSettings> = Object.freeze({
   errorRate: 0,
@@ -40,12 +58,30 @@ export const NO_FAULTS: Readonly<FaultSettings> = Object.freeze({
   retryAfterSeconds: 1,
   resetRate: 0,
   resetAfterStoreRate: 0,
+  hangRate: 0,
+  hangAfterStoreRate: 0,
+  slowBodyRate: 0,
+  slowBodyByteMs: 1000,
+  portalRate: 0,
+  proxyOkRate: 0,
   latencyMs: 0,
   latencyJitterMs: 0,
 })
 
-const RATE_KEYS = ['errorRate', 'rateLimitRate', 'resetRate', 'resetAfterStoreRate'] as const
-const NON_NEGATIVE_KEYS = ['retryAfterSeconds', 'latencyMs', 'latencyJitterMs', 'outageSeconds'] as const
+/** The rates in the order they slice [0, 1); new kinds go at the end so an old seed keeps its schedule. */
+const RATE_KINDS = [
+  ['errorRate', 'serverError'],
+  ['rateLimitRate', 'rateLimit'],
+  ['resetRate', 'reset'],
+  ['resetAfterStoreRate', 'resetAfterStore'],
+  ['hangRate', 'hang'],
+  ['hangAfterStoreRate', 'hangAfterStore'],
+  ['slowBodyRate', 'slowBody'],
+  ['portalRate', 'portal'],
+  ['proxyOkRate', 'proxyOk'],
+] as const
+const RATE_KEYS = RATE_KINDS.map(([key]) => key)
+const NON_NEGATIVE_KEYS = ['retryAfterSeconds', 'slowBodyByteMs', 'latencyMs', 'latencyJitterMs', 'outageSeconds'] as const
 const KNOWN_KEYS = new Set<string>([...RATE_KEYS, ...NON_NEGATIVE_KEYS])
 
 /** Validates `f` (also untrusted JSON from the admin endpoint) and fills defaults.
@@ -69,7 +105,7 @@ export function normalizeFaults(f: unknown): FaultSettings {
     sum += v
   }
   // The rates partition one uniform draw, so together they cannot exceed 1.
-  if (sum > 1 + 1e-9) throw new RangeError('errorRate + rateLimitRate + resetRate + resetAfterStoreRate must be <= 1')
+  if (sum > 1 + 1e-9) throw new RangeError(`the fault rates (${RATE_KEYS.join(' + ')}) must add up to <= 1`)
   for (const key of NON_NEGATIVE_KEYS) {
     const v = input[key]
     if (v === undefined) continue
@@ -81,14 +117,11 @@ export function normalizeFaults(f: unknown): FaultSettings {
 
 /** Maps one uniform draw `u` in [0, 1) to a fault: the rates are consecutive slices of [0, 1). */
 export function pickFault(u: number, f: FaultSettings): FaultKind {
-  let edge = f.errorRate
-  if (u < edge) return 'serverError'
-  edge += f.rateLimitRate
-  if (u < edge) return 'rateLimit'
-  edge += f.resetRate
-  if (u < edge) return 'reset'
-  edge += f.resetAfterStoreRate
-  if (u < edge) return 'resetAfterStore'
+  let edge = 0
+  for (const [key, kind] of RATE_KINDS) {
+    edge += f[key]
+    if (u < edge) return kind
+  }
   return 'none'
 }
 
