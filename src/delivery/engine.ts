@@ -204,6 +204,17 @@ class Engine {
       )
       return
     }
+    if (outcome.kind === 'unanswered') {
+      // Done for the watermark (it is never sent again), listed as uncertain.
+      Promise.resolve(this.o.onUnanswered?.(this.window.item(seq))).then(
+        () => {
+          this.stats.uncertain++
+          this.markDone(seq)
+        },
+        (err: unknown) => this.onSendError(seq, err),
+      )
+      return
+    }
     if (outcome.kind === 'accepted') this.stats.accepted++
     else this.stats.botIgnored++
     this.markDone(seq)

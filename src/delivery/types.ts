@@ -58,6 +58,8 @@ export interface DeliveryOptions {
    *  durable write already running, which is most of what a freed slot waits for otherwise. */
   persistConcurrency?: number
   onDeadLetter(item: DeliveryItem, outcome: DeadOutcome): Promise<void>
+  /** A request written and left unanswered past its timeout (not sent again): record it as uncertain. */
+  onUnanswered?(item: DeliveryItem): Promise<void>
   /** An event was retried `count` times after unanswered attempts (it may have been stored twice). */
   onUnansweredRetry?(item: DeliveryItem, count: number): void
   initial: { acked: number; ackedLine: number }

@@ -96,6 +96,8 @@ async function deliverInput(o: DeliveryOptions, read: InputRead): Promise<{ stop
   }
 
   const uncertainBefore = o.totals.uncertain
+  /** Events found in flight from an earlier run (crash or unanswered stop). */
+  let foundUncertain = 0
   async function* items(): AsyncGenerator<DeliveryItem> {
     for await (const b of read.batches) {
       const out: DeliveryItem[] = []
@@ -110,6 +112,7 @@ async function deliverInput(o: DeliveryOptions, read: InputRead): Promise<{ stop
         if (start < resumeEnd && !unsent.has(start)) {
           // Between the acknowledged and the dispatched offset of an interrupted run.
           o.totals.uncertain++
+          foundUncertain++
           o.projects?.uncertain(event)
           found.push(uncertainEntry(label, start, line, event))
           if (!o.resendUncertain) {
@@ -151,6 +154,7 @@ async function deliverInput(o: DeliveryOptions, read: InputRead): Promise<{ stop
           status: outcome.status,
           response: outcome.body,
         }),
+      onUnanswered: (it) => o.logs.uncertain.write({ ...uncertainEntry(label, it.start, it.line, it.event!), why: 'no answer within --request-timeout' }),
       onUnansweredRetry: (it, count) => {
         void o.logs.unansweredRetries?.write({
           file: label,
@@ -175,14 +179,18 @@ async function deliverInput(o: DeliveryOptions, read: InputRead): Promise<{ stop
   }
   addStats(o.totals, result.stats)
   o.onDone?.(read)
-  const uncertainHere = o.totals.uncertain - uncertainBefore
-  if (uncertainHere > 0) {
+  if (foundUncertain > 0) {
     const why = stoppedCleanly
-      ? `the previous run stopped while ${uncertainHere} request(s) were unanswered`
-      : `${uncertainHere} event(s) were in flight when the previous run was killed`
+      ? `the previous run stopped while ${foundUncertain} request(s) were unanswered`
+      : `${foundUncertain} event(s) were in flight when the previous run was killed`
     const what = o.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'
     o.note(`${safeText(label)}: ${why}; ${what}: see ${safeText(join(o.stateDir, 'uncertain.ndjson'))}`)
   }
+  const unanswered = result.stats.uncertain
+  if (unanswered > 0)
+    o.note(
+      `${safeText(label)}: ${unanswered} request(s) got no answer in time (the API may have stored them); not sent again, to avoid duplicates: see ${safeText(join(o.stateDir, 'uncertain.ndjson'))}`,
+    )
   if (!result.stopped && writes && read.completeWhenDone()) {
     store.set({ ...cp, complete: true, updatedAt: new Date(o.now()).toISOString() })
     await store.save()

@@ -81,6 +81,7 @@ export class ProjectTally {
         if (outcome.unansweredRetries) d.unansweredRetries = (d.unansweredRetries ?? 0) + outcome.unansweredRetries
         if (outcome.kind === 'accepted') d.accepted++
         else if (outcome.kind === 'bot') d.botIgnored++
+        else if (outcome.kind === 'unanswered') d.uncertain++
         else d.deadLettered++
         return outcome
       },

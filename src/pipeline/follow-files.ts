@@ -73,11 +73,17 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
     }
   }
 
-  // Checkpoints that name this path or one of its rotated names: a new file there is a later generation.
+  /** Each followed path's target (a symlink's: its drained generations are checkpointed there). */
+  const targetOf = new Map<string, string>()
+  // Checkpoints that name this path (or its link's target) or one of their rotated names: a new file
+  // there is a later generation.
   const checkpointsOf = (path: string): FileCheckpoint[] => {
-    const dir = dirname(resolve(path))
-    const live = basename(path)
-    return store?.all().filter((c) => dirname(resolve(c.path)) === dir && parseRotation(basename(c.path)).base === live) ?? []
+    const names = [resolve(path), targetOf.get(resolve(path)) ?? resolve(path)].map((p) => ({ dir: dirname(p), live: basename(p) }))
+    const named = (c: FileCheckpoint) => {
+      const at = resolve(c.path)
+      return names.some((n) => dirname(at) === n.dir && parseRotation(basename(at)).base === n.live)
+    }
+    return store?.all().filter(named) ?? []
   }
 
   const drainSiblings = async (path: string, skipIno: Set<number>, seen: Set<string> | null): Promise<string[]> => {
@@ -187,11 +193,23 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
   const provider = new PathsProvider(o.patterns)
   for (const dir of provider.directories()) notifier.watchDir(dir)
   const followers = new Map<string, Promise<void>>()
+  /** Targets followed now: a second link to one of them is the same file (one reader). */
+  const followedTargets = new Set<string>()
   const startFollowers = async (later: boolean): Promise<void> => {
     for (const t of await provider.expand()) {
-      if (followers.has(t.key)) continue
+      if (followers.has(t.key) || followedTargets.has(t.target)) continue
       if (later) env.note(`${safeText(t.path)}: new file matching the patterns; reading it from its start`)
-      followers.set(t.key, new PathFollower(t.path, hooks, later).run().catch(o.fail))
+      targetOf.set(t.key, t.target)
+      followedTargets.add(t.target)
+      const run = new PathFollower(t.path, hooks, later, t.fromGlob)
+        .run()
+        .catch(o.fail)
+        .finally(() => {
+          // A glob's match whose file is gone: forgotten, so a file there later is followed anew.
+          followers.delete(t.key)
+          followedTargets.delete(t.target)
+        })
+      followers.set(t.key, run)
     }
   }
   let rescanNow: (() => void) | undefined

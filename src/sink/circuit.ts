@@ -4,7 +4,10 @@
 // unsent, while one cheap probe at a time (a request that cannot store an event) asks whether the
 // API answers at all, with backoff between probes (p-retry). When a probe is answered one waiting
 // attempt goes first (half-open); once an attempt is answered every other one goes. A timeout of
-// that first attempt opens the circuit again.
+// that first attempt opens the circuit again. Requests timed out since the last answer are in doubt
+// (reported uncertain, never retried): once that first attempt too ran out of time and as many are
+// in doubt as there are connections, no further attempt is made until the sends give up, so an API
+// that answers its probes but not its events does not turn the rest of the log into doubt.
 import pRetry from 'p-retry'
 
 /** What a waiting attempt was told: go (`trial`: it is the one first attempt after the probe), or
@@ -18,6 +21,8 @@ export interface CircuitOptions {
   /** Backoff between probes that got no answer (p-retry: doubling, jittered, capped). */
   minDelayMs: number
   maxDelayMs: number
+  /** Requests in doubt (timed out since the last answer) past which no trial is made. */
+  maxInDoubt: number
 }
 
 interface Waiter {
@@ -35,6 +40,10 @@ export class Circuit {
   private trialOut = false
   private readonly waiters: Waiter[] = []
   private probing: AbortController | undefined
+  /** Requests timed out since the last answer. */
+  private inDoubt = 0
+  /** A trial attempt timed out since the last answer. */
+  private trialTimedOut = false
 
   constructor(private readonly o: CircuitOptions) {}
 
@@ -43,7 +52,7 @@ export class Circuit {
   admit(signal: AbortSignal | undefined, deadline: number): Promise<Admission> | Admission {
     if (this.closed) return 'go'
     if (signal?.aborted) return 'stopped'
-    if (this.state === HALF_OPEN && !this.trialOut) {
+    if (this.state === HALF_OPEN && !this.trialOut && this.mayTry()) {
       this.trialOut = true
       return 'trial'
     }
@@ -73,13 +82,19 @@ export class Circuit {
     this.closed = true
     this.state = 0
     this.trialOut = false
+    this.inDoubt = 0
+    this.trialTimedOut = false
     this.stopProbing()
     for (const w of [...this.waiters]) w.done('go')
   }
 
   /** An attempt was written and ran out of time: hold new attempts and start probing. */
   timedOut(trial: boolean): void {
-    if (trial) this.trialOut = false
+    this.inDoubt++
+    if (trial) {
+      this.trialOut = false
+      this.trialTimedOut = true
+    }
     this.closed = false
     this.state = OPEN
     this.startProbing()
@@ -99,8 +114,12 @@ export class Circuit {
     for (const w of [...this.waiters]) w.done('stopped')
   }
 
+  private mayTry(): boolean {
+    return !this.trialTimedOut || this.inDoubt < this.o.maxInDoubt
+  }
+
   private releaseTrial(): void {
-    if (this.trialOut) return
+    if (this.trialOut || !this.mayTry()) return
     const first = this.waiters[0]
     if (first === undefined) return // the next attempt to ask is the trial
     this.trialOut = true

@@ -10,6 +10,9 @@ export type SendOutcome =
   | { kind: 'bot'; status: number; attempts: number; unansweredRetries?: number }
   /** Permanent rejection of this one event (400/403/404/413/other 4xx): dead-letter it. */
   | { kind: 'dead'; status: number; body: string; attempts: number; unansweredRetries?: number }
+  /** The request was written and no answer came within the request timeout: the API may have
+   *  stored it. Not retried (a retry could store it twice): the event is reported uncertain. */
+  | { kind: 'unanswered'; status: 0; attempts: number; unansweredRetries?: number }
 
 export interface SendControl {
   /** Aborted on a clean stop: start no further attempt (a backoff wait ends at once); the attempt

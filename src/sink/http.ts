@@ -228,6 +228,8 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   const circuit = new Circuit({
     minDelayMs: minDelay,
     maxDelayMs: maxDelay,
+    // As many as the engine may have in flight: at most those are ever in doubt, plus one trial.
+    maxInDoubt: o.connections ?? 16,
     // OPTIONS: Swetrix answers it (CORS, 204) without storing anything.
     async probe(signal) {
       if (limiter) await limiter.take(signal).catch(() => undefined)
@@ -262,6 +264,8 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
       if (f?.kind === 'transient' && f.timedOut && f.written) circuit.timedOut(trial)
       else circuit.ended(trial)
       if (f === undefined) throw new SendStoppedError(r.written || unansweredBefore)
+      // Written and unanswered past the deadline: it may be stored; a retry could store it twice.
+      if (f.kind === 'transient' && f.timedOut && f.written) return { kind: 'unanswered', status: 0, attempts }
       if (f.kind === 'transient') return new TransientFailure(undefined, f.detail, undefined, f.written)
       if (f.kind === 'certificate') throw new CertificateError(certificateMessage(url, f.code, f.detail), f.code, url)
       const code = (r.error as { code?: unknown })?.code

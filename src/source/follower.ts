@@ -12,6 +12,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { identifyHandle, idOfHead, ID_HEAD_BYTES, type FileIdentity } from './fingerprint.js'
+import { linkTarget } from './paths.js'
 import { readLines, type LineBatch } from './reader.js'
 import type { ChangeNotifier } from './watcher.js'
 
@@ -140,11 +141,17 @@ export class PathFollower {
     readonly path: string,
     private readonly h: FollowerHooks,
     private readonly appearedLater: boolean,
+    /** A glob's match (a pod's log link): once the path is gone, the follower ends (its last
+     *  generation drained) instead of waiting for it; a later match starts a new one. */
+    private readonly endWhenGone = false,
   ) {}
 
   async run(): Promise<void> {
     const { signal, notifier } = this.h
     notifier.watchDir(dirname(this.path))
+    // A link's target is renamed where it lives (kubelet rotates under /var/log/pods).
+    const target = await linkTarget(this.path)
+    if (dirname(target) !== dirname(this.path)) notifier.watchDir(dirname(target))
     let waitingSaid = false
     let laterGeneration = this.appearedLater
     /** Identities of this path's generations known so far (followed, or history at start). */
@@ -159,6 +166,7 @@ export class PathFollower {
           return null
         })
         if (fh === null) {
+          if (this.endWhenGone) return
           if (!waitingSaid) this.h.note(`${this.path}: does not exist (yet); waiting for it`)
           waitingSaid = true
           laterGeneration = true

@@ -16,6 +16,8 @@ export interface FollowTarget {
    *  link's target for a symlink (also when it dangles: a pod's link outliving its log). Two targets
    *  with the same `target` are one file. */
   target: string
+  /** Matched by a glob (not named literally): forgotten once its file is gone. */
+  fromGlob: boolean
 }
 
 export class PathsProvider {
@@ -36,7 +38,7 @@ export class PathsProvider {
       if (fromGlob && (seenTargets.has(target) || !isLiveName(basename(target)))) return
       seenKeys.add(key)
       seenTargets.add(target)
-      out.push({ path: p, key, target })
+      out.push({ path: p, key, target, fromGlob })
     }
     for (const pattern of this.patterns) {
       if (!hasMagic(pattern)) await add(pattern, false)
