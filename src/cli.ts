@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream'
 import { defaultThreads, runCheck } from './commands/check.js'
 import type { DeliveryFlags } from './commands/run.js'
 import type { ImportFlags } from './commands/backfill-import.js'
-import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError } from './errors.js'
+import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_STATE_UNWRITABLE, EXIT_USAGE, UsageError, type StateWriteError } from './errors.js'
 import { buildPipeline, parseDuration, parsePositiveInt, validateProjectId, type PipelineFlags } from './options.js'
 import { BUILTIN_FORMAT_NAMES } from '../parsers/registry.js'
 
@@ -291,6 +291,10 @@ function exitCodeFor(err: unknown, stderr: Writable): number {
     case 'LockedError':
       line(e.message)
       return EXIT_LOCKED
+    case 'StateWriteError':
+      // Full, quota, I/O error, or turned read-only during a run: retry later; otherwise configuration.
+      line(e.message)
+      return (e as StateWriteError).transient ? EXIT_STATE_UNWRITABLE : EXIT_USAGE
     case 'DeliveryError':
       line(e.message)
       return EXIT_DELIVERY_FAILED

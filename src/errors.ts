@@ -22,6 +22,9 @@ const ERRNO_TEXT: Record<string, string> = {
   EROFS: 'read-only file system',
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EEXIST: 'file exists',
 }
 
 /**
@@ -43,7 +46,7 @@ export class StateWriteError extends Error {
     action: string,
     options?: { cause?: unknown },
   ) {
-    super(`state directory ${dir}: ${ERRNO_TEXT[code] ?? 'write failed'} (${code}) while ${action}; ${consequence(phase)}; ${remedy(code, phase)}`, options)
+    super(`state directory ${dir}: ${ERRNO_TEXT[code] ?? 'cannot write'} (${code}) while ${action}; ${consequence(phase)}; ${remedy(code, phase)}`, options)
     this.transient = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || (phase === 'run' && code !== 'EACCES' && code !== 'EPERM')
   }
 }

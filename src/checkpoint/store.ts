@@ -29,6 +29,7 @@ import { JOURNAL_FILE, ProgressJournal } from './journal.js'
 import { LeaseBook } from './leases.js'
 import { LEASE_FILE, recover } from './recovery.js'
 import { STATE_FILE, STATE_VERSION } from './schema.js'
+import { ensureStateDir } from './state-dir.js'
 import type { FileCheckpoint, StateFile } from './schema.js'
 
 export { LEASE_FILE } from './recovery.js'
@@ -81,9 +82,7 @@ export class CheckpointStore {
    *  files from an interrupted save are ignored: the last completed save is what counts. */
   static async open(dir: string, opts: StoreOptions = {}): Promise<CheckpointStore> {
     const fs = opts.fs ?? nodeFs
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-      throw asStateWriteError(err, dir, 'start', 'creating it')
-    })
+    await ensureStateDir(dir, fs)
     const bootId = opts.bootId !== undefined ? opts.bootId : fs === nodeFs ? await readBootId() : null
     const r = await recover(dir, fs, bootId)
     const store = new CheckpointStore(

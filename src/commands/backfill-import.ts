@@ -9,7 +9,7 @@
 // to an import file. A backfill stopped before that writes nothing a rerun would repeat: its
 // partial file is removed and the rerun reads the same lines again.
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { ProgressView } from '../output/progress.js'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
@@ -121,8 +121,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   let store: CheckpointStore | null = null
   let ledger: ImportLedger | null = null
   if (!dryRun) {
-    await mkdir(flags.stateDir, { recursive: true, mode: 0o700 })
-    lock = await acquireLock(flags.stateDir)
+    lock = await acquireLock(flags.stateDir) // creates the state dir; a StateWriteError if it cannot
     store = await CheckpointStore.open(flags.stateDir)
     const held = lock
     process.once('exit', () => held.releaseSync())

@@ -3,7 +3,7 @@
 // handling, pinned handles) lives in src/source/; each generation of each file is one session
 // (src/pipeline/session.ts), the same one `run` and `backfill` use. All files share one budget of
 // undone events, so at most --concurrency events are uncertain after a crash, per process.
-import { mkdir, open } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CheckpointStore, type FileCheckpoint } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
@@ -130,8 +130,7 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
   process.on('SIGHUP', onHup)
   try {
     if (!stdin && !dryRun) {
-      await mkdir(stateDir, { recursive: true, mode: 0o700 })
-      lock = await acquireLock(stateDir)
+      lock = await acquireLock(stateDir) // creates the state dir; a StateWriteError if it cannot
       const held = lock
       process.once('exit', () => held.releaseSync())
       store = await CheckpointStore.open(stateDir)

@@ -4,7 +4,7 @@
 // Order of a file's life: identify (fingerprint) -> pick the start offset (checkpoint, verified,
 // or the first-run policy) -> read lines -> classify -> deliver (bounded window, ordered acks,
 // durable dispatch reservations) -> final checkpoint.
-import { mkdir, open, stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { CheckpointStore } from '../checkpoint/store.js'
 import { acquireLock, type StateLock } from '../checkpoint/lock.js'
@@ -95,8 +95,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
     // A dry run reads checkpoints (to show what a real run would send) but never writes them.
     if ((await exists(join(stateDir, 'state.json'))) || (await exists(join(stateDir, JOURNAL_FILE)))) store = await CheckpointStore.open(stateDir)
   } else {
-    await mkdir(stateDir, { recursive: true, mode: 0o700 })
-    lock = await acquireLock(stateDir)
+    lock = await acquireLock(stateDir) // creates the state dir; a StateWriteError if it cannot
     // Also on process.exit (a second signal): the next run need not wait for stale-lock detection.
     const held = lock
     process.once('exit', () => held.releaseSync())
