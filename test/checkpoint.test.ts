@@ -110,6 +110,21 @@ describe('CheckpointStore (in memory fs)', () => {
     expect((err as Error).message).not.toContain('\n')
   })
 
+  it("a state.json edited by hand is checked against the schema although it still carries the store's checksum", async () => {
+    const { fs, vol } = memFs()
+    const store = await CheckpointStore.open('/s', { fs })
+    store.set(cp('a'))
+    await store.save()
+    const written = JSON.parse(vol.toJSON()['/s/state.json'] as string)
+    expect(written.checksum).toMatch(/^crc32:[0-9a-f]{8}$/)
+    // A valid edit (the checksum no longer matches): validated, and taken.
+    vol.writeFileSync('/s/state.json', JSON.stringify({ ...written, files: { a: { ...written.files.a, acked: 1100, dispatched: 1100 } } }))
+    expect((await CheckpointStore.open('/s', { fs })).get('a')).toMatchObject({ acked: 1100, dispatched: 1100 })
+    // A bad one: refused with the schema's message.
+    vol.writeFileSync('/s/state.json', JSON.stringify({ ...written, files: { a: { ...written.files.a, dispatched: 10 } } }))
+    await expect(CheckpointStore.open('/s', { fs })).rejects.toThrow('state file /s/state.json: entry "a" has dispatched < acked')
+  })
+
   it('keeps fields it does not know (a newer build of the same version may have written them)', async () => {
     const { fs, vol } = memFs()
     vol.fromJSON({ '/s/state.json': JSON.stringify({ version: 1, files: { a: { ...cp('a'), future: { x: 1 } } } }) })

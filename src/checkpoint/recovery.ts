@@ -13,6 +13,9 @@ export interface LoadedJournal {
   file: string
   /** Per slot, the sequence number of its valid record or 0; empty when the file does not exist. */
   slotSeqs: number[]
+  /** Sequence number of the newest valid record, 0 if none. */
+  newestSeq: number
+  /** The newest record, when it is newer than state.json (older ones are not read: state.json holds them). */
   newest: JournalRecord | null
 }
 
@@ -44,14 +47,14 @@ export async function recover(dir: string, fs: FsPromises, bootId: string | null
   }
   const state = text === null ? null : await parseState(text, file)
   const journalSeq = state?.journalSeq ?? 0
-  const leaseJournal = await loadJournal(fs, join(dir, LEASE_FILE))
+  const leaseJournal = await loadJournal(fs, join(dir, LEASE_FILE), journalSeq)
   // Records written without sync can all be torn by a power loss; a lease record then stands in.
-  const journal = await loadJournal(fs, join(dir, JOURNAL_FILE), leaseJournal.newest !== null)
+  const journal = await loadJournal(fs, join(dir, JOURNAL_FILE), journalSeq, leaseJournal.newestSeq > 0)
   const files = new Map<string, FileCheckpoint>(Object.entries(state?.files ?? {}))
   const pending = new Set<string>()
   // The newest record beyond state.json, from either journal (a lease record holds the progress too).
   let newest: JournalRecord | null = null
-  for (const r of [journal.newest, leaseJournal.newest]) if (r && r.seq > journalSeq && (newest === null || r.seq > newest.seq)) newest = r
+  for (const r of [journal.newest, leaseJournal.newest]) if (r && (newest === null || r.seq > newest.seq)) newest = r
   for (const cp of newest?.cps ?? []) {
     files.set(cp.id, cp)
     pending.add(cp.id)
@@ -61,8 +64,7 @@ export async function recover(dir: string, fs: FsPromises, bootId: string | null
   const exact = bootId !== null && (newest ? newest.boot === bootId : state?.boot === bootId)
   const bound = new Map<string, number>()
   for (const [id, cp] of Object.entries(state?.files ?? {})) if (cp.leased !== undefined) bound.set(id, cp.leased)
-  if (leaseJournal.newest && leaseJournal.newest.seq > journalSeq)
-    for (const [id, at] of leaseJournal.newest.leases) bound.set(id, Math.max(at, bound.get(id) ?? 0))
+  for (const [id, at] of leaseJournal.newest?.leases ?? []) bound.set(id, Math.max(at, bound.get(id) ?? 0))
   const leases = new Map<string, { at: number; from: number }>()
   if (bootId !== null) for (const [id, at] of bound) if (files.has(id)) leases.set(id, { at, from: files.get(id)!.dispatched })
   if (!exact) {
@@ -84,21 +86,22 @@ export async function recover(dir: string, fs: FsPromises, bootId: string | null
     file,
     files,
     pending: [...pending],
-    seq: Math.max(journalSeq, journal.newest?.seq ?? 0, leaseJournal.newest?.seq ?? 0),
+    seq: Math.max(journalSeq, journal.newestSeq, leaseJournal.newestSeq),
     journal,
     leaseJournal,
     leases,
   }
 }
 
-async function loadJournal(fs: FsPromises, file: string, allTornOk = false): Promise<LoadedJournal> {
+/** Reads a journal; its newest record is parsed only when newer than `since` (state.json's journalSeq). */
+async function loadJournal(fs: FsPromises, file: string, since: number, allTornOk = false): Promise<LoadedJournal> {
   const aside = `move it aside (mv ${file} ${file}.bad) to continue from state.json alone (lines sent after its last save can then be sent again)`
   let bytes: Buffer
   try {
     bytes = await fs.readFile(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return { file, slotSeqs: [], newest: null }
+    if (code === 'ENOENT') return { file, slotSeqs: [], newestSeq: 0, newest: null }
     throw new StateError(`cannot read progress journal ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
   }
   // Always created full-size in one atomic step, so another size is not a torn write.
@@ -115,5 +118,6 @@ async function loadJournal(fs: FsPromises, file: string, allTornOk = false): Pro
   // slot damaged is corruption.
   if (slots.every((s) => s.kind === 'torn') && !allTornOk) throw new StateError(`progress journal ${file} is damaged (no record passes its checksum); ${aside}`)
   const slotSeqs = slots.map((s) => (s.kind === 'record' ? s.seq : 0))
-  return { file, slotSeqs, newest: newest ? await parseJournalRecord(newest.payload, newest.seq, file) : null }
+  const newestSeq = newest?.seq ?? 0
+  return { file, slotSeqs, newestSeq, newest: newest && newest.seq > since ? await parseJournalRecord(newest.payload, newest.seq, file) : null }
 }

@@ -28,7 +28,7 @@ import { readBootId } from './boot-id.js'
 import { JOURNAL_FILE, ProgressJournal } from './journal.js'
 import { LeaseBook } from './leases.js'
 import { LEASE_FILE, recover } from './recovery.js'
-import { STATE_FILE, STATE_VERSION } from './schema.js'
+import { STATE_FILE, STATE_VERSION, stateText } from './schema.js'
 import { ensureStateDir } from './state-dir.js'
 import type { FileCheckpoint, StateFile } from './schema.js'
 
@@ -272,7 +272,7 @@ export class CheckpointStore {
     const { entries: files, moot } = this.leases.forSave(this.files)
     const state: StateFile = { version: STATE_VERSION, journalSeq, ...(this.bootId !== null ? { boot: this.bootId } : {}), files }
     try {
-      await writeFileAtomic(this.file, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600, fs: this.fs })
+      await writeFileAtomic(this.file, stateText(state), { mode: 0o600, fs: this.fs })
     } catch (err) {
       throw asStateWriteError(err, this.dir, 'run', `saving ${STATE_FILE}`)
     }
