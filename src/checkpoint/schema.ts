@@ -4,10 +4,10 @@
 // way out (never a silent reset: starting over re-sends every line).
 //
 // zod is imported only when something must be validated, not with this module: importing it and
-// checking a first state costs ~60 ms plus ~0.1 ms per checkpoint on the 2-core VM, and most runs
-// need neither: a state.json carries the checksum of what the store wrote (`checksum`), and a file
-// whose content still matches it is the store's own, validated when it was loaded and typed since.
-// Hand-edited, damaged, unchecksummed (older builds) files go through the schema.
+// checking a first state costs more than the rest of a run's start-up, and most runs need neither.
+// A state.json carries the checksum of what the store wrote (`checksum`); a file whose content still
+// matches it is the store's own, validated when it was loaded and typed since. Hand-edited, damaged
+// and unchecksummed (older builds) files go through the schema.
 import { crc32 } from 'node:zlib'
 import type * as Z from 'zod'
 
