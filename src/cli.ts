@@ -2,7 +2,7 @@
 // code and, for errors a user can act on, one line on stderr (the README's exit-code table).
 import type { Writable } from 'node:stream'
 import { CommanderError } from 'commander'
-import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_USAGE } from './errors.js'
+import { EXIT_DELIVERY_FAILED, EXIT_LOCKED, EXIT_STATE_UNWRITABLE, EXIT_USAGE, type StateWriteError } from './errors.js'
 import { buildProgram } from './program.js'
 import type { CliIO } from './runtime/io.js'
 
@@ -52,6 +52,10 @@ function exitCodeFor(err: unknown, stderr: Writable): number {
     case 'DeliveryError':
       line(e.message)
       return EXIT_DELIVERY_FAILED
+    case 'StateWriteError':
+      // Full, quota, I/O error, or turned read-only during a run: retry later; otherwise configuration.
+      line(e.message)
+      return (e as StateWriteError).transient ? EXIT_STATE_UNWRITABLE : EXIT_USAGE
   }
   if (typeof e?.exitCode === 'number') {
     line(e.message)

@@ -93,6 +93,46 @@ describe('CheckpointStore (in memory fs)', () => {
     expect(vol.toJSON()['/s/state.json']).toBe(content) // never reset behind the user's back
   })
 
+  it.each([
+    ['a negative offset', { a: { ...cp('a'), acked: -1 } }, 'entry "a" has a bad "acked" (expected a whole number >= 0)'],
+    ['a missing field', { a: { ...cp('a'), path: undefined } }, 'entry "a" lacks "path"'],
+    ['a field of the wrong type', { a: { ...cp('a'), gzip: 'no' } }, 'entry "a" has a bad "gzip" (expected true or false)'],
+    ['a bad list', { a: { ...cp('a'), doneAhead: [1, 'x'] } }, 'entry "a" has a bad "doneAhead"'],
+    ['a tail hash beyond the acknowledged offset', { a: cp('a', { tailHashAt: 1001 }) }, 'entry "a" has a bad "tailHashAt"'],
+    ['a bad stop marker', { a: { ...cp('a'), unsent: 'all' } }, 'entry "a" has a bad "unsent"'],
+  ])('names the entry and the field of a state file with %s', async (_what, files, says) => {
+    const { fs, vol } = memFs()
+    vol.fromJSON({ '/s/state.json': JSON.stringify({ version: 1, files }) })
+    const err = await CheckpointStore.open('/s', { fs }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StateError)
+    expect((err as Error).message).toContain(`state file /s/state.json: ${says}`)
+    expect((err as Error).message).toContain('move it aside (mv /s/state.json /s/state.json.bad)')
+    expect((err as Error).message).not.toContain('\n')
+  })
+
+  it("a state.json edited by hand is checked against the schema although it still carries the store's checksum", async () => {
+    const { fs, vol } = memFs()
+    const store = await CheckpointStore.open('/s', { fs })
+    store.set(cp('a'))
+    await store.save()
+    const written = JSON.parse(vol.toJSON()['/s/state.json'] as string)
+    expect(written.checksum).toMatch(/^crc32:[0-9a-f]{8}$/)
+    // A valid edit (the checksum no longer matches): validated, and taken.
+    vol.writeFileSync('/s/state.json', JSON.stringify({ ...written, files: { a: { ...written.files.a, acked: 1100, dispatched: 1100 } } }))
+    expect((await CheckpointStore.open('/s', { fs })).get('a')).toMatchObject({ acked: 1100, dispatched: 1100 })
+    // A bad one: refused with the schema's message.
+    vol.writeFileSync('/s/state.json', JSON.stringify({ ...written, files: { a: { ...written.files.a, dispatched: 10 } } }))
+    await expect(CheckpointStore.open('/s', { fs })).rejects.toThrow('state file /s/state.json: entry "a" has dispatched < acked')
+  })
+
+  it('keeps fields it does not know (a newer build of the same version may have written them)', async () => {
+    const { fs, vol } = memFs()
+    vol.fromJSON({ '/s/state.json': JSON.stringify({ version: 1, files: { a: { ...cp('a'), future: { x: 1 } } } }) })
+    const store = await CheckpointStore.open('/s', { fs })
+    await store.save()
+    expect(JSON.parse(vol.toJSON()['/s/state.json'] as string).files.a.future).toEqual({ x: 1 })
+  })
+
   it('ignores a stray temp file from an interrupted save', async () => {
     const { fs, vol } = memFs()
     const good = JSON.stringify({ version: 1, files: { a: cp('a') } })

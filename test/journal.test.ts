@@ -3,7 +3,7 @@
 // state.json already includes it; a write torn by a crash costs at most the record being written.
 import { spawn } from 'node:child_process'
 import * as nodeFs from 'node:fs/promises'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -446,6 +446,15 @@ describe('CheckpointStore.saveProgress (in memory fs)', () => {
       },
       'bad "acked"',
     ],
+    [
+      'a bad entry in a record of several files',
+      () => {
+        const j = Buffer.alloc(JOURNAL_SIZE)
+        encodeRecord(j, 4, JSON.stringify({ boot: 'b', files: [cp('a'), { ...cp('c'), ino: 'x' }] }))
+        return j
+      },
+      'record 4, entry "c", has a bad "ino"',
+    ],
   ])('refuses a journal with %s', async (_what, content, says) => {
     const m = memFs()
     m.vol.mkdirSync('/s')
@@ -582,19 +591,22 @@ describe('progress journal on a real directory', () => {
   })
 
   it('a process SIGKILLed while it saves progress leaves a state at or after its last completed save', { timeout: 60_000 }, async () => {
-    // The child runs the current sources, transpiled next to it (dist/ may be stale).
+    // The child runs the current sources, transpiled next to it (dist/ may be stale), in the same
+    // layout as src/ and with the repository's node_modules (zod) reachable.
     const lib = join(dir, 'lib')
-    await import('node:fs/promises').then((f) => f.mkdir(lib))
-    for (const name of ['atomic', 'boot-id', 'journal', 'store']) {
-      const src = await readFile(join(repoRoot, 'src/checkpoint', `${name}.ts`), 'utf8')
+    await mkdir(join(lib, 'checkpoint'), { recursive: true })
+    await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'))
+    const sources = [...(await readdir(join(repoRoot, 'src/checkpoint'))).map((f) => `checkpoint/${f}`), 'errors.ts']
+    for (const name of sources.filter((f) => f.endsWith('.ts'))) {
+      const src = await readFile(join(repoRoot, 'src', name), 'utf8')
       const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } })
-      await writeFile(join(lib, `${name}.js`), out.outputText)
+      await writeFile(join(lib, name.replace(/\.ts$/, '.js')), out.outputText)
     }
     // Offsets are i * 7; every 64th step also saves state.json, so both paths are crossed.
     await writeFile(
       join(lib, 'child.mjs'),
       `
-      import { CheckpointStore } from './store.js'
+      import { CheckpointStore } from './checkpoint/store.js'
       const store = await CheckpointStore.open(process.argv[2])
       let i = (store.get('a')?.dispatched ?? 0) / 7
       process.stdout.write('start ' + i + '\\n')

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -9,16 +9,20 @@ import ts from 'typescript'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { acquireLock, LockedError } from '../src/checkpoint/lock.js'
 
-// Children run the real lock module: lock.ts only imports node built-ins, so a plain transpile to
-// .mjs is enough (no dependency on a dist/ build).
+// Children run the real lock module, transpiled with the modules of ours it imports (state-dir.ts, errors.ts),
+// in src/'s layout (no dependency on a dist/ build).
 let modDir: string
 let lockModule: string
 beforeAll(async () => {
   modDir = await mkdtemp(join(tmpdir(), 'swx-'))
-  const src = await readFile(resolve(import.meta.dirname, '../src/checkpoint/lock.ts'), 'utf8')
-  const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } })
-  lockModule = join(modDir, 'lock.mjs')
-  await writeFile(lockModule, out.outputText)
+  await mkdir(join(modDir, 'checkpoint'))
+  await writeFile(join(modDir, 'package.json'), '{"type":"module"}')
+  for (const name of ['checkpoint/lock', 'checkpoint/state-dir', 'errors']) {
+    const src = await readFile(resolve(import.meta.dirname, `../src/${name}.ts`), 'utf8')
+    const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } })
+    await writeFile(join(modDir, `${name}.js`), out.outputText)
+  }
+  lockModule = join(modDir, 'checkpoint/lock.js')
 })
 afterAll(async () => {
   await rm(modDir, { recursive: true, force: true })

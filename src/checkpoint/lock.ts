@@ -3,9 +3,11 @@
 // is the kernel-level complement (see README).
 import { randomUUID } from 'node:crypto'
 import { readFileSync, unlinkSync } from 'node:fs'
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { link, open, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { asStateWriteError } from '../errors.js'
+import { ensureStateDir } from './state-dir.js'
 
 /** Another live process holds the state dir. Exit code 75 (EX_TEMPFAIL): try again later. */
 export class LockedError extends Error {
@@ -32,21 +34,34 @@ interface Holder {
   token: string
 }
 
+/** Takes the lock of state dir `dir` (created 0700 if needed). Throws LockedError when another
+ *  live process holds it, and a StateWriteError (phase 'start': nothing was sent) when the directory
+ *  cannot be created or written (read-only, full, no permission). */
 export async function acquireLock(dir: string): Promise<StateLock> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
   const file = join(dir, LOCK_FILE)
+  const unwritable = (err: unknown) => asStateWriteError(err, dir, 'start', 'creating the lock file')
+  await ensureStateDir(dir)
   const content = `${process.pid}\n${PROCESS_TOKEN}\n`
   for (let attempt = 0; attempt < 4; attempt++) {
+    let fh
     try {
-      const fh = await open(file, 'wx', 0o600)
+      fh = await open(file, 'wx', 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(err)
+    }
+    if (fh) {
       try {
-        await fh.writeFile(content)
-      } finally {
-        await fh.close()
+        try {
+          await fh.writeFile(content)
+        } finally {
+          await fh.close()
+        }
+      } catch (err) {
+        // An empty lock file would hold the next run back until it is judged stale.
+        await unlink(file).catch(() => {})
+        throw unwritable(err)
       }
       return makeLock(file, content)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
     const seen = await readHolder(file)
     if (seen === 'gone') continue // released meanwhile: try again
@@ -54,7 +69,9 @@ export async function acquireLock(dir: string): Promise<StateLock> {
       const self = seen.pid === process.pid ? ' (this process)' : ''
       throw new LockedError(`another swetrix-ingest (pid ${seen.pid}${self}) is using state dir ${dir}; wait for it to finish`)
     }
-    await takeOverStale(file, seen, dir)
+    await takeOverStale(file, seen, dir).catch((err: unknown) => {
+      throw err instanceof LockedError ? err : unwritable(err)
+    })
   }
   throw new LockedError(`could not take the lock ${file}: it keeps changing; another swetrix-ingest is starting up`)
 }
@@ -66,17 +83,25 @@ function makeLock(file: string, content: string): StateLock {
       try {
         if ((await readFile(file, 'utf8')) === content) await unlink(file)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        if (!leftBehindIsHarmless(err)) throw err
       }
     },
     releaseSync() {
       try {
         if (readFileSync(file, 'utf8') === content) unlinkSync(file)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        if (!leftBehindIsHarmless(err)) throw err
       }
     },
   }
+}
+
+/** A lock that could not be removed (gone already, or the state dir turned read-only or unwritable)
+ *  is harmless: once this process has exited it is stale and the next one takes it over. Failing the
+ *  release would hide the error that ended the run. */
+function leftBehindIsHarmless(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'EROFS' || code === 'EIO' || code === 'EACCES' || code === 'EPERM' || code === 'ENOSPC'
 }
 
 /** The lock's holder; null when the file holds no pid (its creator died between create and write,

@@ -15,68 +15,26 @@
 // newest record exactly when it names the current boot (nothing was lost since); after another boot
 // it raises each file's `dispatched` to its lease: events up to it are reported uncertain, never sent
 // twice. Without a boot id every progress record is written synced, as before leases.
+//
+// This class ties the parts together: what the files hold (schema.ts), loading them (recovery.ts),
+// the lease bookkeeping (leases.ts), the journal slots (journal.ts). A write the state directory
+// refuses (full, read-only, ...) rejects with a StateWriteError naming it (errors.ts).
 import * as nodeFs from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname } from 'node:path'
+import { asStateWriteError } from '../errors.js'
 import { writeFileAtomic } from './atomic.js'
 import type { FsPromises } from './atomic.js'
 import { readBootId } from './boot-id.js'
-import { JOURNAL_FILE, JOURNAL_SIZES, ProgressJournal, readSlots } from './journal.js'
+import { JOURNAL_FILE, ProgressJournal } from './journal.js'
+import { LeaseBook } from './leases.js'
+import { LEASE_FILE, recover } from './recovery.js'
+import { STATE_FILE, STATE_VERSION, stateText } from './schema.js'
+import { ensureStateDir } from './state-dir.js'
+import type { FileCheckpoint, StateFile } from './schema.js'
 
-export const LEASE_FILE = 'progress.lease'
-
-export interface FileCheckpoint {
-  id: string
-  path: string
-  dev: number
-  ino: number
-  gzip: boolean
-  /** Bytes seen at last save (decompressed size for gzip once fully read). */
-  size: number
-  /** Every line before this offset is done: delivered, deliberately skipped, or dead-lettered. */
-  acked: number
-  /** >= acked; requests for lines before it may have left (durably recorded BEFORE they leave). */
-  dispatched: number
-  /** Start offsets of event lines beyond acked known done (delivered or dead-lettered) — a resume skips them. */
-  doneAhead: number[]
-  /** Hash of up to 64 bytes before `tailHashAt` (fingerprint.hashRange), verified before resuming:
-   *  a file that was replaced or truncated no longer has those bytes there. */
-  ackedTailHash?: string
-  /** The offset `ackedTailHash` was taken at (<= acked; refreshed about once a second, not on every
-   *  progress save). Absent in older state files: then it is `acked`. */
-  tailHashAt?: number
-  /** Number of lines before `acked` (line numbers stay right after a resume). */
-  ackedLine: number
-  /** Written by the last save of a run that stopped or failed (not a crash): [acked, dispatched)
-   *  then holds only requests that were written and left unanswered. Absent in older files. */
-  stoppedCleanly?: boolean
-  /** Starts of events in [acked, dispatched) known not delivered (with stoppedCleanly). */
-  unsent?: number[]
-  /** A rotated/compressed file read to its end. */
-  complete?: boolean
-  updatedAt: string
-  /** In state.json only: the file's lease when it was saved (requests for lines before it may have
-   *  left); applied on load after another boot. Absent when the file holds no lease. */
-  leased?: number
-}
-
-export interface StateFile {
-  version: 1
-  /** Sequence number of the newest progress-journal record this state already includes (journal
-   *  records up to it are ignored on load). Missing in files written before the journal: 0. */
-  journalSeq?: number
-  /** The boot id when it was saved (leases). */
-  boot?: string
-  files: Record<string, FileCheckpoint>
-}
-
-export const STATE_VERSION = 1
-export const STATE_FILE = 'state.json'
-
-/** The state file can't be used. The message names the file and what to do; the tool must stop
- *  rather than start over on its own. */
-export class StateError extends Error {
-  override readonly name = 'StateError'
-}
+export { LEASE_FILE } from './recovery.js'
+export { parseState, STATE_FILE, STATE_VERSION, StateError } from './schema.js'
+export type { FileCheckpoint, StateFile } from './schema.js'
 
 export interface StoreOptions {
   /** Defaults to node:fs/promises; tests pass memfs' `fs.promises`. */
@@ -102,21 +60,10 @@ export class CheckpointStore {
   /** The next journal write, waiting for a running one to end: calls made meanwhile share it. */
   private nextJournalWrite: Promise<void> | null = null
   private startQueuedWrite: (() => void) | null = null
-  /** Per file: the lease a completed synced record (or a completed save) holds. */
-  private readonly leases = new Map<string, number>()
-  /** Per file: its `dispatched` when its lease was written; the lease is renewed past the midpoint. */
-  private readonly leaseFrom = new Map<string, number>()
-  /** Per file: the furthest lease offered by saveProgress (all bytes before it read). */
-  private readonly leaseWanted = new Map<string, number>()
-  /** Per file: bumped when its lease is dropped, so a lease write started before does not revive it. */
-  private readonly leaseEpoch = new Map<string, number>()
-  /** Files whose last progress reserved nothing beyond what is done or stopped: the next save()
-   *  (durable, exact) drops their lease. Until then lease records keep it: delivered events whose
-   *  acknowledgement is only in the page cache must stay covered. */
-  private readonly released = new Set<string>()
+  private readonly leases = new LeaseBook()
   private leaseWrite: Promise<void> | null = null
-  /** The leases the running lease write records (a save() made meanwhile records them too). */
-  private leaseWriting: Map<string, number> | null = null
+  /** The state directory (named by a failed write's message). */
+  private readonly dir: string
 
   private constructor(
     /** Absolute or relative path of state.json. */
@@ -126,77 +73,29 @@ export class CheckpointStore {
     /** Synced lease records; null without a boot id (then `journal` is synced). */
     private readonly leaseJournal: ProgressJournal | null,
     private readonly bootId: string | null,
-  ) {}
+  ) {
+    this.dir = dirname(file)
+  }
 
   /** Creates the directory (mode 0700) if needed, loads state.json if present, then applies the
-   *  progress journal's newest record if it is newer than state.json. Stray `*.tmp` files from an
-   *  interrupted save are ignored: the last completed save is what counts. */
+   *  progress journal's newest record if it is newer than state.json (recovery.ts). Stray `*.tmp`
+   *  files from an interrupted save are ignored: the last completed save is what counts. */
   static async open(dir: string, opts: StoreOptions = {}): Promise<CheckpointStore> {
     const fs = opts.fs ?? nodeFs
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 })
-    const file = join(dir, STATE_FILE)
-    let text: string | null = null
-    try {
-      text = await fs.readFile(file, 'utf8')
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT')
-        throw new StateError(`cannot read state file ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
-    }
-    const state = text === null ? null : parseState(text, file)
-    const journalSeq = state?.journalSeq ?? 0
+    await ensureStateDir(dir, fs)
     const bootId = opts.bootId !== undefined ? opts.bootId : fs === nodeFs ? await readBootId() : null
-    const leased = await loadJournal(fs, join(dir, LEASE_FILE))
-    // Records written without sync can all be torn by a power loss; a lease record then stands in.
-    const loaded = await loadJournal(fs, join(dir, JOURNAL_FILE), leased.newest !== null)
+    const r = await recover(dir, fs, bootId)
     const store = new CheckpointStore(
-      file,
+      r.file,
       fs,
-      new ProgressJournal(loaded.file, fs, loaded.slotSeqs, undefined, bootId === null),
-      bootId === null ? null : new ProgressJournal(leased.file, fs, leased.slotSeqs),
+      new ProgressJournal(r.journal.file, fs, r.journal.slotSeqs, undefined, bootId === null),
+      bootId === null ? null : new ProgressJournal(r.leaseJournal.file, fs, r.leaseJournal.slotSeqs),
       bootId,
     )
-    if (state) for (const [key, cp] of Object.entries(state.files)) store.files.set(key, cp)
-    store.seq = Math.max(journalSeq, loaded.newest?.seq ?? 0, leased.newest?.seq ?? 0)
-    // The newest record beyond state.json, from either journal (a lease record holds the progress too).
-    let newest: JournalRecord | null = null
-    for (const r of [loaded.newest, leased.newest]) if (r && r.seq > journalSeq && (newest === null || r.seq > newest.seq)) newest = r
-    if (newest) {
-      for (const cp of newest.cps) {
-        store.files.set(cp.id, cp)
-        store.pending.set(cp.id, 0)
-      }
-    }
-    // Written since this boot: the page cache it went to was never lost, so it is exact. Otherwise a
-    // record written without sync may be missing, and each file's lease bounds what may have left.
-    const exact = bootId !== null && (newest ? newest.boot === bootId : state?.boot === bootId)
-    const bound = new Map<string, number>()
-    for (const [id, cp] of Object.entries(state?.files ?? {})) if (cp.leased !== undefined) bound.set(id, cp.leased)
-    if (leased.newest && leased.newest.seq > journalSeq) for (const [id, at] of leased.newest.leases) bound.set(id, Math.max(at, bound.get(id) ?? 0))
-    // Leases still in force are carried into this run's lease records: acknowledgements of the last
-    // run may be only in the page cache, and a power loss during this run must not uncover them.
-    if (store.leaseJournal) {
-      for (const [id, at] of bound) {
-        if (!store.files.has(id)) continue
-        store.leases.set(id, at)
-        store.leaseFrom.set(id, store.files.get(id)!.dispatched)
-      }
-    }
-    if (!exact) {
-      for (const [id, at] of bound) {
-        const cp = store.files.get(id)
-        if (!cp || at <= cp.dispatched) continue
-        // As after a crash: the whole range may have been sent.
-        const { stoppedCleanly: _s, unsent: _u, ...rest } = cp
-        store.files.set(id, { ...rest, dispatched: at })
-        store.pending.set(id, 0)
-      }
-    }
-    for (const [id, cp] of store.files) {
-      if (cp.leased === undefined) continue
-      const { leased: _l, ...rest } = cp
-      store.files.set(id, rest)
-    }
+    for (const [id, cp] of r.files) store.files.set(id, cp)
+    for (const id of r.pending) store.pending.set(id, 0)
+    for (const [id, { at, from }] of r.leases) store.leases.carry(id, at, from)
+    store.seq = r.seq
     return store
   }
 
@@ -225,7 +124,8 @@ export class CheckpointStore {
 
   /** Writes the current state atomically and durably. Saves never overlap: a save requested while
    *  one runs waits for it and then writes once more (all requests made meanwhile share that one
-   *  write, which holds everything set before it started). */
+   *  write, which holds everything set before it started). Rejects with a StateWriteError when the
+   *  state directory cannot be written (the previous state.json stays). */
   save(): Promise<void> {
     if (this.running === null) {
       const run = this.write().finally(() => {
@@ -252,69 +152,54 @@ export class CheckpointStore {
    * Each call resolves once its progress survives a crash: without leases, once it is on disk; with
    * leases, once it is in the page cache and `cp.dispatched` lies within the file's durable lease
    * (a synced lease record up to `leaseTo`, an offset ahead whose bytes were all read, is written
-   * first when it does not).
+   * first when it does not). Rejects with a StateWriteError when the record cannot be written: the
+   * progress stays pending for the next record or save, and no lease is held on its account.
    */
   saveProgress(cp: FileCheckpoint, leaseTo = cp.dispatched): Promise<void> {
     this.set(cp)
     this.pending.set(cp.id, ++this.stamp)
     if (this.leaseJournal === null) return this.writeProgress()
-    const id = cp.id
-    if (cp.stoppedCleanly || cp.dispatched <= cp.acked) {
-      // Nothing is reserved beyond what is done or stopped: the next save() drops the lease, so a
-      // clean stop leaves none for the next boot to raise `dispatched` to.
-      this.released.add(id)
-      this.leaseWanted.delete(id)
-      return this.writeProgress()
+    switch (this.leases.offer(cp, leaseTo)) {
+      case 'released':
+      case 'covered':
+        return this.writeProgress()
+      case 'renew':
+        if (this.leaseWrite === null) this.renewLeases().catch(() => {}) // retried when needed
+        return this.writeProgress()
+      case 'uncovered':
+        return this.leaseCovering(cp.id, cp.dispatched).then(() => this.writeProgress())
     }
-    this.released.delete(id)
-    this.leaseWanted.set(id, Math.max(leaseTo, cp.dispatched, this.leaseWanted.get(id) ?? 0))
-    const lease = this.leases.get(id)
-    if (lease !== undefined && cp.dispatched <= lease) {
-      const from = this.leaseFrom.get(id) ?? 0
-      if (cp.dispatched - from > (lease - from) / 2 && this.leaseWrite === null) this.renewLeases().catch(() => {}) // retried when needed
-      return this.writeProgress()
-    }
-    return this.leaseCovering(id, cp.dispatched).then(() => this.writeProgress())
   }
 
   /** Resolves once a completed lease record covers `dispatched` for file `id`. */
   private async leaseCovering(id: string, dispatched: number): Promise<void> {
-    for (;;) {
-      const lease = this.leases.get(id)
-      if (lease !== undefined && dispatched <= lease) return
+    while (!this.leases.covers(id, dispatched)) {
       if (this.leaseWrite) await this.leaseWrite.catch(() => {})
       else await this.renewLeases()
     }
   }
 
   /** Writes one synced lease record: the progress of every pending file and the leases of every file
-   *  that holds or wants one (the newest completed record alone must hold them all, since a torn write
-   *  damages the slot with the older one). */
+   *  that holds or wants one. */
   private renewLeases(): Promise<void> {
     if (this.leaseWrite) return this.leaseWrite
     const journal = this.leaseJournal!
-    const targets = new Map(this.leases)
-    for (const [id, at] of this.leaseWanted) if (this.files.has(id)) targets.set(id, Math.max(at, targets.get(id) ?? 0))
-    const epochs = new Map([...targets.keys()].map((id) => [id, this.leaseEpoch.get(id) ?? 0]))
-    const from = new Map([...targets.keys()].map((id) => [id, this.files.get(id)?.dispatched ?? 0]))
+    const lease = this.leases.beginWrite(this.files)
     const cps = this.pendingCheckpoints()
     const seq = ++this.seq
-    const payload = JSON.stringify({ boot: this.bootId, files: cps, leases: Object.fromEntries(targets) })
-    this.leaseWriting = targets
+    const payload = JSON.stringify({ boot: this.bootId, files: cps, leases: Object.fromEntries(lease.targets) })
     const run = async (): Promise<void> => {
-      // Too large for a slot: a save() records the leases (leaseWriting) in state.json, as durably.
-      if (!(await journal.append(seq, payload))) await this.save()
-      for (const [id, at] of targets) {
-        if ((this.leaseEpoch.get(id) ?? 0) !== epochs.get(id)) continue
-        if (at > (this.leases.get(id) ?? -1)) {
-          this.leases.set(id, at)
-          this.leaseFrom.set(id, from.get(id)!)
-        }
+      try {
+        // Too large for a slot: a save() records the leases being written in state.json, as durably.
+        if (!(await journal.append(seq, payload))) await this.save()
+      } catch (err) {
+        throw asStateWriteError(err, this.dir, 'run', `saving a lease to ${LEASE_FILE}`)
       }
+      this.leases.written(lease)
     }
     const write = run().finally(() => {
       this.leaseWrite = null
-      this.leaseWriting = null
+      this.leases.endWrite()
     })
     this.leaseWrite = write
     return write
@@ -347,9 +232,14 @@ export class CheckpointStore {
     const seq = ++this.seq
     const payload =
       this.bootId !== null ? JSON.stringify({ boot: this.bootId, files: cps }) : cps.length === 1 ? JSON.stringify(cps[0]) : JSON.stringify({ files: cps })
-    const written = this.journal.append(seq, payload).then(async (fits) => {
-      if (!fits) await this.save()
-    })
+    const written = this.journal.append(seq, payload).then(
+      async (fits) => {
+        if (!fits) await this.save()
+      },
+      (err: unknown) => {
+        throw asStateWriteError(err, this.dir, 'run', `saving progress to ${JOURNAL_FILE}`)
+      },
+    )
     const release = (): void => {
       this.journalWrites.delete(running)
       const start = this.startQueuedWrite
@@ -366,8 +256,12 @@ export class CheckpointStore {
   async close(): Promise<void> {
     while (this.journalWrites.size > 0 || this.nextJournalWrite || this.leaseWrite)
       await Promise.all([...this.journalWrites, this.nextJournalWrite?.catch(() => {}), this.leaseWrite?.catch(() => {})])
-    await this.journal.close()
-    await this.leaseJournal?.close()
+    try {
+      await this.journal.close()
+      await this.leaseJournal?.close()
+    } catch (err) {
+      throw asStateWriteError(err, this.dir, 'run', 'closing the progress journals')
+    }
   }
 
   private async write(): Promise<void> {
@@ -375,146 +269,15 @@ export class CheckpointStore {
     // supersedes them all.
     const journalSeq = this.seq
     const stamp = this.stamp
-    const files: Record<string, FileCheckpoint> = {}
-    /** Leases this save makes moot once durable: every event before them is done, or the file stopped. */
-    const moot = new Map<string, number>()
-    for (const [id, cp] of this.files) {
-      // A lease in force (or being written) is recorded: sends relying on it may follow this save.
-      const leased = Math.max(this.leases.get(id) ?? -1, this.leaseWriting?.get(id) ?? -1)
-      if (leased < 0) files[id] = cp
-      else if (this.released.has(id) || leased <= cp.acked) {
-        files[id] = cp
-        moot.set(id, leased)
-      } else files[id] = leased > cp.dispatched ? { ...cp, leased } : cp
-    }
+    const { entries: files, moot } = this.leases.forSave(this.files)
     const state: StateFile = { version: STATE_VERSION, journalSeq, ...(this.bootId !== null ? { boot: this.bootId } : {}), files }
-    await writeFileAtomic(this.file, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600, fs: this.fs })
+    try {
+      await writeFileAtomic(this.file, stateText(state), { mode: 0o600, fs: this.fs })
+    } catch (err) {
+      throw asStateWriteError(err, this.dir, 'run', `saving ${STATE_FILE}`)
+    }
     // Progress set after the snapshot stays pending: the next journal record must hold it.
     for (const [id, s] of this.pending) if (s <= stamp) this.pending.delete(id)
-    for (const [id, leased] of moot) {
-      if ((this.leases.get(id) ?? -1) !== leased && (this.leaseWriting?.get(id) ?? -1) !== leased) continue // renewed meanwhile
-      // Released at the snapshot but reserving again since: its sends may rely on this lease.
-      if (!this.released.has(id) && leased > (this.files.get(id)?.acked ?? 0)) continue
-      this.leases.delete(id)
-      this.leaseFrom.delete(id)
-      this.leaseEpoch.set(id, (this.leaseEpoch.get(id) ?? 0) + 1)
-    }
+    this.leases.saved(moot, this.files)
   }
-}
-
-interface LoadedJournal {
-  file: string
-  /** Per slot, the sequence number of its valid record or 0; empty when the file does not exist. */
-  slotSeqs: number[]
-  newest: JournalRecord | null
-}
-
-interface JournalRecord {
-  seq: number
-  /** One checkpoint, or several when followed files shared the record. */
-  cps: FileCheckpoint[]
-  /** The boot id the record was written under (absent before leases). */
-  boot?: string
-  /** In lease records: per file, the offset up to which requests may have left. */
-  leases: [string, number][]
-}
-
-async function loadJournal(fs: FsPromises, file: string, allTornOk = false): Promise<LoadedJournal> {
-  const aside = `move it aside (mv ${file} ${file}.bad) to continue from state.json alone (lines sent after its last save can then be sent again)`
-  let bytes: Buffer
-  try {
-    bytes = await fs.readFile(file)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return { file, slotSeqs: [], newest: null }
-    throw new StateError(`cannot read progress journal ${file} (${code ?? String(err)}); fix its permissions, or run with another --state-dir`)
-  }
-  // Always created full-size in one atomic step, so another size is not a torn write.
-  if (!JOURNAL_SIZES.includes(bytes.length))
-    throw new StateError(`progress journal ${file} has ${bytes.length} bytes, expected ${JOURNAL_SIZES.join(' or ')}; ${aside}`)
-  const { slots, newest } = readSlots(bytes)
-  for (const s of slots) {
-    if (s.kind === 'newer')
-      throw new StateError(
-        `progress journal ${file} has format version ${s.version}, this swetrix-ingest reads version 1; use the swetrix-ingest that wrote it, or ${aside}`,
-      )
-  }
-  // A crash can tear only slots being written, and one slot is never written while others are: every
-  // slot damaged is corruption.
-  if (slots.every((s) => s.kind === 'torn') && !allTornOk) throw new StateError(`progress journal ${file} is damaged (no record passes its checksum); ${aside}`)
-  const slotSeqs = slots.map((s) => (s.kind === 'record' ? s.seq : 0))
-  if (!newest) return { file, slotSeqs, newest: null }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(newest.payload)
-  } catch {
-    parsed = null
-  }
-  const list: unknown[] = isObject(parsed) && Array.isArray(parsed.files) ? parsed.files : [parsed]
-  const boot = isObject(parsed) && typeof parsed.boot === 'string' ? parsed.boot : undefined
-  const leases: [string, number][] = []
-  if (isObject(parsed) && parsed.leases !== undefined) {
-    const raw = parsed.leases
-    if (!isObject(raw) || !Object.values(raw).every((v) => Number.isSafeInteger(v) && (v as number) >= 0))
-      throw new StateError(`progress journal ${file}: record ${newest.seq} has bad "leases"; ${aside}`)
-    for (const [id, at] of Object.entries(raw)) leases.push([id, at as number])
-  }
-  for (const cp of list) {
-    const id = isObject(cp) && typeof cp.id === 'string' ? cp.id : ''
-    const problem = checkpointProblem(id, cp)
-    if (problem)
-      throw new StateError(`progress journal ${file}: record ${newest.seq} ${problem === 'has an id different from its key' ? 'has no id' : problem}; ${aside}`)
-  }
-  return { file, slotSeqs, newest: { seq: newest.seq, cps: list as FileCheckpoint[], ...(boot !== undefined ? { boot } : {}), leases } }
-}
-
-/** Parses and checks state.json text; throws StateError for anything but a valid version-1 state. */
-export function parseState(text: string, file: string): StateFile {
-  const aside = `move it aside (mv ${file} ${file}.bad) to start over (logs are then read as on a first run, so lines already sent can be sent again)`
-  if (text.trim() === '') throw new StateError(`state file ${file} is empty (interrupted write?); ${aside}`)
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch {
-    throw new StateError(`state file ${file} is not valid JSON (truncated or edited?); ${aside}`)
-  }
-  if (!isObject(raw)) throw new StateError(`state file ${file} does not hold a state object; ${aside}`)
-  if (raw.version !== STATE_VERSION) {
-    const v = typeof raw.version === 'number' ? `version ${raw.version}` : 'no version'
-    throw new StateError(`state file ${file} has ${v}, this swetrix-ingest reads version ${STATE_VERSION}; use the swetrix-ingest that wrote it, or ${aside}`)
-  }
-  if (raw.journalSeq !== undefined && !(Number.isSafeInteger(raw.journalSeq) && (raw.journalSeq as number) >= 0)) {
-    throw new StateError(`state file ${file} has a bad "journalSeq"; ${aside}`)
-  }
-  if (!isObject(raw.files)) throw new StateError(`state file ${file} has no "files" object; ${aside}`)
-  for (const [key, cp] of Object.entries(raw.files)) {
-    const problem = checkpointProblem(key, cp)
-    if (problem) throw new StateError(`state file ${file}: entry ${JSON.stringify(key)} ${problem}; ${aside}`)
-  }
-  return raw as unknown as StateFile
-}
-
-function checkpointProblem(key: string, cp: unknown): string | null {
-  if (!isObject(cp)) return 'is not an object'
-  if (cp.id !== key) return 'has an id different from its key'
-  if (typeof cp.path !== 'string' || typeof cp.updatedAt !== 'string' || typeof cp.gzip !== 'boolean') return 'lacks path/updatedAt/gzip'
-  for (const f of ['dev', 'ino', 'size', 'acked', 'dispatched', 'ackedLine'] as const) {
-    const v = cp[f]
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `has a bad "${f}"`
-  }
-  if ((cp.dispatched as number) < (cp.acked as number)) return 'has dispatched < acked'
-  if (!Array.isArray(cp.doneAhead) || !cp.doneAhead.every((n) => Number.isSafeInteger(n))) return 'has a bad "doneAhead"'
-  if (cp.ackedTailHash !== undefined && typeof cp.ackedTailHash !== 'string') return 'has a bad "ackedTailHash"'
-  if (
-    cp.tailHashAt !== undefined &&
-    (!Number.isSafeInteger(cp.tailHashAt) || (cp.tailHashAt as number) < 0 || (cp.tailHashAt as number) > (cp.acked as number))
-  )
-    return 'has a bad "tailHashAt"'
-  if (cp.complete !== undefined && typeof cp.complete !== 'boolean') return 'has a bad "complete"'
-  if (cp.leased !== undefined && !(Number.isSafeInteger(cp.leased) && (cp.leased as number) >= 0)) return 'has a bad "leased"'
-  return null
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

@@ -1,6 +1,6 @@
 // The state directory of a command that keeps checkpoints: created (0700), locked against a second
 // process, and its checkpoint store opened. A dry run only reads checkpoints that already exist.
-import { mkdir, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CheckpointStore, STATE_FILE } from '../checkpoint/store.js'
 import { JOURNAL_FILE } from '../checkpoint/journal.js'
@@ -20,7 +20,7 @@ export async function openStateDir(dir: string, o: { dryRun: boolean }): Promise
     const store = existing ? await CheckpointStore.open(dir) : null
     return { dir, store, close: async () => {} }
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  // The lock creates the directory (0700), naming the cause when it cannot.
   const lock: StateLock = await acquireLock(dir)
   // Also on process.exit (a second signal): the next run need not wait for stale-lock detection.
   process.once('exit', () => lock.releaseSync())
