@@ -19,6 +19,7 @@
 // are rejected as `not-access-record`.
 
 import type { LogParser, ParseResult, ParserOptions, RequestRecord } from './types.js'
+import { acceptedShareWithOwnLines } from './util/accepted-share.js'
 import { CLF_TIME_LENGTH, ClfTimeReader } from './util/clf-time.js'
 import { decodeLine } from './util/decode.js'
 import { splitHostPort } from './util/fields.js'
@@ -82,19 +83,10 @@ class HaproxyParser implements LogParser {
 
   constructor(private readonly positions: Partial<Record<CaptureField, number>> | null) {}
 
-  /** Partial credit for HAProxy's own non-request lines (`client:port [date] frontend/backend: SSL
-   *  handshake failure`) once the sample holds at least one request. */
+  /** HAProxy's own non-request lines (`client:port [date] frontend/backend: SSL handshake failure`)
+   *  get partial credit. */
   detect(sample: readonly Buffer[]): number {
-    let lines = 0
-    let access = 0
-    let own = 0
-    for (const line of sample) {
-      if (line.length === 0) continue
-      lines++
-      if ((this.parse(line) as { rejected?: string }).rejected === undefined) access++
-      else if (HAPROXY_EVENT.test(line.toString('latin1'))) own++
-    }
-    return lines === 0 || access === 0 ? 0 : (access + 0.6 * own) / lines
+    return acceptedShareWithOwnLines(this, sample, (line) => HAPROXY_EVENT.test(line.toString('latin1')))
   }
 
   parse(line: Buffer): ParseResult {

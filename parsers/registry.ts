@@ -9,9 +9,11 @@ import { compileNginxFormat } from './custom-nginx.js'
 import { awsAlb, awsElb } from './aws-elb.js'
 import { cloudflareJson } from './cloudflare.js'
 import { createHaproxyParser } from './haproxy.js'
-import { caddyJson, createNginxJson, traefikJson } from './json.js'
+import { caddyJson } from './caddy-json.js'
+import { createNginxJson } from './nginx-json.js'
+import { traefikJson } from './traefik-json.js'
 import { createW3cParser } from './w3c.js'
-import { FormatError, type LogParser, type ParseResult, type ParserOptions } from './types.js'
+import { FormatError, RECORD_KEYS, type LogParser, type ParseResult, type ParserOptions } from './types.js'
 
 /** The built-in `--format` names (also the formats of the conformance sets). */
 export const BUILTIN_FORMAT_NAMES = [
@@ -199,23 +201,6 @@ function shapeProblem(p: unknown): string | null {
   if (typeof p['parse'] !== 'function') missing.push('a parse(line) function')
   return missing.length === 0 ? null : `lacks ${missing.join(', ')}`
 }
-
-const RECORD_KEYS = [
-  'ip',
-  'time',
-  'method',
-  'path',
-  'query',
-  'protocol',
-  'status',
-  'bytes',
-  'referrer',
-  'userAgent',
-  'user',
-  'host',
-  'port',
-  'requestLine',
-] as const
 
 /** Wraps a third-party parser so that it keeps the `LogParser` promises the pipeline relies on:
  *  a throw or a malformed result becomes `{ rejected: 'parser-error' }`, missing record fields

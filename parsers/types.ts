@@ -36,6 +36,25 @@ export interface RequestRecord {
   requestTime?: number | null
 }
 
+/** The fields every record has (null when unknown); the optional ones follow `requestLine` in
+ *  `RequestRecord`. */
+export const RECORD_KEYS = [
+  'ip',
+  'time',
+  'method',
+  'path',
+  'query',
+  'protocol',
+  'status',
+  'bytes',
+  'referrer',
+  'userAgent',
+  'user',
+  'host',
+  'port',
+  'requestLine',
+] as const satisfies ReadonlyArray<keyof RequestRecord>
+
 /** A line that does not match the format. `reason` is a short, stable, machine-friendly
  *  identifier (for counters), e.g. `no-match`, `bad-time`, `bad-json`, `not-access-record`. */
 export interface Rejection {
