@@ -9,6 +9,7 @@ import { compileNginxFormat } from './custom-nginx.js'
 import { awsAlb, awsElb } from './aws-elb.js'
 import { cloudflareJson } from './cloudflare.js'
 import { createHaproxyParser } from './haproxy.js'
+import { createIngressNginxParser } from './ingress-nginx.js'
 import { caddyJson } from './caddy-json.js'
 import { createNginxJson } from './nginx-json.js'
 import { traefikJson } from './traefik-json.js'
@@ -22,6 +23,7 @@ export const BUILTIN_FORMAT_NAMES = [
   'vhost_combined',
   'vhost_common',
   'traefik_clf',
+  'ingress_nginx',
   'nginx_json',
   'caddy_json',
   'traefik_json',
@@ -54,13 +56,16 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
       return createHaproxyParser(options)
     case 'cloudflare_json':
       return cloudflareJson
+    case 'ingress_nginx':
+      return createIngressNginxParser()
     default:
       return createClfParser(name)
   }
 }
 
 /** Detection order: on a tie the earlier parser wins, so a format comes before every format that
- *  also reads its lines (vhost_combined before vhost_common, combined before common; the CLF
+ *  also reads its lines (vhost_combined before vhost_common, ingress_nginx before combined, which
+ *  reads its lines with trailing fields, combined before common; the CLF
  *  variants before traefik_clf, which also reads plain common lines; nginx_json, which reads any
  *  JSON access record, last). The CDN/load-balancer formats come after the CLF family and before
  *  nginx_json, so they never take a line today's formats read (a `#Fields:` directive picks w3c
@@ -68,6 +73,7 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
 const DETECTION_ORDER: readonly BuiltinFormatName[] = [
   'vhost_combined',
   'vhost_common',
+  'ingress_nginx',
   'combined',
   'common',
   'traefik_clf',
@@ -98,6 +104,9 @@ const ALIASES: Readonly<Record<string, BuiltinFormatName>> = {
   elb: 'aws_elb',
   alb: 'aws_alb',
   cloudflare: 'cloudflare_json',
+  ingress: 'ingress_nginx',
+  nginx_ingress: 'ingress_nginx',
+  upstreaminfo: 'ingress_nginx',
 }
 
 function builtinName(spec: string): BuiltinFormatName | undefined {

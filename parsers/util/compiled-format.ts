@@ -41,6 +41,7 @@ export type FieldRole =
   | 'requestTimeMicros'
   | 'ignore'
   | 'ignoreNumber'
+  | 'ignoreList'
 
 export interface FieldToken {
   kind: 'field'
@@ -64,6 +65,9 @@ const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\
 // Unrolled `(?:[^"\\]|\\.)*`: same language, far less backtracking state per character.
 const QUOTED_VALUE = '([^"\\\\]*(?:\\\\.[^"\\\\]*)*)'
 const NUMBER = '(\\d+(?:\\.\\d+)?|-)'
+// nginx's upstream variables: one value per upstream contacted, `, ` between servers of one group
+// and ` : ` where an internal redirect moved to another group (`192.0.2.1:80, 192.0.2.2:80 : -`).
+const UPSTREAM_LIST = '((?:[^\\s,]+(?:(?:, | : )[^\\s,]+)*)?)'
 
 /** Value shapes of unquoted fields whose text has a known form. */
 function shapeOf(field: FieldToken): string | null {
@@ -90,6 +94,8 @@ function shapeOf(field: FieldToken): string | null {
       return NUMBER
     case 'ignoreNumber':
       return '([0-9a-fA-F]+|-)'
+    case 'ignoreList':
+      return UPSTREAM_LIST
     case 'xForwardedFor':
       return '([^\\s,]+(?:,\\s*[^\\s,]+)*|-)'
     case 'queryWithMark':
@@ -210,7 +216,7 @@ class CompiledFormatParser implements LogParser {
       const text = m[i + 1] ?? ''
       const value = dashToNull(text, 0, text.length)
       const role = slot.role
-      if (role === 'ignore' || role === 'ignoreNumber') continue
+      if (role === 'ignore' || role === 'ignoreNumber' || role === 'ignoreList') continue
       const key = roleKey(role)
       const prev = taken[key]
       if (prev !== undefined && (prev > slot.priority || value === null)) continue
