@@ -14,6 +14,7 @@ import { caddyJson } from './caddy-json.js'
 import { createNginxJson } from './nginx-json.js'
 import { traefikJson } from './traefik-json.js'
 import { createW3cParser } from './w3c.js'
+import { checkTimeZone } from './util/wall-clock.js'
 import { FormatError, RECORD_KEYS, type LogParser, type ParseResult, type ParserOptions } from './types.js'
 
 /** The built-in `--format` names (also the formats of the conformance sets). */
@@ -47,7 +48,7 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
     case 'traefik_json':
       return traefikJson
     case 'w3c':
-      return createW3cParser()
+      return createW3cParser(options)
     case 'aws_elb':
       return awsElb
     case 'aws_alb':
@@ -118,6 +119,7 @@ function builtinName(spec: string): BuiltinFormatName | undefined {
 
 /** Resolves a `--format` value. Throws `FormatError` (a usage error) for anything unusable. */
 export async function resolveFormat(spec: string, options?: ParserOptions): Promise<LogParser | 'auto'> {
+  if (options?.timeZone !== undefined) checkTimeZone(options.timeZone)
   const trimmed = spec.trim()
   if (trimmed.toLowerCase() === 'auto') return 'auto'
   const builtin = builtinName(trimmed)
@@ -127,7 +129,7 @@ export async function resolveFormat(spec: string, options?: ParserOptions): Prom
   const rest = colon > 0 ? trimmed.slice(colon + 1) : ''
   if (kind === 'nginx' || kind === 'apache') {
     if (rest.trim() === '') throw new FormatError(`--format ${kind}: needs the format definition after "${kind}:"`)
-    return kind === 'nginx' ? compileNginxFormat(rest) : compileApacheFormat(rest)
+    return kind === 'nginx' ? compileNginxFormat(rest) : compileApacheFormat(rest, options)
   }
   if (kind === 'module') {
     if (rest.trim() === '') throw new FormatError('--format module: needs a file path or package name after "module:"')
@@ -240,6 +242,8 @@ export function safeParser(p: LogParser): LogParser {
     return typeof score === 'number' && score > 0 ? Math.min(score, 1) : 0
   }
   const wrapped: LogParser = p.description === undefined ? { name: p.name, detect, parse } : { name: p.name, description: p.description, detect, parse }
+  // Read when asked: a parser that learns its layout from the file says so only then.
+  Object.defineProperty(wrapped, 'localTime', { enumerable: true, get: () => safeLocalTime(p) })
   // A module parser with per-file state keeps it: each input's instance is wrapped the same way.
   if (typeof p.forInput === 'function') {
     const forInput = p.forInput.bind(p)
@@ -254,4 +258,12 @@ export function safeParser(p: LogParser): LogParser {
     }
   }
   return wrapped
+}
+
+function safeLocalTime(p: LogParser): boolean {
+  try {
+    return p.localTime === true
+  } catch {
+    return false
+  }
 }

@@ -91,6 +91,11 @@ export interface LogParser {
    *  reading after the file's beginning (a resumed checkpoint, a `check` thread's part), it first
    *  passes the instance the file's earlier `#` lines. Parsers without per-file state omit it. */
   forInput?(): LogParser
+  /** True when the parser reads times logged without an offset (HAProxy's accept date, IIS
+   *  `date-local`/`time-local`, an Apache `%{...}t` without `%z`): those are read in
+   *  `ParserOptions.timeZone`, else in the machine's zone, and `check` says which. A format whose
+   *  layout is declared in the file (W3C) says so once it has read such a time. */
+  readonly localTime?: boolean
 }
 
 /** The parser instance for one input: `forInput()` for formats with per-file state, else the
@@ -103,6 +108,9 @@ export function parserForInput(parser: LogParser): LogParser {
 export interface ParserOptions {
   /** `record field -> JSON key` overrides for JSON formats (`--field userAgent=ua`). */
   fieldMap?: Readonly<Record<string, string>>
+  /** The IANA zone (`Europe/Berlin`) of times logged without an offset; the machine's zone when
+   *  absent. An unknown zone is a `FormatError`. */
+  timeZone?: string
 }
 
 /** What a third-party module exports: either a `LogParser` as `default`/`parser`, or a factory

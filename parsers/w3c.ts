@@ -6,19 +6,21 @@
 //
 // Values are space-separated (IIS writes a space inside a value as `+`; some writers quote values
 // that hold spaces, `"..."` with `""` for a quote) or tab-separated (CloudFront, which
-// percent-encodes the User-Agent). W3C times (`date`, `time`) are UTC.
+// percent-encodes the User-Agent). W3C times (`date`, `time`) are UTC; IIS's `date-local` and
+// `time-local` are read in `--timezone` (`ParserOptions.timeZone`), else in the machine's zone.
 //
 // Without a `#Fields:` line (a file cut before its header, or a resumed read whose directives are
 // not available), the IIS default layouts (14 or 15 space-separated fields) and CloudFront's
 // standard layout (tab-separated, its documented field order) are assumed.
 
-import { DIRECTIVE_REASON, type LogParser, type ParseResult, type RequestRecord } from './types.js'
+import { DIRECTIVE_REASON, type LogParser, type ParseResult, type ParserOptions, type RequestRecord } from './types.js'
 import { decodeLine } from './util/decode.js'
 import { digitsValue, splitHostPort } from './util/fields.js'
 import { fillTarget } from './util/request-line.js'
 import { assumedLayout, layoutOf, nonNegative, readFields, type Layout, type W3cFields } from './util/w3c-fields.js'
 import { directiveDateOf, readTime } from './util/w3c-time.js'
 import { acceptLanguageValue, durationValue, referrerValue, splitSpaced, userAgentValue } from './util/w3c-values.js'
+import { createWallClock, type WallClock } from './util/wall-clock.js'
 
 const HASH = 0x23
 const TAB = 0x09
@@ -120,14 +122,22 @@ class W3cParser implements LogParser {
   private layout: Layout | null = null
   /** The date of the last `#Date:` directive (`YYYY-MM-DD`), for layouts with `time` but no `date`. */
   private directiveDate: string | null = null
+  private readLocalTime = false
+
+  constructor(private readonly zone: WallClock) {}
+
+  /** True once a record's time came from `date-local`/`time-local`. */
+  get localTime(): boolean {
+    return this.readLocalTime
+  }
 
   forInput(): LogParser {
-    return new W3cParser()
+    return new W3cParser(this.zone)
   }
 
   detect(sample: readonly Buffer[]): number {
     // A scratch instance: the sample's directives must not change this instance's layout.
-    const scratch = new W3cParser()
+    const scratch = new W3cParser(this.zone)
     let lines = 0
     let accepted = 0
     for (const line of sample) {
@@ -195,11 +205,16 @@ class W3cParser implements LogParser {
     const d = f.date ?? f.dateLocal ?? (t !== null ? this.directiveDate : null)
     if (d === null && t === null) return this.layout === null ? Number.NaN : null
     if (d === null || t === null) return Number.NaN
-    return readTime(d, t, f.date === null || f.time === null)
+    // Local when either part is (`time` with the `#Date:` directive's date is UTC, as `date` is).
+    const local = f.time === null || (f.date === null && f.dateLocal !== null)
+    if (!local) return readTime(d, t, null)
+    this.readLocalTime = true
+    return readTime(d, t, this.zone)
   }
 }
 
-/** A W3C extended log parser; each input gets its own instance (`forInput`). */
-export function createW3cParser(): LogParser {
-  return new W3cParser()
+/** A W3C extended log parser; each input gets its own instance (`forInput`). `options.timeZone`
+ *  is the zone of `date-local`/`time-local`. */
+export function createW3cParser(options?: ParserOptions): LogParser {
+  return new W3cParser(createWallClock(options?.timeZone))
 }

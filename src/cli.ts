@@ -36,6 +36,12 @@ function addPipelineOptions(cmd: Command): Command {
     )
     .addOption(new Option('--field <record=jsonkey>', 'map a JSON log key to a record field (repeatable), e.g. --field userAgent=ua').argParser(collect))
     .addOption(
+      new Option(
+        '--timezone <zone>',
+        "IANA zone (e.g. Europe/Berlin) of log times written without an offset: HAProxy, IIS date-local/time-local, Apache %{...}t without %z (default: the machine's zone)",
+      ),
+    )
+    .addOption(
       new Option('--real-ip <source>', 'client address: the logged one (remote) or the right-most untrusted X-Forwarded-For hop (xff)')
         .choices(['remote', 'xff'])
         .default('remote'),

@@ -51,6 +51,8 @@ export interface FieldToken {
   /** For `timeCustom`: the time's own regex (no capture groups) and its reader. */
   timePattern?: string
   readTime?: (text: string) => number
+  /** For `timeCustom`: the time carries no offset (read in the configured zone). */
+  localTime?: boolean
   /** The source text, for error messages. */
   source: string
   /** For `timeClf` written inside literal brackets (`[%t]`): the field's own brackets may or may not
@@ -159,7 +161,8 @@ export function compileTokens(name: string, description: string, tokens: readonl
   } catch (err) {
     throw new FormatError(`format "${description}" cannot be compiled: ${(err as Error).message}`)
   }
-  return new CompiledFormatParser(name, description, regex, slots, roles.has('request'), roles.has('acceptLanguage'))
+  const localTime = fields.some((f) => f.localTime === true)
+  return new CompiledFormatParser(name, description, regex, slots, roles.has('request'), roles.has('acceptLanguage'), localTime)
 }
 
 class CompiledFormatParser implements LogParser {
@@ -172,6 +175,7 @@ class CompiledFormatParser implements LogParser {
     private readonly slots: readonly Slot[],
     private readonly hasRequestLine: boolean,
     private readonly hasAcceptLanguage: boolean,
+    readonly localTime: boolean,
   ) {}
 
   detect(sample: readonly Buffer[]): number {

@@ -4,10 +4,11 @@
 
 import { daysFromCivil, daysInMonth } from './clf-time.js'
 import { digitsValue } from './fields.js'
+import type { WallClock } from './wall-clock.js'
 
-/** `YYYY-MM-DD` and `HH:MM:SS[.fff]` as epoch ms (UTC, or the machine's local time), NaN when
- *  either is malformed. */
-export function readTime(date: string, time: string, local: boolean): number {
+/** `YYYY-MM-DD` and `HH:MM:SS[.fff]` as epoch ms: UTC, or a local time in `zone`; NaN when either
+ *  is malformed. */
+export function readTime(date: string, time: string, zone: WallClock | null): number {
   if (date.length !== 10 || date.charCodeAt(4) !== 0x2d || date.charCodeAt(7) !== 0x2d) return Number.NaN
   const y = digitsValue(date, 0, 4)
   const mo = digitsValue(date, 5, 7)
@@ -26,8 +27,8 @@ export function readTime(date: string, time: string, local: boolean): number {
   if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) {
     return Number.NaN
   }
-  if (local) return new Date(y, mo - 1, d, h, mi, sec).getTime() + ms
-  return daysFromCivil(y, mo, d) * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000 + ms
+  const wall = daysFromCivil(y, mo, d) * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000
+  return (zone === null ? wall : zone.fromWall(wall)) + ms
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
