@@ -16,12 +16,12 @@
 // them as malformed). `#` lines (not written by AWS) are rejected as `comment`.
 
 import { isIP } from 'node:net'
-import { timeValue } from './json.js'
 import type { LogParser, ParseResult, RequestRecord } from './types.js'
 import { acceptedShare } from './util/accepted-share.js'
 import { decodeLine } from './util/decode.js'
 import { closingQuote, digitsValue, splitHostPort } from './util/fields.js'
 import { fillTarget } from './util/request-line.js'
+import { timeValue } from './util/json-time.js'
 
 const EMPTY = Object.freeze({ rejected: 'empty' })
 const NO_MATCH = Object.freeze({ rejected: 'no-match' })

@@ -6,15 +6,15 @@
 // number; `EdgeEndTimestamp` is used when the start is missing. The client is the visitor as
 // Cloudflare saw it: Cloudflare is the edge, so no X-Forwarded-For handling is needed.
 
-import { intValue, jsonRecordOf, normaliseProtocol, splitHostPort, splitTarget, textValue, timeValue } from './json.js'
 import type { LogParser, ParseResult, RequestRecord } from './types.js'
-import { acceptedShare } from './util/accepted-share.js'
+import { jsonFormat } from './util/json-format.js'
+import { normaliseProtocol, splitTarget } from './util/json-request.js'
+import { timeValue } from './util/json-time.js'
+import { hostAndPort, intValue, textValue } from './util/json-values.js'
 
 const METHOD_TOKEN = /^[A-Z][A-Z0-9_-]{0,24}$/
 
-function parseCloudflare(line: Buffer): ParseResult {
-  const obj = jsonRecordOf(line)
-  if (typeof obj === 'string') return { rejected: obj }
+function readCloudflare(obj: Record<string, unknown>): ParseResult {
   if (obj['ClientIP'] === undefined || (obj['ClientRequestURI'] === undefined && obj['ClientRequestPath'] === undefined)) {
     return { rejected: 'not-access-record' }
   }
@@ -22,8 +22,7 @@ function parseCloudflare(line: Buffer): ParseResult {
   const method = rawMethod !== null && METHOD_TOKEN.test(rawMethod) ? rawMethod : null
   const uri = textValue(obj['ClientRequestURI']) ?? textValue(obj['ClientRequestPath'])
   const [path, query] = method === null ? [null, null] : splitTarget(uri)
-  const hostText = textValue(obj['ClientRequestHost'])
-  const host = hostText === null ? null : splitHostPort(hostText)
+  const { host, port } = hostAndPort(obj['ClientRequestHost'])
   const record: RequestRecord = {
     ip: textValue(obj['ClientIP']),
     time: timeValue(obj['EdgeStartTimestamp']) ?? timeValue(obj['EdgeEndTimestamp']),
@@ -36,17 +35,16 @@ function parseCloudflare(line: Buffer): ParseResult {
     referrer: textValue(obj['ClientRequestReferer']),
     userAgent: textValue(obj['ClientRequestUserAgent']),
     user: null,
-    host: host === null ? null : host.host,
-    port: host === null ? null : host.port,
+    host,
+    port,
     requestLine: method === null ? [rawMethod, uri].filter((v) => v !== null).join(' ') || null : null,
   }
   return record
 }
 
 /** Cloudflare Logpush http_requests NDJSON. */
-export const cloudflareJson: LogParser = {
+export const cloudflareJson: LogParser = jsonFormat({
   name: 'cloudflare_json',
   description: 'Cloudflare Logpush http_requests (NDJSON: ClientIP, ClientRequestURI, EdgeStartTimestamp, ...)',
-  detect: (sample) => acceptedShare(cloudflareJson, sample),
-  parse: parseCloudflare,
-}
+  read: readCloudflare,
+})

@@ -1,11 +1,12 @@
 // Compiles an Apache `LogFormat` string into a parser. Known directives fill record fields; any
 // other directive matches a field and is ignored. `%{format}t` supports the strftime conversions
-// web servers use (and `sec`, `msec`, `usec`); without `%z` the time is read as the local time of
-// the machine running swetrix-ingest (Apache writes the server's local time).
+// web servers use (and `sec`, `msec`, `usec`); without `%z` the time is a local time (Apache writes
+// the server's), read in `--timezone` (`ParserOptions.timeZone`), else in the machine's zone.
 
-import { FormatError, type LogParser } from './types.js'
+import { FormatError, type LogParser, type ParserOptions } from './types.js'
 import { compileTokens, type FieldToken, type FormatToken } from './util/compiled-format.js'
 import { daysFromCivil, daysInMonth, monthAt } from './util/clf-time.js'
+import { createWallClock, type WallClock } from './util/wall-clock.js'
 
 interface TimePart {
   pattern: string
@@ -154,8 +155,9 @@ const STRFTIME: Readonly<Record<string, TimePart | string>> = {
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 
-/** Compiles a strftime format into a regex (for the whole line) and a reader returning epoch ms. */
-export function compileStrftime(format: string): { pattern: string; read: (text: string) => number } {
+/** Compiles a strftime format into a regex (for the whole line) and a reader returning epoch ms;
+ *  a time without `%z` (or a UTC `%Z`) is read in `zone`. `localTime`: the format has no offset. */
+export function compileStrftime(format: string, zone: WallClock = createWallClock()): { pattern: string; read: (text: string) => number; localTime: boolean } {
   let outer = ''
   let inner = ''
   const setters: Array<(t: TimeFields, v: string) => void> = []
@@ -210,16 +212,15 @@ export function compileStrftime(format: string): { pattern: string; read: (text:
     if (t.epochSeconds !== null) return t.epochSeconds * 1000
     const hour = t.pm === 1 ? t.hour + 12 : t.hour
     if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > daysInMonth(t.year, t.month) || hour > 23 || t.minute > 59 || t.second > 60) return Number.NaN
-    if (t.offsetMinutes === null) {
-      return new Date(t.year, t.month - 1, t.day, hour, t.minute, t.second).getTime()
-    }
-    return daysFromCivil(t.year, t.month, t.day) * 86_400_000 + ((hour * 60 + t.minute) * 60 + t.second) * 1000 - t.offsetMinutes * 60_000
+    const wall = daysFromCivil(t.year, t.month, t.day) * 86_400_000 + ((hour * 60 + t.minute) * 60 + t.second) * 1000
+    return t.offsetMinutes === null ? zone.fromWall(wall) : wall - t.offsetMinutes * 60_000
   }
-  return { pattern: outer, read }
+  const localTime = !/%[zs]/.test(format.replaceAll('%%', ''))
+  return { pattern: outer, read, localTime }
 }
 
 /** The field for one `%...` directive. */
-function directiveField(letter: string, arg: string | null, greater: boolean, source: string): FieldToken {
+function directiveField(letter: string, arg: string | null, greater: boolean, source: string, zone: WallClock): FieldToken {
   const field = (role: FieldToken['role'], priority = 1): FieldToken => ({ kind: 'field', role, priority, source })
   switch (letter) {
     // %h remote host, %a client IP (mod_remoteip's visitor), %{c}a / %{c}h the connection's peer
@@ -282,8 +283,8 @@ function directiveField(letter: string, arg: string | null, greater: boolean, so
       if (fmt === 'msec') return field('timeEpochMillis')
       if (fmt === 'usec') return field('timeEpochMicros')
       if (fmt === 'msec_frac' || fmt === 'usec_frac') return field('ignoreNumber')
-      const time = compileStrftime(fmt)
-      return { kind: 'field', role: 'timeCustom', priority: 1, timePattern: time.pattern, readTime: time.read, source }
+      const time = compileStrftime(fmt, zone)
+      return { kind: 'field', role: 'timeCustom', priority: 1, timePattern: time.pattern, readTime: time.read, localTime: time.localTime, source }
     }
     // Matched and ignored: %{VAR}x (mod_ssl), %{VAR}e %{VAR}n %{VAR}o %{VAR}C, %P %{pid|tid|hextid}P,
     // %k %X %I %S %R %l %L %f, and any other letter.
@@ -297,8 +298,8 @@ function directiveField(letter: string, arg: string | null, greater: boolean, so
   }
 }
 
-/** Splits a LogFormat string into literals and directive fields. */
-export function tokenizeApacheFormat(definition: string): FormatToken[] {
+/** Splits a LogFormat string into literals and directive fields; local times are read in `zone`. */
+export function tokenizeApacheFormat(definition: string, zone: WallClock = createWallClock()): FormatToken[] {
   // Formats are often pasted from a config file, where quotes are written `\"`.
   const text = definition.replace(/\\(["\\nt])/g, (_m, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c))
   const tokens: FormatToken[] = []
@@ -369,25 +370,25 @@ export function tokenizeApacheFormat(definition: string): FormatToken[] {
       // optional.
       const bracketed = literal.endsWith('[') && text[i] === ']'
       if (bracketed) {
-        pushField({ ...directiveField(letter, null, greater, source), optionalBrackets: true })
+        pushField({ ...directiveField(letter, null, greater, source, zone), optionalBrackets: true })
         continue
       }
       literal += '['
-      pushField(directiveField(letter, null, greater, source))
+      pushField(directiveField(letter, null, greater, source, zone))
       literal = ']'
       continue
     }
-    pushField(directiveField(letter, arg, greater, source))
+    pushField(directiveField(letter, arg, greater, source, zone))
   }
   if (literal !== '') tokens.push({ kind: 'literal', text: literal })
   return tokens
 }
 
 /** Compiles an Apache `LogFormat` string, e.g.
- *  `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`. Throws `FormatError` when it cannot
- *  be compiled. */
-export function compileApacheFormat(definition: string): LogParser {
+ *  `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`; `options.timeZone` is the zone of
+ *  `%{...}t` times without `%z`. Throws `FormatError` when it cannot be compiled. */
+export function compileApacheFormat(definition: string, options?: ParserOptions): LogParser {
   const body = definition.trim()
   if (body === '') throw new FormatError('Apache LogFormat is empty')
-  return compileTokens(`apache:${definition}`, definition, tokenizeApacheFormat(body))
+  return compileTokens(`apache:${definition}`, definition, tokenizeApacheFormat(body, createWallClock(options?.timeZone)))
 }

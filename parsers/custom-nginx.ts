@@ -33,6 +33,15 @@ const VARIABLES: Readonly<Record<string, readonly [FieldRole, number?]>> = {
   http_host: ['hostPort', 1],
   server_port: ['port'],
   request_time: ['requestTimeSeconds'],
+  // Matched as lists (one value per upstream tried) and ignored.
+  upstream_addr: ['ignoreList'],
+  upstream_status: ['ignoreList'],
+  upstream_response_time: ['ignoreList'],
+  upstream_response_length: ['ignoreList'],
+  upstream_connect_time: ['ignoreList'],
+  upstream_header_time: ['ignoreList'],
+  upstream_bytes_received: ['ignoreList'],
+  upstream_bytes_sent: ['ignoreList'],
 }
 
 const isNameChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95

@@ -5,8 +5,9 @@
 //     srv_queue/backend_queue [{captured request headers}] [{captured response headers}] "request"
 //
 // The client is reported without its port. HAProxy writes the accept date in its local time with
-// no zone; it is read as the local time of the machine running swetrix-ingest (as an Apache
-// `%{...}t` without `%z`), which is right when both run on the same host.
+// no zone; it is read in `--timezone` (`ParserOptions.timeZone`), else as the local time of the
+// machine running swetrix-ingest (as an Apache `%{...}t` without `%z`), which is right when both
+// run on the same host.
 //
 // Captured request headers (`capture request header <name> len <n>`) are logged in configuration
 // order, `|`-separated, in the first `{...}` block. Which position holds what is configurable with
@@ -19,9 +20,11 @@
 // are rejected as `not-access-record`.
 
 import type { LogParser, ParseResult, ParserOptions, RequestRecord } from './types.js'
+import { acceptedShareWithOwnLines } from './util/accepted-share.js'
 import { CLF_TIME_LENGTH, ClfTimeReader } from './util/clf-time.js'
 import { decodeLine } from './util/decode.js'
 import { splitHostPort } from './util/fields.js'
+import { createWallClock, type WallClock } from './util/wall-clock.js'
 import { fillRequest } from './util/request-line.js'
 
 const EMPTY = Object.freeze({ rejected: 'empty' })
@@ -78,23 +81,18 @@ function capturePositions(options: ParserOptions | undefined): Partial<Record<Ca
 class HaproxyParser implements LogParser {
   readonly name = 'haproxy'
   readonly description = 'HAProxy option httplog (with or without the syslog prefix)'
+  readonly localTime = true
   private readonly clock = new ClfTimeReader()
 
-  constructor(private readonly positions: Partial<Record<CaptureField, number>> | null) {}
+  constructor(
+    private readonly positions: Partial<Record<CaptureField, number>> | null,
+    private readonly zone: WallClock,
+  ) {}
 
-  /** Partial credit for HAProxy's own non-request lines (`client:port [date] frontend/backend: SSL
-   *  handshake failure`) once the sample holds at least one request. */
+  /** HAProxy's own non-request lines (`client:port [date] frontend/backend: SSL handshake failure`)
+   *  get partial credit. */
   detect(sample: readonly Buffer[]): number {
-    let lines = 0
-    let access = 0
-    let own = 0
-    for (const line of sample) {
-      if (line.length === 0) continue
-      lines++
-      if ((this.parse(line) as { rejected?: string }).rejected === undefined) access++
-      else if (HAPROXY_EVENT.test(line.toString('latin1'))) own++
-    }
-    return lines === 0 || access === 0 ? 0 : (access + 0.6 * own) / lines
+    return acceptedShareWithOwnLines(this, sample, (line) => HAPROXY_EVENT.test(line.toString('latin1')))
   }
 
   parse(line: Buffer): ParseResult {
@@ -103,7 +101,7 @@ class HaproxyParser implements LogParser {
       const s = decodeLine(line)
       const m = HTTPLOG.exec(s)
       if (m === null) return this.tcpEntry(s)
-      const time = this.localTime(m[3]!, m[4])
+      const time = this.acceptDate(m[3]!, m[4])
       if (Number.isNaN(time)) return BAD_TIME
       const status = Number(m[8])
       const bytes = Number(m[9]!.replace('+', ''))
@@ -141,7 +139,7 @@ class HaproxyParser implements LogParser {
   private tcpEntry(s: string): ParseResult {
     const m = TCPLOG.exec(s)
     if (m === null) return NOT_ACCESS
-    const time = this.localTime(m[3]!, m[4])
+    const time = this.acceptDate(m[3]!, m[4])
     if (Number.isNaN(time)) return BAD_TIME
     const bytes = Number(m[8]!.replace('+', ''))
     const total = Number(m[7]!.split('/')[2]!.replace('+', ''))
@@ -167,15 +165,13 @@ class HaproxyParser implements LogParser {
     return rec
   }
 
-  /** HAProxy's accept date (local time, no zone) as epoch ms in the machine's zone. */
-  private localTime(date: string, fraction: string | undefined): number {
-    // The CLF time reader wants `dd/Mon/yyyy:HH:MM:SS +zone`: read the clock as UTC, then take the
-    // same wall-clock time in the machine's zone.
-    const utc = this.clock.read(`${date} +0000`, 0)
-    if (Number.isNaN(utc) || date.length + 6 !== CLF_TIME_LENGTH) return Number.NaN
-    const d = new Date(utc)
-    const local = new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()).getTime()
-    return local + (fraction === undefined ? 0 : Number(fraction) * 1000)
+  /** HAProxy's accept date (its local time, no zone) as epoch ms. */
+  private acceptDate(date: string, fraction: string | undefined): number {
+    // The CLF time reader wants `dd/Mon/yyyy:HH:MM:SS +zone`: read the wall clock as UTC, then
+    // take the instant of that wall-clock time in the zone.
+    const wall = this.clock.read(`${date} +0000`, 0)
+    if (Number.isNaN(wall) || date.length + 6 !== CLF_TIME_LENGTH) return Number.NaN
+    return this.zone.fromWall(wall) + (fraction === undefined ? 0 : Number(fraction) * 1000)
   }
 
   private readCaptures(rec: HaproxyRecord, block: string): void {
@@ -211,7 +207,8 @@ class HaproxyParser implements LogParser {
   }
 }
 
-/** An HAProxy httplog parser; `options.fieldMap` may name capture positions (see above). */
+/** An HAProxy httplog parser; `options.fieldMap` may name capture positions (see above),
+ *  `options.timeZone` the zone of the accept date. */
 export function createHaproxyParser(options?: ParserOptions): LogParser {
-  return new HaproxyParser(capturePositions(options))
+  return new HaproxyParser(capturePositions(options), createWallClock(options?.timeZone))
 }

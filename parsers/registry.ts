@@ -9,9 +9,13 @@ import { compileNginxFormat } from './custom-nginx.js'
 import { awsAlb, awsElb } from './aws-elb.js'
 import { cloudflareJson } from './cloudflare.js'
 import { createHaproxyParser } from './haproxy.js'
-import { caddyJson, createNginxJson, traefikJson } from './json.js'
+import { createIngressNginxParser } from './ingress-nginx.js'
+import { caddyJson } from './caddy-json.js'
+import { createNginxJson } from './nginx-json.js'
+import { traefikJson } from './traefik-json.js'
 import { createW3cParser } from './w3c.js'
-import { FormatError, type LogParser, type ParseResult, type ParserOptions } from './types.js'
+import { checkTimeZone } from './util/wall-clock.js'
+import { FormatError, RECORD_KEYS, type LogParser, type ParseResult, type ParserOptions } from './types.js'
 
 /** The built-in `--format` names (also the formats of the conformance sets). */
 export const BUILTIN_FORMAT_NAMES = [
@@ -20,6 +24,7 @@ export const BUILTIN_FORMAT_NAMES = [
   'vhost_combined',
   'vhost_common',
   'traefik_clf',
+  'ingress_nginx',
   'nginx_json',
   'caddy_json',
   'traefik_json',
@@ -43,7 +48,7 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
     case 'traefik_json':
       return traefikJson
     case 'w3c':
-      return createW3cParser()
+      return createW3cParser(options)
     case 'aws_elb':
       return awsElb
     case 'aws_alb':
@@ -52,13 +57,16 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
       return createHaproxyParser(options)
     case 'cloudflare_json':
       return cloudflareJson
+    case 'ingress_nginx':
+      return createIngressNginxParser()
     default:
       return createClfParser(name)
   }
 }
 
 /** Detection order: on a tie the earlier parser wins, so a format comes before every format that
- *  also reads its lines (vhost_combined before vhost_common, combined before common; the CLF
+ *  also reads its lines (vhost_combined before vhost_common, ingress_nginx before combined, which
+ *  reads its lines with trailing fields, combined before common; the CLF
  *  variants before traefik_clf, which also reads plain common lines; nginx_json, which reads any
  *  JSON access record, last). The CDN/load-balancer formats come after the CLF family and before
  *  nginx_json, so they never take a line today's formats read (a `#Fields:` directive picks w3c
@@ -66,6 +74,7 @@ function builtinParser(name: BuiltinFormatName, options: ParserOptions | undefin
 const DETECTION_ORDER: readonly BuiltinFormatName[] = [
   'vhost_combined',
   'vhost_common',
+  'ingress_nginx',
   'combined',
   'common',
   'traefik_clf',
@@ -96,6 +105,9 @@ const ALIASES: Readonly<Record<string, BuiltinFormatName>> = {
   elb: 'aws_elb',
   alb: 'aws_alb',
   cloudflare: 'cloudflare_json',
+  ingress: 'ingress_nginx',
+  nginx_ingress: 'ingress_nginx',
+  upstreaminfo: 'ingress_nginx',
 }
 
 function builtinName(spec: string): BuiltinFormatName | undefined {
@@ -107,6 +119,7 @@ function builtinName(spec: string): BuiltinFormatName | undefined {
 
 /** Resolves a `--format` value. Throws `FormatError` (a usage error) for anything unusable. */
 export async function resolveFormat(spec: string, options?: ParserOptions): Promise<LogParser | 'auto'> {
+  if (options?.timeZone !== undefined) checkTimeZone(options.timeZone)
   const trimmed = spec.trim()
   if (trimmed.toLowerCase() === 'auto') return 'auto'
   const builtin = builtinName(trimmed)
@@ -116,7 +129,7 @@ export async function resolveFormat(spec: string, options?: ParserOptions): Prom
   const rest = colon > 0 ? trimmed.slice(colon + 1) : ''
   if (kind === 'nginx' || kind === 'apache') {
     if (rest.trim() === '') throw new FormatError(`--format ${kind}: needs the format definition after "${kind}:"`)
-    return kind === 'nginx' ? compileNginxFormat(rest) : compileApacheFormat(rest)
+    return kind === 'nginx' ? compileNginxFormat(rest) : compileApacheFormat(rest, options)
   }
   if (kind === 'module') {
     if (rest.trim() === '') throw new FormatError('--format module: needs a file path or package name after "module:"')
@@ -200,23 +213,6 @@ function shapeProblem(p: unknown): string | null {
   return missing.length === 0 ? null : `lacks ${missing.join(', ')}`
 }
 
-const RECORD_KEYS = [
-  'ip',
-  'time',
-  'method',
-  'path',
-  'query',
-  'protocol',
-  'status',
-  'bytes',
-  'referrer',
-  'userAgent',
-  'user',
-  'host',
-  'port',
-  'requestLine',
-] as const
-
 /** Wraps a third-party parser so that it keeps the `LogParser` promises the pipeline relies on:
  *  a throw or a malformed result becomes `{ rejected: 'parser-error' }`, missing record fields
  *  become null, and `detect` always returns a number in [0, 1]. */
@@ -246,6 +242,8 @@ export function safeParser(p: LogParser): LogParser {
     return typeof score === 'number' && score > 0 ? Math.min(score, 1) : 0
   }
   const wrapped: LogParser = p.description === undefined ? { name: p.name, detect, parse } : { name: p.name, description: p.description, detect, parse }
+  // Read when asked: a parser that learns its layout from the file says so only then.
+  Object.defineProperty(wrapped, 'localTime', { enumerable: true, get: () => safeLocalTime(p) })
   // A module parser with per-file state keeps it: each input's instance is wrapped the same way.
   if (typeof p.forInput === 'function') {
     const forInput = p.forInput.bind(p)
@@ -260,4 +258,12 @@ export function safeParser(p: LogParser): LogParser {
     }
   }
   return wrapped
+}
+
+function safeLocalTime(p: LogParser): boolean {
+  try {
+    return p.localTime === true
+  } catch {
+    return false
+  }
 }

@@ -36,6 +36,25 @@ export interface RequestRecord {
   requestTime?: number | null
 }
 
+/** The fields every record has (null when unknown); the optional ones follow `requestLine` in
+ *  `RequestRecord`. */
+export const RECORD_KEYS = [
+  'ip',
+  'time',
+  'method',
+  'path',
+  'query',
+  'protocol',
+  'status',
+  'bytes',
+  'referrer',
+  'userAgent',
+  'user',
+  'host',
+  'port',
+  'requestLine',
+] as const satisfies ReadonlyArray<keyof RequestRecord>
+
 /** A line that does not match the format. `reason` is a short, stable, machine-friendly
  *  identifier (for counters), e.g. `no-match`, `bad-time`, `bad-json`, `not-access-record`. */
 export interface Rejection {
@@ -72,6 +91,11 @@ export interface LogParser {
    *  reading after the file's beginning (a resumed checkpoint, a `check` thread's part), it first
    *  passes the instance the file's earlier `#` lines. Parsers without per-file state omit it. */
   forInput?(): LogParser
+  /** True when the parser reads times logged without an offset (HAProxy's accept date, IIS
+   *  `date-local`/`time-local`, an Apache `%{...}t` without `%z`): those are read in
+   *  `ParserOptions.timeZone`, else in the machine's zone, and `check` says which. A format whose
+   *  layout is declared in the file (W3C) says so once it has read such a time. */
+  readonly localTime?: boolean
 }
 
 /** The parser instance for one input: `forInput()` for formats with per-file state, else the
@@ -84,6 +108,9 @@ export function parserForInput(parser: LogParser): LogParser {
 export interface ParserOptions {
   /** `record field -> JSON key` overrides for JSON formats (`--field userAgent=ua`). */
   fieldMap?: Readonly<Record<string, string>>
+  /** The IANA zone (`Europe/Berlin`) of times logged without an offset; the machine's zone when
+   *  absent. An unknown zone is a `FormatError`. */
+  timeZone?: string
 }
 
 /** What a third-party module exports: either a `LogParser` as `default`/`parser`, or a factory

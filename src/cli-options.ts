@@ -52,6 +52,12 @@ export function addCommonOptions(cmd: Command): Command {
         "send this virtual host's requests to that project (repeatable; first match wins; www. and case ignored, *.example.com = every subdomain)",
       ).argParser(collect),
     )
+    .addOption(
+      new Option(
+        '--timezone <zone>',
+        "IANA zone (e.g. Europe/Berlin) of log times written without an offset: HAProxy, IIS date-local/time-local, Apache %{...}t without %z (default: the machine's zone)",
+      ),
+    )
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
     .addOption(new Option('--config <file>', 'JSON config with custom event rules and sites'))

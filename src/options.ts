@@ -2,6 +2,7 @@
 // values a user types (project id, durations, times), with one-line messages.
 import { builtinParsers, resolveFormat } from '../parsers/registry.js'
 import { FormatError, type LogParser, type ParserOptions } from '../parsers/types.js'
+import { checkTimeZone } from '../parsers/util/wall-clock.js'
 import { createMapper, type MapperOptions } from './mapper/index.js'
 import type { Mapper } from './pipeline/classify.js'
 import { createSiteMap, parseSiteOption, type SiteEntry, type SiteMap } from './mapper/sites.js'
@@ -16,6 +17,8 @@ export const PLACEHOLDER_PID = 'XXXXXXXXXXXX'
 export interface PipelineFlags {
   format: string
   field?: string[]
+  /** The IANA zone of times logged without an offset (`--timezone`). */
+  timezone?: string
   realIp: 'remote' | 'xff'
   trustedProxy?: string[]
   keepQuery?: boolean
@@ -113,6 +116,13 @@ export interface PipelineParts {
  *  `requireProject` is false (check: the placeholder id is used). */
 export async function buildPipeline(flags: PipelineFlags, projectId: string | null, now: number, requireProject = true): Promise<PipelineParts> {
   const parserOptions: ParserOptions = { fieldMap: parseFieldMap(flags.field ?? []) }
+  if (flags.timezone !== undefined) {
+    try {
+      parserOptions.timeZone = checkTimeZone(flags.timezone)
+    } catch (err) {
+      throw new UsageError(`--timezone: ${(err as Error).message}`)
+    }
+  }
   let format: LogParser | 'auto'
   try {
     format = await resolveFormat(flags.format, parserOptions)

@@ -70,6 +70,17 @@ describe('detectFormat on the built-in parsers', () => {
     expect(detectedName(fileSample(join(repoRoot, 'fixtures/json/traefik.log')))).toBe('traefik_json')
   })
 
+  it('picks ingress_nginx for ingress-nginx upstreaminfo lines, and combined (never ingress_nginx) for combined ones', () => {
+    const upstreaminfo = COMBINED.map(
+      (l, i) => `${l} ${300 + i} 0.00${i + 1} [default-web-8080] [] 192.0.2.15:8080, 192.0.2.16:8080 59, 0 0.001, - 200, - 529a007902362a5f51385a5fa704988${i}`,
+    )
+    expect(detectedName(lines(...upstreaminfo))).toBe('ingress_nginx')
+    expect(detectedName(lines(...COMBINED))).toBe('combined')
+    expect(detectedName(lines(...COMBINED.map((l) => `${l} 512 0.004 [default-web-8080]`)))).toBe('combined')
+    const ingress = builtinParsers().find((p) => p.name === 'ingress_nginx')!
+    expect(ingress.detect(lines(...COMBINED, ...COMMON, ...VHOST_COMBINED, ...NGINX_JSON))).toBe(0)
+  })
+
   it('ignores empty lines in the sample', () => {
     expect(detectedName(lines('', COMBINED[0]!, '', COMBINED[1]!, ''))).toBe('combined')
   })
@@ -141,6 +152,8 @@ describe.skipIf(!haveCorpus)('detectFormat on corpus files (../shared/corpus)', 
     ['matomo-log-analytics-tests/nginx_json.log', 'nginx_json'],
     ['matomo-log-analytics-tests/common.log', 'common'],
     ['elastic-examples-apache_logs/apache_logs', 'combined'],
+    ['elastic-beats-filebeat-fixtures/nginx-ingress_controller__test.log', 'ingress_nginx'],
+    ['elastic-beats-filebeat-fixtures/nginx-access__access.log', 'combined'],
   ])('%s -> %s', (file, format) => {
     const path = join(corpus, file)
     expect(existsSync(path), `corpus file ${file}`).toBe(true)
@@ -275,8 +288,8 @@ describe('detectFormat and comment lines', () => {
   })
 })
 
-describe('the CDN and load-balancer formats take no line of the other formats', () => {
-  const NEW_FORMATS = ['w3c', 'aws_alb', 'aws_elb', 'haproxy', 'cloudflare_json']
+describe('the CDN, load-balancer and ingress formats take no line of the other formats', () => {
+  const NEW_FORMATS = ['w3c', 'aws_alb', 'aws_elb', 'haproxy', 'cloudflare_json', 'ingress_nginx']
   const files = [
     ...['combined', 'common', 'edge-cases', 'traefik_clf', 'vhost_combined', 'vhost_common'].map((f) => join(repoRoot, 'fixtures', 'clf', `${f}.log`)),
     ...['caddy', 'custom-keys', 'matomo-nginx', 'nginx-escape-default', 'nginx-escape-json', 'traefik'].map((f) =>

@@ -33,6 +33,8 @@ const VALID_LINES: Record<string, string> = {
     'Nov 20 10:00:00 lb haproxy[6801]: 203.0.113.5:55008 [20/Nov/2026:10:00:00.584] ft_https~ bk_https/web1 0/0/0/72/72 200 7456 - - ---- 5/4/0/1/0 0/0 {www.example.com|Mozilla/5.0 (X11)} "GET /p?q=1 HTTP/1.1"',
   cloudflare_json:
     '{"ClientIP":"203.0.113.9","ClientRequestHost":"www.example.com","ClientRequestMethod":"GET","ClientRequestURI":"/p?q=1","ClientRequestProtocol":"HTTP/2","ClientRequestUserAgent":"Mozilla/5.0","ClientRequestReferer":"","EdgeResponseStatus":200,"EdgeResponseBytes":512,"EdgeStartTimestamp":1795165200100000000}',
+  ingress_nginx:
+    '203.0.113.5 - - [20/Nov/2026:10:00:00 +0100] "GET /a?b=1 HTTP/1.1" 200 512 "https://www.example.com/" "Mozilla/5.0" 389 0.105 [default-web-8080] [] 192.0.2.15:8080, 192.0.2.16:8080 : 192.0.2.17:80 0, 512 : 512 0.100, 0.004 : 0.001 502, 200 : 200 529a007902362a5f51385a5fa7049884',
   nginx_custom: '203.0.113.5 [20/Nov/2026:10:00:00 +0100] "GET /n HTTP/1.1" 200 "Mozilla/5.0" rt=0.002',
   apache_custom: 'www.example.com 203.0.113.5 [20/Nov/2026:10:00:00 +0100] "GET /m HTTP/1.1" 301 "-" "Mozilla/5.0" 1234',
 }

@@ -41,6 +41,7 @@ export type FieldRole =
   | 'requestTimeMicros'
   | 'ignore'
   | 'ignoreNumber'
+  | 'ignoreList'
 
 export interface FieldToken {
   kind: 'field'
@@ -50,6 +51,8 @@ export interface FieldToken {
   /** For `timeCustom`: the time's own regex (no capture groups) and its reader. */
   timePattern?: string
   readTime?: (text: string) => number
+  /** For `timeCustom`: the time carries no offset (read in the configured zone). */
+  localTime?: boolean
   /** The source text, for error messages. */
   source: string
   /** For `timeClf` written inside literal brackets (`[%t]`): the field's own brackets may or may not
@@ -64,6 +67,9 @@ const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\
 // Unrolled `(?:[^"\\]|\\.)*`: same language, far less backtracking state per character.
 const QUOTED_VALUE = '([^"\\\\]*(?:\\\\.[^"\\\\]*)*)'
 const NUMBER = '(\\d+(?:\\.\\d+)?|-)'
+// nginx's upstream variables: one value per upstream contacted, `, ` between servers of one group
+// and ` : ` where an internal redirect moved to another group (`192.0.2.1:80, 192.0.2.2:80 : -`).
+const UPSTREAM_LIST = '((?:[^\\s,]+(?:(?:, | : )[^\\s,]+)*)?)'
 
 /** Value shapes of unquoted fields whose text has a known form. */
 function shapeOf(field: FieldToken): string | null {
@@ -90,6 +96,8 @@ function shapeOf(field: FieldToken): string | null {
       return NUMBER
     case 'ignoreNumber':
       return '([0-9a-fA-F]+|-)'
+    case 'ignoreList':
+      return UPSTREAM_LIST
     case 'xForwardedFor':
       return '([^\\s,]+(?:,\\s*[^\\s,]+)*|-)'
     case 'queryWithMark':
@@ -153,7 +161,8 @@ export function compileTokens(name: string, description: string, tokens: readonl
   } catch (err) {
     throw new FormatError(`format "${description}" cannot be compiled: ${(err as Error).message}`)
   }
-  return new CompiledFormatParser(name, description, regex, slots, roles.has('request'), roles.has('acceptLanguage'))
+  const localTime = fields.some((f) => f.localTime === true)
+  return new CompiledFormatParser(name, description, regex, slots, roles.has('request'), roles.has('acceptLanguage'), localTime)
 }
 
 class CompiledFormatParser implements LogParser {
@@ -166,6 +175,7 @@ class CompiledFormatParser implements LogParser {
     private readonly slots: readonly Slot[],
     private readonly hasRequestLine: boolean,
     private readonly hasAcceptLanguage: boolean,
+    readonly localTime: boolean,
   ) {}
 
   detect(sample: readonly Buffer[]): number {
@@ -210,7 +220,7 @@ class CompiledFormatParser implements LogParser {
       const text = m[i + 1] ?? ''
       const value = dashToNull(text, 0, text.length)
       const role = slot.role
-      if (role === 'ignore' || role === 'ignoreNumber') continue
+      if (role === 'ignore' || role === 'ignoreNumber' || role === 'ignoreList') continue
       const key = roleKey(role)
       const prev = taken[key]
       if (prev !== undefined && (prev > slot.priority || value === null)) continue

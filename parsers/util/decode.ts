@@ -30,8 +30,9 @@ export function utf8SequenceLength(b: Buffer, i: number): number {
   return 0
 }
 
-/** UTF-8 text of `b`, with each byte that is not part of a valid sequence written as `\xHH`. */
-export function utf8WithByteEscapes(b: Buffer): string {
+/** UTF-8 text of `b`, with each byte that is not part of a valid sequence written as `\xHH`
+ *  (`prefix` and two hex digits: JSON source wants the backslash itself escaped). */
+export function utf8WithByteEscapes(b: Buffer, prefix = '\\x'): string {
   let out = ''
   let runStart = 0
   for (let i = 0; i < b.length;) {
@@ -41,7 +42,7 @@ export function utf8WithByteEscapes(b: Buffer): string {
       continue
     }
     const v = b[i]!
-    out += b.toString('utf8', runStart, i) + '\\x' + HEX_DIGITS[v >> 4] + HEX_DIGITS[v & 15]
+    out += b.toString('utf8', runStart, i) + prefix + HEX_DIGITS[v >> 4] + HEX_DIGITS[v & 15]
     i++
     runStart = i
   }
