@@ -79,7 +79,14 @@ function addDeliveryOptions(cmd: Command, env: NodeJS.ProcessEnv, defaultConcurr
     .addOption(new Option('--max-retry-time <duration>', 'keep retrying a failing event this long, then exit 1 (e.g. 90s, 10m, 1h)').default('10m'))
     .addOption(new Option('--resend-uncertain', 'after a crash, also send events that may have been sent already'))
     .addOption(new Option('--ca-file <pem>', 'also trust the CA certificates in this PEM file, for the API only (private CA)'))
-    .addOption(new Option('--dry-run', 'print the requests as NDJSON instead of sending them; no state is changed'))
+    // fidelity: the header a self-hosted Swetrix's CLIENT_IP_HEADER names (e.g. cf-connecting-ip)
+      .addOption(
+        new Option(
+          '--client-ip-header <name>',
+          "also send the visitor's address in this header (a self-hosted Swetrix's CLIENT_IP_HEADER, e.g. CF-Connecting-IP)",
+        ).env('SWETRIX_CLIENT_IP_HEADER'),
+      )
+      .addOption(new Option('--dry-run', 'print the requests as NDJSON instead of sending them; no state is changed'))
     .addOption(new Option('--json', 'print the summary as JSON'))
 }
 
@@ -101,7 +108,7 @@ Examples:
   swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' -p DEFAULT_PROJ /var/log/nginx/access.log
   swetrix-ingest follow -p YOUR_PROJECT /var/log/nginx/access.log          # as a service
 
-Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR,
+Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR, SWETRIX_CLIENT_IP_HEADER,
              SWETRIX_EMAIL, SWETRIX_PASSWORD or SWETRIX_TOKEN (backfill --upload).
 Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration error,
             75 another swetrix-ingest holds the state directory.`,

@@ -145,7 +145,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const sink = new ImportCsvSink({ dir: outDir, prefix: `swetrix-import-${stamp}`, maxBytes, dryRun })
   const perDay = new Map<number, number>()
   const salt = dryRun ? randomBytes(32).toString('hex') : await loadSalt(flags.stateDir)
-  const scanRows = createRowScanner({ mapper: parts.mapper, hostname: flags.hostname, salt, country: countryDb === null ? null : countryLookupOf(countryDb) })
+  const scanRows = createRowScanner({ mapper: parts.mapper, salt, country: countryDb === null ? null : countryLookupOf(countryDb) })
   // Rows are handed to the sessions as handles: batch number * ROWS_PER_BATCH + row in batch. A
   // batch is kept until its last row is written.
   const batches = new Map<number, { rows: RowBatch; text: Buffer; left: number }>()
