@@ -65,21 +65,24 @@ function addPipelineOptions(cmd: Command): Command {
 
 /** `defaultConcurrency`: follow keeps up with a busy site only with more in flight (64 ÷ 40 ms ≈ 1,600 events/s; 16 ÷ 40 ms = 400). */
 function addDeliveryOptions(cmd: Command, env: NodeJS.ProcessEnv, defaultConcurrency = '16'): Command {
-  return cmd
-    .addOption(
-      new Option('--api-url <url>', 'Events API base (self-hosted: https://HOST/backend/v1/log)').env('SWETRIX_API_URL').default('https://api.swetrix.com/log'),
-    )
-    .addOption(
-      new Option('--state-dir <dir>', 'where checkpoints, dead letters and uncertain events are kept')
-        .env('SWETRIX_INGEST_STATE_DIR')
-        .default(defaultStateDir(env)),
-    )
-    .addOption(new Option('--concurrency <n>', 'requests in flight at once (also the most events left uncertain by a crash)').default(defaultConcurrency))
-    .addOption(new Option('--rate <n>', 'at most this many requests per second'))
-    .addOption(new Option('--max-retry-time <duration>', 'keep retrying a failing event this long, then exit 1 (e.g. 90s, 10m, 1h)').default('10m'))
-    .addOption(new Option('--resend-uncertain', 'after a crash, also send events that may have been sent already'))
-    .addOption(new Option('--ca-file <pem>', 'also trust the CA certificates in this PEM file, for the API only (private CA)'))
-    // fidelity: the header a self-hosted Swetrix's CLIENT_IP_HEADER names (e.g. cf-connecting-ip)
+  return (
+    cmd
+      .addOption(
+        new Option('--api-url <url>', 'Events API base (self-hosted: https://HOST/backend/v1/log)')
+          .env('SWETRIX_API_URL')
+          .default('https://api.swetrix.com/log'),
+      )
+      .addOption(
+        new Option('--state-dir <dir>', 'where checkpoints, dead letters and uncertain events are kept')
+          .env('SWETRIX_INGEST_STATE_DIR')
+          .default(defaultStateDir(env)),
+      )
+      .addOption(new Option('--concurrency <n>', 'requests in flight at once (also the most events left uncertain by a crash)').default(defaultConcurrency))
+      .addOption(new Option('--rate <n>', 'at most this many requests per second'))
+      .addOption(new Option('--max-retry-time <duration>', 'keep retrying a failing event this long, then exit 1 (e.g. 90s, 10m, 1h)').default('10m'))
+      .addOption(new Option('--resend-uncertain', 'after a crash, also send events that may have been sent already'))
+      .addOption(new Option('--ca-file <pem>', 'also trust the CA certificates in this PEM file, for the API only (private CA)'))
+      // fidelity: the header a self-hosted Swetrix's CLIENT_IP_HEADER names (e.g. cf-connecting-ip)
       .addOption(
         new Option(
           '--client-ip-header <name>',
@@ -87,7 +90,8 @@ function addDeliveryOptions(cmd: Command, env: NodeJS.ProcessEnv, defaultConcurr
         ).env('SWETRIX_CLIENT_IP_HEADER'),
       )
       .addOption(new Option('--dry-run', 'print the requests as NDJSON instead of sending them; no state is changed'))
-    .addOption(new Option('--json', 'print the summary as JSON'))
+      .addOption(new Option('--json', 'print the summary as JSON'))
+  )
 }
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void) {
@@ -176,7 +180,7 @@ Examples:
         .description(
           'historical (rotated, gzipped) logs, oldest first: Swetrix Data Import files with the original dates (default), or live events (--via api)',
         )
-        .argument('<file...>', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
+        .argument('[file...]', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
     ),
     io.env,
   )
@@ -196,6 +200,8 @@ Examples:
     .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
     .addOption(new Option('--max-file-size <bytes>', 'import: split files at this size (at most and default 100m)'))
     .addOption(new Option('--threads <n>', 'import: threads for the per-line work of a large file (auto = the cores there are, at most 4)').default('auto'))
+    // fidelity: undo an upload (DELETE /data-import/:pid/:importId); takes no files
+    .addOption(new Option('--undo-import <id>', 'delete this import (1-255) and its rows from Swetrix, instead of importing (same credentials as --upload)'))
     .addOption(
       new Option(
         '--errors-via-api',
@@ -209,10 +215,12 @@ Examples:
   swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'              # import files with the original dates
   SWETRIX_EMAIL=you@example.com SWETRIX_PASSWORD=... \\
     swetrix-ingest backfill -p YOUR_PROJECT --upload --out ./import '/var/log/nginx/access.log*'
+  swetrix-ingest backfill -p YOUR_PROJECT --undo-import 3                         # delete import 3 and its rows
   swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'   # live events, stamped now`,
     )
     .action(async (files: string[], opts: DeliveryFlags & ImportFlags & { via: string }) => {
-      if (opts.via === 'import') {
+      if (files.length === 0 && opts.undoImport === undefined) throw new UsageError("backfill: missing log files (e.g. '/var/log/nginx/access.log*')")
+      if (opts.via === 'import' || opts.undoImport !== undefined) {
         const { runBackfillImport } = await import('./commands/backfill-import.js')
         return setExit(await runBackfillImport(files, opts, io))
       }

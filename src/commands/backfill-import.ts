@@ -60,6 +60,8 @@ export interface ImportFlags extends PipelineFlags {
   maxRetryTime?: string
   /** Threads for the per-line work of a large input (`auto`: the cores there are, at most 4). */
   threads?: string
+  /** `--undo-import ID`: delete that import instead of importing. */
+  undoImport?: string
 }
 
 interface InputPlan {
@@ -88,6 +90,8 @@ const SALT_FILE = 'import-salt'
 const SAMPLE_LINES = 200
 
 export async function runBackfillImport(files: string[], flags: ImportFlags, io: CliIO): Promise<number> {
+  // fidelity: `--undo-import ID` deletes an import instead (src/import/undo.ts)
+  if (flags.undoImport !== undefined) return (await import('../import/undo.js')).runUndoImport(files, { ...flags, undoImport: flags.undoImport }, io)
   // Its HTTP answers are few (an upload, error events): the optimizing compile would only delay the exit.
   keepHttpParserOnBaseline()
   const upload = flags.upload === true
@@ -219,6 +223,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
         ledger,
         pollMs: Number(io.env.SWETRIX_INGEST_POLL_MS) || undefined,
         onStatus: (f, status) => note(`${f.name}: ${status}`),
+        onNote: note, // fidelity: import ids used, overlap with imported data
       })
       uploaded = await uploader.uploadAll(stopper.signal)
     }
