@@ -40,6 +40,8 @@ export const CLICK_ID_SOURCES: readonly ClickIdSource[] = Object.freeze([
 ])
 
 const NEEDLES = CLICK_ID_SOURCES.map((s) => `&${s.param}=`)
+/** Any of the parameters, anywhere: most queries have none, and one regex test rules them out. */
+const ANY = new RegExp(`(?:^|&)(?:${CLICK_ID_SOURCES.map((s) => s.param).join('|')})=`, 'i')
 
 /** The click id a query string (text after `?`) carries, read as Swetrix reads it: one leading
  *  `?` and anything from `#` on are ignored; a parameter counts when `name=` (any case, any
@@ -49,7 +51,7 @@ export function clickIdSource(query: string): ClickIdSource | null {
   let search = query.charCodeAt(0) === 0x3f ? query.slice(1) : query
   const hash = search.indexOf('#')
   if (hash >= 0) search = search.slice(0, hash)
-  if (search === '') return null
+  if (search === '' || !ANY.test(search)) return null
   const lower = `&${search.toLowerCase()}`
   for (let i = 0; i < NEEDLES.length; i++) if (lower.includes(NEEDLES[i]!)) return CLICK_ID_SOURCES[i]!
   return null
