@@ -194,7 +194,12 @@ Examples:
     )
     .addOption(new Option('--no-progress', 'no progress bar or progress lines on stderr'))
     .addOption(new Option('--out <dir>', 'import: where the import files (CSV) are written').default('.'))
-    .addOption(new Option('--hostname <host>', 'import: the hostname column of every row (default: the logged host, if any)'))
+    .addOption(
+      new Option(
+        '--hostname <host>',
+        "the site's host for every line: the import rows' hostname and the Origin sent; its referrers are internal (default: the logged host)",
+      ),
+    )
     .addOption(new Option('--geoip <file.mmdb>', 'import: country from this MaxMind-format database instead of the bundled DB-IP Lite one'))
     .addOption(new Option('--no-geoip', 'import: leave the country column empty'))
     .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
