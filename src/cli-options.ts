@@ -58,6 +58,18 @@ export function addCommonOptions(cmd: Command): Command {
         "IANA zone (e.g. Europe/Berlin) of log times written without an offset: HAProxy, IIS date-local/time-local, Apache %{...}t without %z (default: the machine's zone)",
       ),
     )
+    .addOption(
+      new Option(
+        '--hostname <host>',
+        "the site's host for every line: the Origin sent, the import rows' hostname; referrers on it are internal (default: the logged host)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--client-ip-header <name>',
+        "also send the visitor's address in this header (a self-hosted Swetrix's CLIENT_IP_HEADER, e.g. CF-Connecting-IP)",
+      ).env('SWETRIX_CLIENT_IP_HEADER'),
+    )
     .addOption(new Option('--since <time>', 'skip requests before this time (ISO 8601, or an age such as 24h, 7d)'))
     .addOption(new Option('--until <time>', 'skip requests at or after this time'))
     .addOption(new Option('--config <file>', 'JSON config with custom event rules and sites'))

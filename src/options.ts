@@ -36,6 +36,10 @@ export interface PipelineFlags {
   verbose?: boolean
   /** Container logs (CRI, Docker json-file): which of the container's streams to read. */
   stream?: StreamChoice
+  /** `backfill`: the site's host for every line (Origin, import hostname, internal referrers). */
+  hostname?: string
+  /** Delivery commands: one more header with the visitor's address (`--client-ip-header`). */
+  clientIpHeader?: string
 }
 
 export function validateProjectId(pid: string | undefined, required: boolean): string {
@@ -159,6 +163,8 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
     includePaths: flags.includePath ?? [],
     excludePaths: flags.excludePath ?? [],
     hosts: flags.host ?? [],
+    hostname: flags.hostname,
+    clientIpHeader: flags.clientIpHeader,
     since: flags.since ? parseTimeBound(flags.since, '--since', now) : undefined,
     until: flags.until ? parseTimeBound(flags.until, '--until', now) : undefined,
     realIp: flags.realIp,

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander'
 import type { CliIO } from './runtime/io.js'
 import { addCommonOptions, addSendOptions } from './cli-options.js'
 import { VERSION } from './version.js'
+import { UsageError } from './errors.js'
 import type { CheckFlags } from './commands/check.js'
 import type { DeliveryFlags } from './commands/run.js'
 import type { ImportFlags } from './commands/backfill-import.js'
@@ -27,7 +28,7 @@ Examples:
   swetrix-ingest run --site example.com=PROJECT_ONE --site '*.example.org=PROJECT_TWO' -p DEFAULT_PROJ /var/log/nginx/access.log
   swetrix-ingest follow -p YOUR_PROJECT /var/log/nginx/access.log          # as a service
 
-Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR,
+Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR, SWETRIX_CLIENT_IP_HEADER,
              SWETRIX_EMAIL, SWETRIX_PASSWORD or SWETRIX_TOKEN (backfill --upload).
 Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration error,
             75 another swetrix-ingest holds the state directory.`,
@@ -88,7 +89,7 @@ Examples:
         .description(
           'historical (rotated, gzipped) logs, oldest first: Swetrix Data Import files with the original dates (default), or live events (--via api)',
         )
-        .argument('<file...>', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
+        .argument('[file...]', 'files or quoted globs, e.g. "/var/log/nginx/access.log*"'),
     ),
     io.env,
   )
@@ -101,12 +102,12 @@ Examples:
         .default('import'),
     )
     .addOption(new Option('--out <dir>', 'import: where the import files (CSV) are written').default('.'))
-    .addOption(new Option('--hostname <host>', 'import: the hostname column of every row (default: the logged host, if any)'))
     .addOption(new Option('--geoip <file.mmdb>', 'import: country from this MaxMind-format database instead of the bundled DB-IP Lite one'))
     .addOption(new Option('--no-geoip', 'import: leave the country column empty'))
     .addOption(new Option('--upload', 'import: upload the files to Swetrix Data Import, one at a time (SWETRIX_EMAIL and SWETRIX_PASSWORD, or SWETRIX_TOKEN)'))
     .addOption(new Option('--max-file-size <bytes>', 'import: split files at this size (at most and default 100m)'))
     .addOption(new Option('--threads <n>', 'import: threads for the per-line work of a large file (auto = the cores there are, at most 4)').default('auto'))
+    .addOption(new Option('--undo-import <id>', 'delete this import (1-255) and its rows from Swetrix, instead of importing (same credentials as --upload)'))
     .addOption(
       new Option(
         '--errors-via-api',
@@ -120,10 +121,12 @@ Examples:
   swetrix-ingest backfill --out ./import '/var/log/nginx/access.log*'              # import files with the original dates
   SWETRIX_EMAIL=you@example.com SWETRIX_PASSWORD=... \\
     swetrix-ingest backfill -p YOUR_PROJECT --upload --out ./import '/var/log/nginx/access.log*'
-  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'   # live events, stamped now`,
+  swetrix-ingest backfill -p YOUR_PROJECT --via api '/var/log/nginx/access.log*'   # live events, stamped now
+  swetrix-ingest backfill -p YOUR_PROJECT --undo-import 3                         # delete import 3 and its rows`,
     )
     .action(async (files: string[], opts: DeliveryFlags & ImportFlags & { via: string }) => {
-      if (opts.via === 'import') {
+      if (files.length === 0 && opts.undoImport === undefined) throw new UsageError("backfill: missing log files (e.g. '/var/log/nginx/access.log*')")
+      if (opts.via === 'import' || opts.undoImport !== undefined) {
         const { runBackfillImport } = await import('./commands/backfill-import.js')
         return setExit(await runBackfillImport(files, opts, io))
       }

@@ -8,7 +8,8 @@ import { parse } from 'csv-parse/sync'
 import { Reader } from 'maxmind'
 import { describe, expect, it } from 'vitest'
 import { csvCell, IMPORT_HEADER, isoSeconds } from '../src/import/csv.js'
-import { majorMinor, parseUserAgent } from '../src/import/ua.js'
+import { parseUserAgent } from '../src/import/ua.js'
+import { liveOs, liveVersion, SWETRIX_BROWSERS } from '../src/import/ua-live-rules.js'
 import { bundledDatabasePath, countryOf, openCountryLookup } from '../src/import/geo.js'
 import { importSimpleAnalytics } from '../src/testapi/data-import.js'
 import { corpusDir } from './helpers/cli.js'
@@ -81,7 +82,10 @@ describe('CSV cells', () => {
 describe('browser, OS and device columns', () => {
   const require = createRequire(import.meta.url)
   const { UAParser } = require('ua-parser-js') as {
-    UAParser: new (ua: string) => {
+    UAParser: new (
+      ua: string,
+      extensions?: Record<string, unknown[]>,
+    ) => {
       getResult(): { browser: { name?: string; version?: string }; os: { name?: string; version?: string }; device: { type?: string } }
     }
   }
@@ -90,14 +94,16 @@ describe('browser, OS and device columns', () => {
     .map((l) => /"([^"]*)"$/.exec(l)?.[1])
     .filter((u): u is string => !!u && u !== '-')
 
-  it("are ua-parser-js's answers, with 2.x names and major.minor versions", () => {
+  it("are ua-parser-js's answers with Swetrix's own browsers, 2.x names and Swetrix's version rule", () => {
     expect(new Set(uas).size).toBeGreaterThan(3)
     for (const ua of new Set(uas)) {
-      const lib = new UAParser(ua).getResult()
+      const lib = new UAParser(ua, { browser: [[SWETRIX_BROWSERS], ['name', 'version']] }).getResult()
       const ours = parseUserAgent(ua)
+      const os = liveOs(ua, lib.os)
       expect(ours.browserName).toBe(lib.browser.name ?? '')
-      expect(ours.browserVersion).toBe(majorMinor(lib.browser.version))
-      expect(ours.osName).toBe(lib.os.name === 'Mac OS' ? 'macOS' : (lib.os.name ?? ''))
+      expect(ours.browserVersion).toBe(liveVersion(lib.browser.version))
+      expect(ours.osName).toBe(os.name === 'Mac OS' ? 'macOS' : (os.name ?? ''))
+      expect(ours.osVersion).toBe(liveVersion(os.version))
       expect(ours.deviceType).toBe(lib.device.type ?? 'desktop')
     }
   })
@@ -117,7 +123,7 @@ describe('browser, OS and device columns', () => {
       browserName: 'Chrome',
       browserVersion: '130.0',
       osName: 'Windows',
-      osVersion: '10',
+      osVersion: '10.0',
       deviceType: 'desktop',
     })
     // Chrome on a phone: the importer makes it "Mobile Chrome" from device_type, as 2.x names it live.

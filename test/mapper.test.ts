@@ -273,7 +273,6 @@ describe('custom events', () => {
       ev: 'NEWSLETTER_SUBSCRIBE',
       pg: '/api/subscribe',
       so: 'mail',
-      qs: 'plan=pro%20yearly&utm_source=mail',
       meta: { plan: 'pro yearly' },
     })
   })
@@ -366,12 +365,9 @@ describe('UTM fields (as the Swetrix tracker derives them)', () => {
     expect(body('gad_campaignid=123').ca).toBe('123')
   })
 
-  it('qs is the raw query; omitted when empty or longer than 2048', () => {
-    expect(body('a=1&b=%20').qs).toBe('a=1&b=%20')
-    expect(body('').qs).toBeUndefined()
-    expect(body(null).qs).toBeUndefined()
-    expect(body('a='.padEnd(2049, 'x')).qs).toBeUndefined()
-    expect(body('a='.padEnd(2048, 'x')).qs).toHaveLength(2048)
+  it('the query itself is never sent (no qs): what Swetrix reads from it is derived here', () => {
+    for (const q of ['a=1&b=%20', '', null, 'a='.padEnd(2049, 'x'), 'gclid=1&email=someone%40example.com']) expect(body(q)).not.toHaveProperty('qs')
+    expect(body('gclid=1&email=someone%40example.com')).toMatchObject({ so: 'google', me: '<gclid>', ref: 'https://google.com' })
   })
 
   it('UTM values are cut to 256 characters', () => {

@@ -41,12 +41,15 @@ export interface ImportFlags extends PipelineFlags, Partial<SendFlags> {
   maxFileSize?: string
   /** Send the error events live to the Events API (Data Import takes none). */
   errorsViaApi?: boolean
+  /** `--undo-import ID`: delete that import instead of importing. */
+  undoImport?: string
   threads?: string
 }
 
 export async function runBackfillImport(files: string[], flags: ImportFlags, io: CliIO): Promise<number> {
   // Its HTTP answers are few (an upload, error events): the optimizing compile would only delay the exit.
   keepHttpParserOnBaseline()
+  if (flags.undoImport !== undefined) return (await import('../import/undo.js')).runUndoImport(files, { ...flags, undoImport: flags.undoImport }, io)
   const upload = flags.upload === true
   const dryRun = flags.dryRun === true
   if (upload && dryRun) throw new UsageError('choose one of --upload and --dry-run')
@@ -90,7 +93,6 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     store: state.store,
     sink,
     mapper: parts.mapper,
-    hostname: flags.hostname,
     salt,
     country: countryDb === null ? null : countryLookupOf(countryDb),
     threads,
@@ -170,6 +172,7 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
         ledger,
         pollMs: Number(io.env.SWETRIX_INGEST_POLL_MS) || undefined,
         onStatus: (f, status) => note(`${f.name}: ${status}`),
+        onNote: note,
       })
       uploaded = await uploader.uploadAll(stop.signal)
     }

@@ -12,7 +12,6 @@ const task = workerData as RowPoolTask
 const parts = await buildPipeline(task.flags, task.projectId, task.now, false)
 const scan = createRowScanner({
   mapper: parts.mapper,
-  hostname: task.flags.hostname,
   salt: task.salt,
   country: task.countryDb === null ? null : countryLookupOf(task.countryDb),
 })

@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { Reader } from 'maxmind'
 import { UsageError } from '../errors.js'
+import { boundedMemo } from '../util/memo.js'
 
 export type CountryLookup = (ip: string) => string
 
@@ -59,20 +60,13 @@ export async function loadCountryDatabase(file?: string): Promise<SharedArrayBuf
 /** Country lookups in a database from loadCountryDatabase, cached per address. */
 export function countryLookupOf(db: SharedArrayBuffer): CountryLookup {
   const reader = new Reader<never>(Buffer.from(db))
-  const cache = new Map<string, string>()
-  return (ip) => {
-    let cc = cache.get(ip)
-    if (cc === undefined) {
-      let rec: CountryRecord | null
-      try {
-        rec = reader.get(ip) as CountryRecord | null
-      } catch {
-        rec = null // not an address the database can look up
-      }
-      cc = countryOf(rec)
-      if (cache.size >= CACHE_SIZE) cache.clear()
-      cache.set(ip, cc)
+  return boundedMemo((ip: string): string => {
+    let rec: CountryRecord | null
+    try {
+      rec = reader.get(ip) as CountryRecord | null
+    } catch {
+      rec = null // not an address the database can look up
     }
-    return cc
-  }
+    return countryOf(rec)
+  }, CACHE_SIZE)
 }

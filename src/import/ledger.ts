@@ -7,11 +7,13 @@ import { writeFileAtomic } from '../checkpoint/atomic.js'
 import { StateError } from '../checkpoint/store.js'
 
 export interface UploadRecord {
-  /** `started`: recorded durably just before the upload request (it may have reached the server). */
-  state: 'started' | 'uploaded' | 'completed' | 'failed'
+  /** `started`: recorded durably just before the upload request (it may have reached the server).
+   *  `undone`: deleted from Swetrix with `--undo-import`; not uploaded again. */
+  state: 'started' | 'uploaded' | 'completed' | 'failed' | 'undone'
   startedAt: string
   importId?: string | number
   finishedAt?: string
+  undoneAt?: string
   errorMessage?: string
 }
 

@@ -8,7 +8,7 @@ import type { LinesIn, RowBatch } from './rows.js'
 
 /** What each worker rebuilds its pipeline from. */
 export interface RowPoolTask {
-  flags: PipelineFlags & { hostname?: string }
+  flags: PipelineFlags
   projectId: string | null
   now: number
   /** sessions.ts visitorHash's salt. */

@@ -1,14 +1,14 @@
 // One import row from the mapper's event: the same decision `check` and `run` make, written as a
 // Simple Analytics CSV row (without its session id, which sessions.ts appends).
 import type { OutgoingEvent, RequestRecord } from '../types.js'
-import { logText } from '../mapper/headers.js'
+import { boundedMemo } from '../util/memo.js'
 import { csvCell, fit, IMPORT_LIMITS as L, isoSeconds } from './csv.js'
 import { createUaColumns } from './ua.js'
 
-export interface RowFormatterOptions {
-  /** `--hostname`: every row's hostname; else the logged host, if any. */
-  hostname?: string
-}
+/** The mapper names the site's host of a line (`--hostname`, the logged host, or the one `--host`)
+ *  in the event's `Origin`, where Swetrix takes a live event's host from: the row's hostname is
+ *  that name, so imported and live rows carry the same. */
+const ORIGIN_PREFIX = 'https://'
 
 export interface RowFormatter {
   /** The row text up to its country and session id (sessions.ts adds them), or null when the line has no time. Sets `ip` and `ua`. */
@@ -18,39 +18,21 @@ export interface RowFormatter {
   ua: string
 }
 
-export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
+export function createRowFormatter(): RowFormatter {
   const uaColumns = createUaColumns()
   // The five UA cells and the hostname cell, formatted once per distinct value.
-  const uaCells = new Map<string, string>()
-  const hostCells = new Map<string, string>()
-  const fixedHost = o.hostname === undefined ? null : csvCell(fit(o.hostname, L.hostname))
+  const uaSegment = boundedMemo((ua: string): string => {
+    const c = uaColumns(ua)
+    return `${csvCell(c.browserName)},${csvCell(c.browserVersion)},${csvCell(c.osName)},${csvCell(c.osVersion)},${csvCell(c.deviceType)}`
+  }, 10_000)
+  const originCell = boundedMemo(
+    (origin: string): string => csvCell(fit(origin.startsWith(ORIGIN_PREFIX) ? origin.slice(ORIGIN_PREFIX.length) : '', L.hostname)),
+    1000,
+  )
   let lastSecond = NaN
   let lastIso = ''
   let lastMinute = NaN
   let lastMinutePrefix = ''
-
-  function uaSegment(ua: string): string {
-    let s = uaCells.get(ua)
-    if (s === undefined) {
-      const c = uaColumns(ua)
-      s = `${csvCell(c.browserName)},${csvCell(c.browserVersion)},${csvCell(c.osName)},${csvCell(c.osVersion)},${csvCell(c.deviceType)}`
-      if (uaCells.size >= 10_000) uaCells.clear()
-      uaCells.set(ua, s)
-    }
-    return s
-  }
-
-  function hostCell(host: string | null): string {
-    if (fixedHost !== null) return fixedHost
-    if (host === null || host === '' || host === '-') return ''
-    let s = hostCells.get(host)
-    if (s === undefined) {
-      s = csvCell(fit(logText(host).toLowerCase(), L.hostname))
-      if (hostCells.size >= 10_000) hostCells.clear()
-      hostCells.set(host, s)
-    }
-    return s
-  }
 
   const format = ((event: OutgoingEvent, record: RequestRecord): string | null => {
     const t = record.time
@@ -70,6 +52,7 @@ export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
     const b = event.body
     const ua = event.headers['User-Agent'] ?? ''
     const ip = event.headers['X-Client-IP-Address'] ?? ''
+    const origin = event.headers.Origin
     format.ip = ip
     format.ua = ua
     const datapoint = event.kind === 'custom' ? csvCell(fit(event.name, L.datapoint)) : 'pageview'
@@ -80,7 +63,7 @@ export function createRowFormatter(o: RowFormatterOptions): RowFormatter {
       lang = dash < 0 ? `${csvCell(fit(lc, L.lang))},` : `${csvCell(fit(lc.slice(0, dash), L.lang))},${csvCell(fit(lc.slice(dash + 1), L.lang))}`
     }
     return (
-      `${lastIso},${datapoint},${hostCell(record.host)},${csvCell(fit(b.pg as string, L.path))},${cell(b.ref, L.document_referrer)},` +
+      `${lastIso},${datapoint},${origin === undefined ? '' : originCell(origin)},${csvCell(fit(b.pg as string, L.path))},${cell(b.ref, L.document_referrer)},` +
       `${cell(b.so, L.utm)},${cell(b.me, L.utm)},${cell(b.ca, L.utm)},${cell(b.te, L.utm)},${cell(b.co, L.utm)},` +
       `${uaSegment(ua)},${lang},`
     )

@@ -13,6 +13,7 @@ import { emptyCounters, type LineCounters } from '../types.js'
 import { createRowFormatter } from './row.js'
 import { DAY_MS, visitorHash } from './sessions.js'
 import type { CountryLookup } from './geo.js'
+import { boundedMemo } from '../util/memo.js'
 
 /** The lines of a batch from the reader (source/reader.ts LineBatch), as far as the scan needs. */
 export interface LinesIn {
@@ -40,9 +41,8 @@ export interface RowBatch {
 }
 
 export interface RowScannerOptions {
+  /** Names each row's hostname too (`--hostname`, else the logged host: see row.ts). */
   mapper: Mapper
-  /** `--hostname`. */
-  hostname?: string
   salt: string
   /** null: no country (`--no-geoip`). */
   country: CountryLookup | null
@@ -62,24 +62,22 @@ const KNOWN_VISITORS = 10_000
 export type RowScanner = (batch: SessionBatch) => RowBatch
 
 export function createRowScanner(o: RowScannerOptions): RowScanner {
-  const format = createRowFormatter({ hostname: o.hostname })
-  // By User-Agent (the mapper's cached string object), then IP: no joined key per row.
-  const known = new Map<string, Map<string, Known>>()
-  let knownCount = 0
+  const format = createRowFormatter()
+  // One memo per UTC day (the hash changes with the day anyway), keyed by address and User-Agent
+  // (an address has no space in it).
+  let memoDay = NaN
+  let ofDay: (visitor: string) => Known = () => ({ day: NaN, hash: '', country: '' })
 
   function visitor(ip: string, ua: string, day: number): Known {
-    let k = known.get(ua)?.get(ip)
-    if (k !== undefined && k.day === day) return k
-    if (k === undefined && knownCount >= KNOWN_VISITORS) {
-      known.clear()
-      knownCount = 0
+    if (day !== memoDay) {
+      memoDay = day
+      ofDay = boundedMemo((key: string): Known => {
+        const space = key.indexOf(' ')
+        const address = key.slice(0, space)
+        return { day, hash: visitorHash(o.salt, address, key.slice(space + 1), day), country: o.country === null ? '' : o.country(address) }
+      }, KNOWN_VISITORS)
     }
-    let byIp = known.get(ua)
-    if (byIp === undefined) known.set(ua, (byIp = new Map()))
-    if (!byIp.has(ip)) knownCount++
-    k = { day, hash: visitorHash(o.salt, ip, ua, day), country: o.country === null ? '' : o.country(ip) }
-    byIp.set(ip, k)
-    return k
+    return ofDay(`${ip} ${ua}`)
   }
 
   return (b) => {

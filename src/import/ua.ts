@@ -1,17 +1,22 @@
-// Browser, OS and device of a User-Agent for import rows, with the names Swetrix's live parser
-// (ua-parser-js 2.x) gives, so imported and live rows group together. The parser is ua-parser-js
-// 1.x (MIT; 2.x is AGPL-3.0); the few names 2.x changed are mapped here. Cached per User-Agent.
+// Browser, OS and device of a User-Agent for import rows, as Swetrix stores them for a live event
+// with that User-Agent, so imported and live rows group together. Swetrix's live parser is
+// ua-parser-js 2.x (AGPL-3.0) with a few browsers of its own; this project uses 1.x (MIT) with the
+// same additions, and ua-live-rules.ts corrects where 1.x answers differently.
 import { createRequire } from 'node:module'
+import { boundedMemo } from '../util/memo.js'
+import { liveDeviceType, liveOs, liveVersion, SWETRIX_BROWSERS } from './ua-live-rules.js'
 
 interface ParsedUa {
   browser: { name?: string; version?: string }
   os: { name?: string; version?: string }
   device: { type?: string }
 }
-type UaParserCtor = new (ua?: string) => { getResult(): ParsedUa }
+type UaParserCtor = new (ua?: string, extensions?: Record<string, unknown[]>) => { getResult(): ParsedUa }
 
 const require = createRequire(import.meta.url)
-const { UAParser } = require('ua-parser-js') as { UAParser: UaParserCtor }
+const { UAParser } = require('ua-parser-js') as { UAParser: UaParserCtor & { BROWSER: { NAME: string; VERSION: string } } }
+
+const EXTENSIONS = { browser: [[SWETRIX_BROWSERS], [UAParser.BROWSER.NAME, UAParser.BROWSER.VERSION]] }
 
 export interface UaColumns {
   browserName: string
@@ -24,41 +29,22 @@ export interface UaColumns {
 
 /** ua-parser-js 1.x name -> 2.x name, where they differ. */
 const OS_NAMES: Record<string, string> = { 'Mac OS': 'macOS', 'Chromium OS': 'Chrome OS' }
-const BROWSER_NAMES: Record<string, string> = {}
-
-/** `major.minor` (Swetrix trims live versions the same way). */
-export function majorMinor(version: string | undefined): string {
-  if (version === undefined || version === '') return ''
-  const m = /^(\d+)(?:\.(\d+))?/.exec(version)
-  if (m === null) return version.slice(0, 20)
-  return m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`
-}
 
 export function parseUserAgent(ua: string): UaColumns {
-  const r = new UAParser(ua).getResult()
+  const r = new UAParser(ua, EXTENSIONS).getResult()
   const browser = r.browser.name ?? ''
-  const os = r.os.name ?? ''
+  const os = liveOs(ua, r.os)
+  const osName = os.name ?? ''
   return {
-    browserName: (BROWSER_NAMES[browser] ?? browser).slice(0, 30),
-    browserVersion: majorMinor(r.browser.version),
-    osName: (OS_NAMES[os] ?? os).slice(0, 25),
-    osVersion: majorMinor(r.os.version),
-    deviceType: r.device.type ?? 'desktop',
+    browserName: browser.slice(0, 30),
+    browserVersion: liveVersion(r.browser.version, browser).slice(0, 20),
+    osName: (OS_NAMES[osName] ?? osName).slice(0, 25),
+    osVersion: liveVersion(os.version).slice(0, 20),
+    deviceType: liveDeviceType(ua, r.device.type) ?? 'desktop',
   }
 }
 
-const CACHE_SIZE = 10_000
-
-/** A bounded per-UA cache around parseUserAgent (real traffic repeats a few thousand UAs). */
+/** parseUserAgent remembered per User-Agent (real traffic repeats a few thousand). */
 export function createUaColumns(): (ua: string) => UaColumns {
-  const cache = new Map<string, UaColumns>()
-  return (ua) => {
-    let c = cache.get(ua)
-    if (c === undefined) {
-      c = parseUserAgent(ua)
-      if (cache.size >= CACHE_SIZE) cache.clear()
-      cache.set(ua, c)
-    }
-    return c
-  }
+  return boundedMemo(parseUserAgent, 10_000)
 }

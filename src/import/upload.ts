@@ -3,30 +3,13 @@
 // Never twice: before each upload request the ledger durably records `started`; a rerun that finds
 // `started` without an import id first looks for an import the server created since then (same
 // date range), and adopts it instead of uploading again.
-import { openAsBlob } from 'node:fs'
-import { FormData, request } from 'undici'
+// Before the first upload it says how many of the project's 255 import ids the files will use
+// (and stops when there are not enough), and warns when their time range already holds imported
+// data (the same logs imported before, or by another tool).
 import type { ImportLedger, LedgerFile } from './ledger.js'
+import { ACTIVE_STATUSES as ACTIVE, DataImportClient, importIdOf, MAX_IMPORTS, UploadError, type Credentials, type ImportRecord } from './data-import-client.js'
 
-export class UploadError extends Error {
-  override readonly name = 'DeliveryError'
-}
-
-export interface Credentials {
-  token?: string
-  email?: string
-  password?: string
-}
-
-export interface ImportRecord {
-  id: string | number
-  status: 'pending' | 'processing' | 'completed' | 'failed'
-  dateFrom?: string | null
-  dateTo?: string | null
-  totalRows?: number | null
-  importedRows?: number | null
-  errorMessage?: string | null
-  createdAt?: string
-}
+export { UploadError, credentialsFromEnv, apiBaseFromLogUrl, type Credentials, type ImportRecord } from './data-import-client.js'
 
 export interface UploaderOptions {
   /** API origin and prefix, e.g. `https://api.swetrix.com` or `https://HOST/backend`. */
@@ -39,35 +22,39 @@ export interface UploaderOptions {
   /** How long to wait for an import to finish (default 6 h). */
   maxWaitMs?: number
   onStatus?: (file: LedgerFile, status: string) => void
+  /** One line for the user before the uploads start: the import ids used, an overlap. */
+  onNote?: (message: string) => void
   now?: () => number
 }
 
-export function credentialsFromEnv(env: NodeJS.ProcessEnv): Credentials | null {
-  if (env.SWETRIX_TOKEN) return { token: env.SWETRIX_TOKEN }
-  if (env.SWETRIX_EMAIL && env.SWETRIX_PASSWORD) return { email: env.SWETRIX_EMAIL, password: env.SWETRIX_PASSWORD }
-  return null
-}
-
-/** The API base for Data Import and auth from an Events API URL (`…/log`, `…/v1/log`). */
-export function apiBaseFromLogUrl(logUrl: string): string {
-  return logUrl.replace(/\/+$/, '').replace(/(?:\/v1)?\/log$/, '')
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const ACTIVE = new Set(['pending', 'processing'])
+
+/** Files still to upload: not imported yet, and not undone (`--undo-import`) since. */
+export function pendingFiles(files: readonly LedgerFile[]): LedgerFile[] {
+  return files.filter((f) => f.upload?.state !== 'completed' && f.upload?.state !== 'undone')
+}
+
+/** What the uploads will do to the project's imports, before any of them: how many new import ids
+ *  they take (one per file not uploaded yet) and how many are in use. Pure. */
+export function importIdPlan(pending: readonly LedgerFile[], imports: readonly ImportRecord[]): { newImports: number; inUse: number; fits: boolean } {
+  const newImports = pending.filter((f) => f.upload?.importId === undefined).length
+  const inUse = imports.length
+  return { newImports, inUse, fits: inUse + newImports <= MAX_IMPORTS }
+}
 
 export class Uploader {
-  private token: string | null
+  private readonly client: DataImportClient
   constructor(private readonly o: UploaderOptions) {
-    this.token = o.credentials.token ?? null
+    this.client = new DataImportClient({ apiBase: o.apiBase, projectId: o.projectId, credentials: o.credentials })
   }
 
   /** Uploads every ledger file not yet imported, oldest first. Returns how many were imported now. */
   async uploadAll(signal?: AbortSignal): Promise<number> {
+    const pending = pendingFiles(this.o.ledger.files)
+    if (pending.length > 0 && !signal?.aborted) await this.preflight(pending)
     let n = 0
-    for (const f of this.o.ledger.files) {
+    for (const f of pending) {
       if (signal?.aborted) break
-      if (f.upload?.state === 'completed') continue
       if (f.upload?.state === 'failed') {
         throw new UploadError(
           `${f.name}: its import failed earlier (${f.upload.errorMessage ?? 'no message'}); delete the import in Swetrix and remove the file's entry from ${this.o.ledger.file} to try again`,
@@ -79,6 +66,31 @@ export class Uploader {
     return n
   }
 
+  /** The import ids the files take, and data already imported in their time range. */
+  private async preflight(pending: LedgerFile[]): Promise<void> {
+    const imports = await this.client.list()
+    const plan = importIdPlan(pending, imports)
+    const pid = this.o.projectId
+    if (!plan.fits)
+      throw new UploadError(
+        `uploading would need ${plan.newImports} import id(s), but project ${pid} has ${imports.length} of ${MAX_IMPORTS} in use; ` +
+          `delete imports you no longer need (swetrix-ingest backfill -p ${pid} --undo-import ID, or in Swetrix), or write fewer, larger files (--max-file-size)`,
+      )
+    if (plan.newImports > 0)
+      this.o.onNote?.(
+        `uploading ${plan.newImports} file(s): each becomes one import and uses one of the project's ${MAX_IMPORTS} import ids (${plan.inUse} in use, ${MAX_IMPORTS - plan.inUse - plan.newImports} left after)`,
+      )
+    const fresh = pending.filter((f) => f.upload?.importId === undefined)
+    if (fresh.length === 0) return
+    const from = Math.min(...fresh.map((f) => Date.parse(f.from)))
+    const to = Math.max(...fresh.map((f) => Date.parse(f.to)))
+    if (await this.client.hasImportedData(from, to))
+      this.o.onNote?.(
+        `warning: project ${pid} already has imported data between ${iso(from)} and ${iso(to)} (these logs imported before, or another import): ` +
+          `the new rows are added beside it, not instead; to remove an import: swetrix-ingest backfill -p ${pid} --undo-import ID`,
+      )
+  }
+
   private now(): number {
     return (this.o.now ?? Date.now)()
   }
@@ -87,14 +99,14 @@ export class Uploader {
     let id = f.upload?.importId
     if (id === undefined && f.upload?.state === 'started') {
       const adopted = await this.findStarted(f)
-      if (adopted) id = adopted.id
+      if (adopted) id = importIdOf(adopted)
     }
     if (id === undefined) {
       await this.waitIdle()
       f.upload = { state: 'started', startedAt: new Date(this.now()).toISOString() }
       await this.o.ledger.save()
-      const rec = await this.post(f)
-      id = rec.id
+      const rec = await this.client.upload(f.path, f.name)
+      id = importIdOf(rec)
     }
     f.upload = { ...(f.upload ?? { startedAt: new Date(this.now()).toISOString() }), state: 'uploaded', importId: id }
     await this.o.ledger.save()
@@ -109,7 +121,7 @@ export class Uploader {
 
   /** An import the server created since this file's upload started, with the file's dates. */
   private async findStarted(f: LedgerFile): Promise<ImportRecord | null> {
-    const list = await this.api<ImportRecord[]>('GET', `/data-import/${this.o.projectId}`)
+    const list = await this.client.list()
     const since = Date.parse(f.upload!.startedAt) - 60_000
     const from = f.from.slice(0, 10)
     const to = f.to.slice(0, 10)
@@ -127,7 +139,7 @@ export class Uploader {
     const deadline = this.now() + (this.o.maxWaitMs ?? 6 * 3600_000)
     let wait = this.o.pollMs ?? 1000
     for (;;) {
-      const list = await this.api<ImportRecord[]>('GET', `/data-import/${this.o.projectId}`)
+      const list = await this.client.list()
       if (!list.some((r) => ACTIVE.has(r.status))) return
       if (this.now() > deadline) throw new UploadError('another import of this project is still in progress; try again later')
       await sleep(wait)
@@ -139,61 +151,13 @@ export class Uploader {
     const deadline = this.now() + (this.o.maxWaitMs ?? 6 * 3600_000)
     let wait = this.o.pollMs ?? 1000
     for (;;) {
-      const rec = await this.api<ImportRecord>('GET', `/data-import/${this.o.projectId}/${id}`)
+      const rec = await this.client.get(id)
       if (!ACTIVE.has(rec.status)) return rec
       if (this.now() > deadline) throw new UploadError(`import ${id} is still ${rec.status}; run again later to keep waiting`)
       await sleep(wait)
       wait = Math.min(wait * 2, 5000)
     }
   }
-
-  private async post(f: LedgerFile): Promise<ImportRecord> {
-    const form = new FormData()
-    form.set('provider', 'simple-analytics')
-    form.set('file', await openAsBlob(f.path, { type: 'text/csv' }), f.name)
-    return this.api<ImportRecord>('POST', `/data-import/${this.o.projectId}/upload`, form)
-  }
-
-  private async login(): Promise<string> {
-    const { email, password } = this.o.credentials
-    if (!email || !password) throw new UploadError('the access token was refused (SWETRIX_TOKEN); set a valid token, or SWETRIX_EMAIL and SWETRIX_PASSWORD')
-    const res = await request(`${this.o.apiBase}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password }),
-    })
-    const text = await res.body.text()
-    if (res.statusCode !== 200 && res.statusCode !== 201) throw new UploadError(`login failed (HTTP ${res.statusCode}): ${serverMessage(text)}`)
-    const token = (JSON.parse(text) as { accessToken?: string }).accessToken
-    if (!token) throw new UploadError('login answered without an access token')
-    return token
-  }
-
-  private async api<T>(method: 'GET' | 'POST', path: string, body?: FormData, retried = false): Promise<T> {
-    this.token ??= await this.login()
-    let res
-    try {
-      res = await request(`${this.o.apiBase}${path}`, { method, headers: { authorization: `Bearer ${this.token}` }, body })
-    } catch (err) {
-      throw new UploadError(`${method} ${path}: ${(err as Error).message}`)
-    }
-    const text = await res.body.text()
-    if (res.statusCode === 401 && !retried && this.o.credentials.email) {
-      this.token = null // expired (access tokens last 30 min): log in again
-      return this.api(method, path, body, true)
-    }
-    if (res.statusCode < 200 || res.statusCode > 299) throw new UploadError(`${method} ${path}: HTTP ${res.statusCode}: ${serverMessage(text)}`)
-    return JSON.parse(text) as T
-  }
 }
 
-function serverMessage(text: string): string {
-  try {
-    const m = (JSON.parse(text) as { message?: unknown }).message
-    if (typeof m === 'string') return m
-    if (Array.isArray(m)) return m.join('; ')
-  } catch {
-    // not JSON
-  }
-  return text.slice(0, 200)
-}
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z')

@@ -2,6 +2,7 @@
 // bot level: isbot (same major as the server) plus the server's headless-browser pattern.
 import { isbot } from 'isbot'
 import { headerValue } from './headers.js'
+import { boundedMemo } from '../util/memo.js'
 
 /** The API's extra headless check at the basic bot level. */
 export const HEADLESS_PATTERN = /HeadlessChrome|PhantomJS|SlimerJS|Selenium|WebDriver|Puppeteer|Playwright|Cypress|Nightmare|Splash/i
@@ -23,18 +24,9 @@ export function classifyUserAgent(logged: string | null): UserAgentInfo {
   return { header, bot: isbot(header) || HEADLESS_PATTERN.test(header) }
 }
 
-/** `classifyUserAgent` with a per-instance cache keyed by the logged string: isbot costs
- *  microseconds, and a log repeats a few thousand User-Agents. The cache is cleared when full. */
+/** `classifyUserAgent` remembered per logged string (per instance): isbot costs microseconds,
+ *  and a log repeats a few thousand User-Agents. */
 export function createUserAgentCache(maxEntries = 10_000): (logged: string | null) => UserAgentInfo {
-  const cache = new Map<string, UserAgentInfo>()
-  return (logged) => {
-    if (logged === null) return MISSING
-    let info = cache.get(logged)
-    if (info === undefined) {
-      info = classifyUserAgent(logged)
-      if (cache.size >= maxEntries) cache.clear()
-      cache.set(logged, info)
-    }
-    return info
-  }
+  const classify = boundedMemo(classifyUserAgent, maxEntries)
+  return (logged) => (logged === null ? MISSING : classify(logged))
 }

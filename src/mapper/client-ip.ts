@@ -1,6 +1,7 @@
 // The visitor's address: the logged client address, or (behind trusted proxies) the right-most
 // untrusted X-Forwarded-For entry, as nginx's realip module with `real_ip_recursive on` finds it.
 import { BlockList, isIP } from 'node:net'
+import { boundedMemo } from '../util/memo.js'
 
 const MAPPED_V4 = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i
 const PORT = /^\d{1,5}$/
@@ -87,19 +88,11 @@ export function createClientIpResolver(options: ClientIpOptions): (record: IpFie
   const trusted = options.trustedProxies ?? []
   if (xff && trusted.length === 0) throw new Error('real IP from X-Forwarded-For needs at least one trusted proxy address or CIDR')
   const list = xff ? createTrustedProxyList(trusted) : null
-  // isIP and BlockList.check cost 0.1-4 µs per call and a log repeats its clients and proxies:
-  // remember each text's answer (bounded, per resolver).
-  const cache = new Map<string, Address>()
-  const address = (text: string): Address => {
-    let a = cache.get(text)
-    if (a === undefined) {
-      const ip = normaliseIp(text)
-      a = { ip, trusted: ip !== null && list !== null && isTrusted(list, ip) }
-      if (cache.size >= 10_000) cache.clear()
-      cache.set(text, a)
-    }
-    return a
-  }
+  // isIP and BlockList.check cost 0.1-4 µs per call and a log repeats its clients and proxies.
+  const address = boundedMemo((text: string): Address => {
+    const ip = normaliseIp(text)
+    return { ip, trusted: ip !== null && list !== null && isTrusted(list, ip) }
+  }, 10_000)
   if (!xff) return (record) => (record.ip === null ? null : address(record.ip).ip)
   return (record) => {
     if (record.ip === null) return null

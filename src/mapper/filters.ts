@@ -1,48 +1,25 @@
 // --include-path / --exclude-path patterns and --host matching, compiled once per mapper.
+import picomatch from 'picomatch'
+import { boundedMemo } from '../util/memo.js'
 
 /** Characters that only a regular expression would contain; they tell `/re/flags` from a glob
  *  such as `/blog/` that merely starts and ends with a slash. */
 const REGEX_ONLY = /[\^$\\()[\]{}|+]/
 const REGEX_LITERAL = /^\/(.+)\/([a-z]*)$/s
 
-function globToRegExp(glob: string): RegExp {
-  // A glob without a leading `/` matches at any depth (`*.php` == `**/*.php`).
-  const g = glob.startsWith('/') ? glob : `**/${glob}`
-  let src = '^'
-  for (let i = 0; i < g.length; i++) {
-    const c = g[i]!
-    if (c === '*') {
-      if (g[i + 1] === '*') {
-        const before = i === 0 || g[i - 1] === '/'
-        const after = g[i + 2]
-        if (before && after === '/') {
-          src += '(?:.*/)?' // `**/` : zero or more whole segments
-          i += 2
-        } else if (before && after === undefined && src.endsWith('/')) {
-          src = src.slice(0, -1) + '(?:/.*)?' // trailing `/**` also matches the directory itself
-          i += 1
-        } else {
-          src += '.*'
-          i += 1
-        }
-      } else src += '[^/]*'
-    } else if (c === '?') src += '[^/]'
-    else src += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  }
-  return new RegExp(src + '$')
-}
-
 /** A path pattern: `/.../flags` is a regular expression (tested against the path, unanchored, when
  *  the text between the slashes contains one of `^ $ \ ( ) [ ] { } | +` or flags are given);
- *  anything else is a glob matched against the whole path: `*` = any characters except `/`,
- *  `**` = any characters, `?` = one character except `/`. Throws on an invalid regex. */
+ *  anything else is a glob (picomatch, `/` the only separator, dot files included) matched against
+ *  the whole path: `*` within one segment, `**` across segments (`/blog/**` also matches `/blog`),
+ *  `?` one character, `{a,b}` and `[...]`. A glob without a leading `/` matches at any depth
+ *  (`*.php` matches `/a/b.php`). Throws on an invalid regex. */
 export function compilePathPattern(pattern: string): RegExp {
   const m = REGEX_LITERAL.exec(pattern)
   if (m !== null && (m[2] !== '' || REGEX_ONLY.test(m[1]!))) {
     // `g`/`y` make RegExp.test stateful (lastIndex): drop them.
     return new RegExp(m[1]!, m[2]!.replace(/[gy]/g, ''))
   }
-  return globToRegExp(pattern)
+  return picomatch.makeRe(pattern.startsWith('/') ? pattern : `**/${pattern}`, { dot: true, windows: false })
 }
 
 /** `null` when there is nothing to filter; otherwise `true` when the path is kept: it matches one
@@ -88,23 +65,12 @@ export function createHostMatcher(hosts: readonly string[]): (host: string) => b
     if (t.startsWith('*.')) suffixes.push('.' + lowerHost(t.slice(2)))
     else exact.add(normaliseHost(t))
   }
-  const cache = new Map<string, boolean>()
-  return (host) => {
-    let hit = cache.get(host)
-    if (hit === undefined) {
-      const lower = lowerHost(host)
-      hit = exact.has(lower.startsWith('www.') ? lower.slice(4) : lower)
-      if (!hit)
-        for (const s of suffixes)
-          if (lower.endsWith(s)) {
-            hit = true
-            break
-          }
-      if (cache.size >= 1000) cache.clear()
-      cache.set(host, hit)
-    }
-    return hit
-  }
+  return boundedMemo((host: string): boolean => {
+    const lower = lowerHost(host)
+    if (exact.has(lower.startsWith('www.') ? lower.slice(4) : lower)) return true
+    for (const s of suffixes) if (lower.endsWith(s)) return true
+    return false
+  }, 1000)
 }
 
 /** The host of an absolute URL (`https://user@Host:8080/x` -> `host`), normalised as

@@ -10,6 +10,10 @@ import { LIMITS, cut, limitMeta } from './limits.js'
 import { compileRule, type CompiledRule, type CustomEventRule } from './rules.js'
 import { isStaticPath } from './static.js'
 import { addUtm } from './utm.js'
+import { checkClientIpHeader } from './client-ip-header.js'
+import { addClickIdSource } from './click-ids.js'
+import { createLoggedHostNames, siteHostName, singlePlainHost } from './site-host.js'
+import { boundedMemo } from '../util/memo.js'
 
 export { STATIC_EXTENSIONS, STATIC_PREFIXES, isStaticPath } from './static.js'
 // The config file loader (zod) lives in ./config.js and is imported only when --config is given.
@@ -20,6 +24,10 @@ export { classifyUserAgent, createUserAgentCache, HEADLESS_PATTERN, type UserAge
 export { headerValue, logText, logTextToBytes, localeFromAcceptLanguage, ACCEPT, DEFAULT_ACCEPT_LANGUAGE } from './headers.js'
 export { LIMITS, cut, limitMeta } from './limits.js'
 export { utmFromQuery, type Utm } from './utm.js'
+export { CLICK_ID_SOURCES, addClickIdSource, clickIdSource, type ClickIdSource } from './click-ids.js'
+export { siteHostName, singlePlainHost } from './site-host.js'
+export { checkClientIpHeader } from './client-ip-header.js'
+export { createReferrerTally, mergeReferrerTally, observeReferrer, selfReferrerHint, type ReferrerTally } from './referrer-hint.js'
 
 export interface MapperOptions {
   /** Project id (`pid`), already validated by the CLI. */
@@ -36,8 +44,15 @@ export interface MapperOptions {
   includePaths?: string[]
   excludePaths?: string[]
   /** Keep only records whose host matches (records without a host pass); also the site's own
-   *  hosts for dropping internal referrers. */
+   *  hosts for dropping internal referrers. A single plain host is the site host of lines that
+   *  log none. */
   hosts?: string[]
+  /** The site's host for every line (`--hostname`), instead of the logged one: sent as `Origin`,
+   *  written as the import rows' hostname, and its referrers are internal. */
+  hostname?: string
+  /** One more header carrying the visitor's address, for a Swetrix whose `CLIENT_IP_HEADER` names
+   *  another header (checked with checkClientIpHeader). */
+  clientIpHeader?: string
   /** Epoch ms: keep records with since <= time < until. */
   since?: number
   until?: number
@@ -101,31 +116,39 @@ export function createMapper(options: MapperOptions): Mapper {
   const timeFilter = options.since !== undefined || options.until !== undefined
   const hostList = (options.hosts ?? []).filter((h) => h.trim() !== '')
   const hostFilter = hostList.length > 0 ? createHostMatcher(hostList) : null
+  const fixedHost = options.hostname === undefined || options.hostname.trim() === '' ? null : siteHostName(options.hostname.trim())
+  if (options.hostname !== undefined && options.hostname.trim() !== '' && fixedHost === null)
+    throw new Error(`--hostname ${options.hostname}: not a host name (example.com); no scheme, path or spaces`)
+  const defaultHost = fixedHost ?? singlePlainHost(hostList)
+  const loggedHost = createLoggedHostNames()
+  const clientIpHeader = options.clientIpHeader === undefined ? null : checkClientIpHeader(options.clientIpHeader)
   const pathFilter = createPathFilter(options.includePaths, options.excludePaths)
   const clientIp = createClientIpResolver({ realIp: options.realIp ?? 'remote', trustedProxies: options.trustedProxies })
   const rules: CompiledRule[] = (options.rules ?? []).map(compileCheckedRule)
   const defaultLanguage = headerValue(options.acceptLanguage ?? DEFAULT_ACCEPT_LANGUAGE) ?? DEFAULT_ACCEPT_LANGUAGE
   const userAgent = createUserAgentCache()
-  const languages = new Map<string, LanguageInfo>()
   const noLanguage: LanguageInfo = { header: defaultLanguage, lc: undefined }
+  const loggedLanguage = boundedMemo((logged: string): LanguageInfo => {
+    const header = headerValue(logged)
+    return header === null ? noLanguage : { header, lc: localeFromAcceptLanguage(header) }
+  }, 1000)
+  const language = (logged: string | null | undefined): LanguageInfo => (logged === null || logged === undefined ? noLanguage : loggedLanguage(logged))
 
-  function language(logged: string | null | undefined): LanguageInfo {
-    if (logged === null || logged === undefined) return noLanguage
-    let info = languages.get(logged)
-    if (info === undefined) {
-      const header = headerValue(logged)
-      info = header === null ? noLanguage : { header, lc: localeFromAcceptLanguage(header) }
-      if (languages.size >= 1000) languages.clear()
-      languages.set(logged, info)
-    }
-    return info
+  /** The site's host name of a line: `hostname`, else the logged host, else the one `--host`. */
+  function siteHost(record: RequestRecord): string | null {
+    if (fixedHost !== null) return fixedHost
+    const logged = record.host
+    return (logged === null || logged === '' ? null : loggedHost(logged)) ?? defaultHost
   }
 
-  function headers(ua: UserAgentInfo, ip: string, lang: LanguageInfo): Record<string, string> {
+  function headers(ua: UserAgentInfo, ip: string, lang: LanguageInfo, host: string | null): Record<string, string> {
     const h: Record<string, string> = {}
     if (ua.header !== null) h['User-Agent'] = ua.header
     h['X-Client-IP-Address'] = ip
     h['X-Forwarded-For'] = ip
+    if (clientIpHeader !== null) h[clientIpHeader] = ip
+    // Swetrix takes an event's host from Origin only; import rows get the same name (import/row.ts).
+    if (host !== null) h.Origin = `https://${host}`
     h.Accept = ACCEPT
     h['Accept-Language'] = lang.header
     h['Accept-Encoding'] = 'identity'
@@ -133,27 +156,34 @@ export function createMapper(options: MapperOptions): Mapper {
     return h
   }
 
-  /** `ref`, unless it is the site itself (same host as the record, or one of `hosts`). */
-  function referrer(record: RequestRecord, pid: string): string | undefined {
+  /** `ref`, unless it is the site itself: the line's site host, one of `hosts`, or (several sites)
+   *  a host of the line's project; `www.` and case ignored. */
+  function referrer(record: RequestRecord, pid: string, site: string | null): string | undefined {
     const raw = record.referrer
     if (raw === null || raw === '' || raw === '-') return undefined
     const ref = logText(raw)
     const host = urlHost(ref)
     if (host !== null) {
-      if (record.host !== null && normaliseHost(record.host) === host) return undefined
+      if (site !== null && normaliseHost(site) === host) return undefined
+      if (fixedHost !== null && record.host !== null && record.host !== '') {
+        const logged = loggedHost(record.host)
+        if (logged !== null && normaliseHost(logged) === host) return undefined
+      }
       if (hostFilter !== null && hostFilter(host)) return undefined
       if (hostProject !== undefined && hostProject(host) === pid) return undefined
     }
     return cut(ref, LIMITS.ref)
   }
 
-  /** Fields shared by pageviews and custom events, in the tracker's order. */
-  function visitFields(body: Record<string, unknown>, record: RequestRecord, query: string | null, lang: LanguageInfo): void {
-    const ref = referrer(record, dPid)
+  /** Fields shared by pageviews and custom events, in the tracker's order. The query itself is not
+   *  sent: what Swetrix reads from it (UTM values as its tracker does, then click ids) is derived
+   *  here, so live events and import rows carry the same source, medium and referrer. */
+  function visitFields(body: Record<string, unknown>, record: RequestRecord, query: string | null, lang: LanguageInfo, site: string | null): void {
+    const ref = referrer(record, dPid, site)
     if (ref !== undefined) body.ref = ref
     if (query !== null && query !== '') {
       addUtm(body, query)
-      if (query.length <= LIMITS.qs) body.qs = query
+      addClickIdSource(body, query)
     }
     if (lang.lc !== undefined) body.lc = lang.lc
   }
@@ -233,11 +263,12 @@ export function createMapper(options: MapperOptions): Mapper {
     const query = record.query === null ? null : logText(record.query)
     const pg = cut(keepQuery && query !== null && query !== '' ? `${path}?${query}` : path, LIMITS.pg)
     const lang = language(record.acceptLanguage)
-    const h = headers(dUa!, dIp, lang)
+    const site = siteHost(record)
+    const h = headers(dUa!, dIp, lang, site)
 
     if (kind === 'pageview') {
       const body: Record<string, unknown> = { pid, pg }
-      visitFields(body, record, query, lang)
+      visitFields(body, record, query, lang, site)
       return event('pageview', '/log', body, h)
     }
     if (kind === 'error') {
@@ -252,7 +283,7 @@ export function createMapper(options: MapperOptions): Mapper {
       return event('error', '/log/error', body, h)
     }
     const body: Record<string, unknown> = { pid, ev: rule!.event, pg }
-    visitFields(body, record, query, lang)
+    visitFields(body, record, query, lang, site)
     const entries = rule!.meta({ record, pg, query, referrer: record.referrer === null ? null : logText(record.referrer) })
     if (entries !== undefined) {
       const meta = limitMeta(entries)

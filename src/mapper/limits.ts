@@ -8,7 +8,7 @@ export const LIMITS = {
   ref: 2048,
   /** `so`, `me`, `ca`, `te`, `co`. */
   utm: 256,
-  /** `qs`: longer is a 400, so it is omitted rather than cut (a cut query would mislead). */
+  /** `qs`: longer is a 400. The mapper sends none (it derives the click-id source itself). */
   qs: 2048,
   /** `ev` (custom event name). */
   ev: 256,

@@ -11,6 +11,7 @@
 import { basename, dirname, join, resolve } from 'node:path'
 import { createHostMatcher } from './filters.js'
 import { parseRotation, segmentRegExp } from '../source/paths.js'
+import { boundedMemo } from '../util/memo.js'
 
 /** One site: a project and the hosts and/or files that belong to it. */
 export interface SiteEntry {
@@ -111,22 +112,11 @@ export function createSiteMap(entries: readonly SiteEntry[], defaultProject: str
     .filter((e) => e.files.length > 0)
     .map((e) => ({ entry: e, patterns: e.files.map((f) => compileFilePattern(e.baseDir === undefined ? resolve(f) : resolve(e.baseDir, f))) }))
   const hostSites = entries.filter((e) => e.hosts.length > 0).map((e) => ({ project: e.project, matches: createHostMatcher(e.hosts.map(unbracket)) }))
-  const byHost = new Map<string, string | null>()
+  const hostProject = boundedMemo((host: string): string | null => {
+    for (const s of hostSites) if (s.matches(host)) return s.project
+    return null
+  }, 1000)
 
-  function hostProject(host: string): string | null {
-    let pid = byHost.get(host)
-    if (pid === undefined) {
-      pid = null
-      for (const s of hostSites)
-        if (s.matches(host)) {
-          pid = s.project
-          break
-        }
-      if (byHost.size >= 1000) byHost.clear()
-      byHost.set(host, pid)
-    }
-    return pid
-  }
   const hostRouter: Router = (record) => {
     const host = record.host
     if (host === null || host === '') return defaultProject

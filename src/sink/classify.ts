@@ -64,6 +64,9 @@ export function classifyAnswer(a: Answer, nowMs = Date.now()): AnswerClass {
     (status === 400 && FATAL_MESSAGES.some((m) => text.includes(m))) ||
     (status === 404 && (/Project .* was not found/.test(text) || text.includes('Cannot POST')))
   ) {
+    // Events carry `Origin: https://<the line's site host>` so Swetrix stores their hostname.
+    if (text.includes('This origin is prohibited'))
+      return { kind: 'fatal', status, message: `${msg}: add the site's host names to the project's allowed origins in Swetrix, or keep only them with --host` }
     return { kind: 'fatal', status, message: msg }
   }
   return { kind: 'dead', status, body: text.length > DEAD_BODY_MAX ? `${text.slice(0, DEAD_BODY_MAX)}…` : text }

@@ -1,5 +1,5 @@
 // Swetrix Data Import in the test API (reference §10): login, upload (multipart), import status
-// (pending -> processing -> completed | failed), list and delete, validating Simple Analytics CSV
+// (pending -> processing -> completed | failed), list, delete, has-imported-data, validating Simple Analytics CSV
 // files as Swetrix's importer does: csv-parse with its options, required columns, the added_iso
 // pattern, field lengths, 100 MB, one active import per project. Rows the importer would skip
 // silently are counted here (`skippedRows`) so tests can require none.
@@ -193,6 +193,27 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
     rec.finishedAt = new Date().toISOString()
   }
 
+  /** `GET /data-import/:pid/has-imported-data?from&to`: imported pageviews with from <= created <= to
+   *  (ClickHouse DateTime, UTC). Missing bounds: 400; a bound ClickHouse cannot read: 500. */
+  function hasImportedData(req: IncomingMessage, res: ServerResponse, projectId: string): void {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const from = q.get('from')
+    const to = q.get('to')
+    if (!from || !to) return fail(res, 400, '"from" and "to" query params are required')
+    const fromMs = clickHouseTime(from)
+    const toMs = clickHouseTime(to)
+    if (fromMs === null || toMs === null) return fail(res, 500, 'Internal server error')
+    const has = records.some(
+      (r) =>
+        r.projectId === projectId &&
+        r.rows.some((row) => {
+          const t = Date.parse(row.created)
+          return row.type === 'pageview' && t >= fromMs && t <= toMs
+        }),
+    )
+    send(res, 200, { hasImportedData: has })
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     const method = req.method
     if (path === '/v1/auth/login' && method === 'POST') {
@@ -208,6 +229,10 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
       return true
     }
     if (m[3] !== undefined) return false
+    if (m[2] === 'has-imported-data' && method === 'GET') {
+      hasImportedData(req, res, projectId)
+      return true
+    }
     if (m[2] === undefined && method === 'GET') {
       send(
         res,
@@ -217,6 +242,11 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
           .reverse()
           .map(publicRecord),
       )
+      return true
+    }
+    // Nest's ParseIntPipe on :importId.
+    if ((method === 'GET' || method === 'DELETE') && m[2] !== undefined && !/^-?\d+$/.test(m[2])) {
+      fail(res, 400, 'Validation failed (numeric string is expected)')
       return true
     }
     const rec = records.find((r) => r.projectId === projectId && String(r.id) === m[2])
@@ -248,6 +278,14 @@ export function createDataImport(o: DataImportOptions = {}): DataImportApi {
 function publicRecord(r: ImportRecord): Omit<ImportRecord, 'rows' | 'fileName' | 'skippedRows'> {
   const { rows: _r, fileName: _f, skippedRows: _s, ...pub } = r
   return pub
+}
+
+/** `2026-01-01 00:00:00` or `2026-01-01` (UTC) in ms; null for anything else. */
+function clickHouseTime(text: string): number | null {
+  const m = /^(\d{4}-\d{2}-\d{2})(?: (\d{2}:\d{2}:\d{2}))?$/.exec(text)
+  if (m === null) return null
+  const t = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}Z`)
+  return Number.isNaN(t) ? null : t
 }
 
 const nullable = (v: unknown): string | null => (typeof v !== 'string' || v === '' || v === '\\N' ? null : v)
