@@ -94,6 +94,7 @@ async function httpApi(handle: (req: IncomingMessage, body: string, res: ServerR
   return listen(server, () => server.closeAllConnections())
 }
 
+/** The pages in `uncertain.ndjson` and why each is there, by page. */
 async function uncertainEntries(dir: string): Promise<{ pg: string; why?: string }[]> {
   const file = join(dir, 'state', 'uncertain.ndjson')
   if (!existsSync(file)) return []
@@ -103,6 +104,7 @@ async function uncertainEntries(dir: string): Promise<{ pg: string; why?: string
     .split('\n')
     .map((l) => JSON.parse(l) as { body: { pg: string }; why?: string })
     .map((e) => ({ pg: String(e.body.pg), why: e.why }))
+    .sort((a, b) => (a.pg < b.pg ? -1 : a.pg > b.pg ? 1 : 0))
 }
 
 const sorted = (xs: string[]) => [...xs].sort()
