@@ -55,7 +55,11 @@ describe('follow on Kubernetes container logs', () => {
         }
         const accepted = (k: number) =>
           until(() => api.accepted().length >= k, `${k} lines accepted`, 30_000).catch((err: Error) => {
-            throw new Error(`${err.message}\n${f.stderr()}\nmissing: ${exactlyOnce(pathsOf(api), expected('k', 0, k)).missing.slice(0, 10).join(' ')}`)
+            throw new Error(
+              `${err.message}\n${f.stderr()}\nmissing: ${exactlyOnce(pathsOf(api), expected('k', 0, k))
+                .missing.slice(0, 10)
+                .join(' ')}`,
+            )
           })
 
         const p1 = await pod('ingress-nginx-controller-aaa')
@@ -89,7 +93,11 @@ describe('follow on Kubernetes container logs', () => {
         f = startFollow(args)
         await until(async () => new Set([...pathsOf(api), ...(await uncertainPaths(state))]).size >= n, 'every line sent or reported uncertain', 40_000).catch(
           (err: Error) => {
-            throw new Error(`${err.message}\n${f.stderr()}\nmissing: ${exactlyOnce(pathsOf(api), expected('k', 0, n)).missing.slice(0, 10).join(' ')}`)
+            throw new Error(
+              `${err.message}\n${f.stderr()}\nmissing: ${exactlyOnce(pathsOf(api), expected('k', 0, n))
+                .missing.slice(0, 10)
+                .join(' ')}`,
+            )
           },
         )
         f.child.kill('SIGTERM')

@@ -35,11 +35,18 @@ async function checkPageviews(args: string[], input?: string): Promise<string[]>
 
 async function importedPageviews(outDir: string): Promise<string[]> {
   const rows: { path: string; datapoint: string }[] = []
-  for (const name of (await readdir(outDir)).filter((n) => n.endsWith('.csv'))) rows.push(...(parse(await readFile(join(outDir, name)), { columns: true }) as { path: string; datapoint: string }[]))
+  for (const name of (await readdir(outDir)).filter((n) => n.endsWith('.csv')))
+    rows.push(...(parse(await readFile(join(outDir, name)), { columns: true }) as { path: string; datapoint: string }[]))
   return sorted(rows.filter((r) => r.datapoint === 'pageview').map((r) => r.path))
 }
 
-const apiPageviews = () => sorted(api.accepted().filter((e) => e.endpoint === '/log').map((e) => e.body.pg))
+const apiPageviews = () =>
+  sorted(
+    api
+      .accepted()
+      .filter((e) => e.endpoint === '/log')
+      .map((e) => e.body.pg),
+  )
 
 describe('one session for every command', () => {
   it('a W3C log with a #Fields: change: check, check -, follow -, run and backfill give the same pageviews, also resumed half-way', async () => {
