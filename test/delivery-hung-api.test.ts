@@ -1,8 +1,10 @@
-// `run` as a user runs it (the built CLI, a child process) against APIs that hang, recover, or answer
-// 2xx without being Swetrix (issue 22): a run ends with the retry-later status instead of hanging;
-// at most --concurrency events are left in doubt, exactly the ones written into the hung API; every
-// other event stays unsent and the next run sends it once; a captive portal is one clear line and
-// no dead letters.
+// `run` as a user runs it (the built CLI, a child process) against APIs that hang, recover, answer
+// too late, or answer 2xx without being Swetrix (issue 22): a request written and left unanswered
+// past --request-timeout is reported uncertain (uncertain.ndjson, the summary's `uncertain`) and never
+// sent again; at most --concurrency (+ 1 trial) events are in doubt per hang; every other event stays
+// unsent, the run ends with the retry-later status, and the next run sends the rest once; an API that
+// recovers gets the rest in the same run, none twice; a captive portal is one clear line and no
+// dead letters.
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -92,19 +94,25 @@ async function httpApi(handle: (req: IncomingMessage, body: string, res: ServerR
   return listen(server, () => server.closeAllConnections())
 }
 
-async function uncertainPages(dir: string): Promise<string[]> {
+/** The pages in `uncertain.ndjson` and why each is there, by page. */
+async function uncertainEntries(dir: string): Promise<{ pg: string; why?: string }[]> {
   const file = join(dir, 'state', 'uncertain.ndjson')
   if (!existsSync(file)) return []
   const text = await readFile(file, 'utf8')
   return text
     .trim()
     .split('\n')
-    .map((l) => String((JSON.parse(l) as { body: { pg: string } }).body.pg))
+    .map((l) => JSON.parse(l) as { body: { pg: string }; why?: string })
+    .map((e) => ({ pg: String(e.body.pg), why: e.why }))
+    .sort((a, b) => (a.pg < b.pg ? -1 : a.pg > b.pg ? 1 : 0))
 }
+
+const sorted = (xs: string[]) => [...xs].sort()
+const UNANSWERED_WHY = 'no answer within --request-timeout'
 
 describe('run against a hung API', () => {
   it(
-    'ends after --max-retry-time with exit 1; only the --concurrency events written are uncertain, each written once; the next run sends the rest once',
+    'ends after --max-retry-time with exit 1; the --concurrency events written are reported uncertain, each written once; the next run sends the rest once',
     { timeout: 40_000 },
     async () => {
       const hung = await silentApi()
@@ -112,61 +120,104 @@ describe('run against a hung API', () => {
         const log = await writeLog(dir)
         const r = await run(hung.url, dir, log, ['--concurrency', '4', '--request-timeout', '300ms', '--max-retry-time', '1s'])
         expect(r.code).toBe(1)
+        expect(r.stderr).not.toContain('198.51.100.') // no visitor address in the tool's own messages
         const lines = r.stderr.trim().split('\n')
-        expect(lines).toHaveLength(1)
-        expect(lines[0]).toMatch(/^swetrix-ingest: Events API .* (still failing|answered no request)/)
-        expect(lines[0]).not.toContain('198.51.100.') // no visitor address in the tool's own message
+        expect(lines).toHaveLength(2)
+        expect(lines[0]).toMatch(/: 4 request\(s\) got no answer in time .*not sent again.*uncertain\.ndjson$/)
+        expect(lines[1]).toMatch(/^swetrix-ingest: Events API .* answered no request for \d+ s/)
         // Four events were written into the hung API, each exactly once; nothing else reached it.
         expect(hung.posts.length).toBe(4)
         expect(new Set(hung.posts).size).toBe(4)
+        expect(delivery(r.stdout)).toMatchObject({ accepted: 0, uncertain: 4, unansweredRetries: 0 })
+        expect(await uncertainEntries(dir)).toEqual(sorted(hung.posts).map((pg) => ({ pg, why: UNANSWERED_WHY })))
 
         const api = await startTestApi({ projects: [PROJECT] })
         cleanups.push(() => api.close())
         const next = await run(api.url, dir, log, ['--concurrency', '4'])
         expect(next.code).toBe(0)
-        expect(next.stderr).toContain('the previous run stopped while 4 request(s) were unanswered')
-        expect(delivery(next.stdout)).toMatchObject({ accepted: N - 4, uncertain: 4, unansweredRetries: 0 })
-        expect((await uncertainPages(dir)).sort()).toEqual([...hung.posts].sort())
+        expect(next.stderr).toBe('') // already reported: not counted again
+        expect(delivery(next.stdout)).toMatchObject({ accepted: N - 4, uncertain: 0, unansweredRetries: 0 })
         const sent = api.accepted().map((e) => String(e.body.pg))
         expect(new Set(sent).size).toBe(sent.length)
         expect(sent.filter((p) => hung.posts.includes(p))).toEqual([])
         expect(sent.length).toBe(N - 4)
+        expect(await uncertainEntries(dir)).toHaveLength(4)
       })
     },
   )
 
-  it('hangs for a while, then recovers: every event arrives once; the ones written while it hung are the retried ones', { timeout: 30_000 }, async () => {
-    let hanging = true
-    let probes = 0
-    const hungPages: string[] = []
-    const stored = new Map<string, number>()
-    const url = await httpApi((req, body, res) => {
-      if (req.method === 'OPTIONS') {
-        if (++probes >= 2) hanging = false // the second probe finds it back
-        if (!hanging) res.writeHead(204).end()
-        return
-      }
-      const pg = String((JSON.parse(body) as { pg: string }).pg)
-      if (hanging) {
-        hungPages.push(pg) // never processed, never answered
-        return
-      }
-      stored.set(pg, (stored.get(pg) ?? 0) + 1)
-      res.writeHead(201, { 'content-type': 'application/json' }).end('{}')
-    })
-    await withTempDir(async (dir) => {
-      const log = await writeLog(dir)
-      const r = await run(url, dir, log, ['--concurrency', '4', '--request-timeout', '300ms'])
-      expect(r.stderr).toBe('')
-      expect(r.code).toBe(0)
-      expect(delivery(r.stdout)).toMatchObject({ accepted: N, uncertain: 0, unansweredRetries: 4 })
-      expect(hungPages.length).toBe(4)
-      expect([...stored].filter(([, c]) => c !== 1)).toEqual([])
-      expect(stored.size).toBe(N)
-      const listed = (await readFile(join(dir, 'state', 'unanswered-retries.ndjson'), 'utf8')).trim().split('\n')
-      expect(listed).toHaveLength(4)
-    })
-  })
+  it(
+    'hangs for a while, then recovers: the events written while it hung are uncertain, never resent; every other event arrives once',
+    { timeout: 30_000 },
+    async () => {
+      let hanging = true
+      let probes = 0
+      const hungPages: string[] = []
+      const stored = new Map<string, number>()
+      const url = await httpApi((req, body, res) => {
+        if (req.method === 'OPTIONS') {
+          if (++probes >= 2) hanging = false // the second probe finds it back
+          if (!hanging) res.writeHead(204).end()
+          return
+        }
+        const pg = String((JSON.parse(body) as { pg: string }).pg)
+        if (hanging) {
+          hungPages.push(pg) // never processed, never answered
+          return
+        }
+        stored.set(pg, (stored.get(pg) ?? 0) + 1)
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{}')
+      })
+      await withTempDir(async (dir) => {
+        const log = await writeLog(dir)
+        const r = await run(url, dir, log, ['--concurrency', '4', '--request-timeout', '300ms'])
+        expect(r.code).toBe(0)
+        expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/: 4 request\(s\) got no answer in time .*uncertain\.ndjson$/)])
+        expect(delivery(r.stdout)).toMatchObject({ accepted: N - 4, uncertain: 4, unansweredRetries: 0 })
+        expect(hungPages.length).toBe(4)
+        expect([...stored].filter(([, c]) => c !== 1)).toEqual([])
+        expect(stored.size).toBe(N - 4)
+        expect(hungPages.filter((p) => stored.has(p))).toEqual([])
+        expect(await uncertainEntries(dir)).toEqual(sorted(hungPages).map((pg) => ({ pg, why: UNANSWERED_WHY })))
+        expect(existsSync(join(dir, 'state', 'unanswered-retries.ndjson'))).toBe(false)
+      })
+    },
+  )
+
+  it(
+    'an API that stores every event but answers after the deadline (its probes at once): exit 1 with at most --concurrency + 1 uncertain, the rest sent once by the next run',
+    { timeout: 40_000 },
+    async () => {
+      const stored = new Map<string, number>()
+      const late = await httpApi((req, body, res) => {
+        if (req.method === 'OPTIONS') return res.writeHead(204).end()
+        const pg = String((JSON.parse(body) as { pg: string }).pg)
+        stored.set(pg, (stored.get(pg) ?? 0) + 1)
+        const t = setTimeout(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{}'), 2000)
+        res.on('close', () => clearTimeout(t)) // the client gave up first
+      })
+      await withTempDir(async (dir) => {
+        const log = await writeLog(dir)
+        const r = await run(late, dir, log, ['--concurrency', '4', '--request-timeout', '200ms', '--max-retry-time', '1s'])
+        expect(r.code).toBe(1)
+        expect(r.stderr).toMatch(/answered no request for \d+ s/)
+        const inDoubt = [...stored.keys()]
+        expect(inDoubt.length).toBeGreaterThanOrEqual(4)
+        expect(inDoubt.length).toBeLessThanOrEqual(4 + 1)
+        expect([...stored.values()].every((n) => n === 1)).toBe(true)
+        expect(delivery(r.stdout)).toMatchObject({ accepted: 0, uncertain: inDoubt.length, unansweredRetries: 0 })
+        expect(await uncertainEntries(dir)).toEqual(sorted(inDoubt).map((pg) => ({ pg, why: UNANSWERED_WHY })))
+
+        const api = await startTestApi({ projects: [PROJECT] })
+        cleanups.push(() => api.close())
+        const next = await run(api.url, dir, log, ['--concurrency', '4'])
+        expect(next.code).toBe(0)
+        const sent = api.accepted().map((e) => String(e.body.pg))
+        // Together: every event once (the late API stored the ones in doubt).
+        expect(sorted([...sent, ...inDoubt])).toEqual(sorted(Array.from({ length: N }, (_, i) => `/page/${i}`)))
+      })
+    },
+  )
 })
 
 describe('run against a 2xx that is not Swetrix (a captive portal)', () => {

@@ -326,13 +326,36 @@ describe('http sink: retries', () => {
     expect((err as DeliveryError).lastError).toContain('ECONNREFUSED')
   })
 
-  it('retries an attempt that times out', async () => {
-    const api = await startServer((_r, res, n) => {
-      if (n > 1) reply(res, 201, {})
-      // first request: never answered
+  it('reports a written request left unanswered past the request timeout as unanswered, and never sends it again', async () => {
+    const api = await startServer((r, res) => {
+      if (r.method === 'OPTIONS') res.writeHead(204).end()
+      // every POST: read, never answered
     })
-    const outcome = await sinkFor(api.url, { requestTimeoutMs: 100 }).send(pageview())
-    expect(outcome).toMatchObject({ kind: 'accepted', attempts: 2, unansweredRetries: 1 })
+    const retries: RetryInfo[] = []
+    const sink = sinkFor(api.url, { requestTimeoutMs: 100, onRetry: (i) => retries.push(i) })
+    const outcome = await sink.send(pageview())
+    // The API may have stored it: a retry could store it twice.
+    expect(outcome).toEqual({ kind: 'unanswered', status: 0, attempts: 1 })
+    expect(retries).toEqual([])
+    expect(api.received.filter((r) => r.method === 'POST')).toHaveLength(1)
+  })
+
+  it('retries a request whose deadline passed before it was written (queued behind a hung one): it never reached the API', async () => {
+    const api = await startServer((r, res, n) => {
+      if (r.method === 'OPTIONS') res.writeHead(204).end()
+      else if (n > 1) reply(res, 201, {})
+      // the first POST: never answered
+    })
+    // One connection: the second request waits in the pool until the first one's deadline.
+    const sink = sinkFor(api.url, { requestTimeoutMs: 150, connections: 1 })
+    const hung = pageview({ body: { pid: PID, pg: '/hung' } })
+    const queued = pageview({ body: { pid: PID, pg: '/queued' } })
+    const [first, second] = await Promise.all([sink.send(hung), sink.send(queued)])
+    expect(first).toMatchObject({ kind: 'unanswered', attempts: 1 })
+    expect(second).toMatchObject({ kind: 'accepted', attempts: 2 })
+    expect(second.unansweredRetries).toBeUndefined() // its first attempt was never written: no duplicate possible
+    const posts = api.received.filter((r) => r.method === 'POST').map((r) => (JSON.parse(r.body) as { pg: string }).pg)
+    expect(posts).toEqual(['/hung', '/queued'])
   })
 
   it('marks a fatal answer after an unanswered attempt as maybe delivered', async () => {

@@ -135,6 +135,25 @@ async function deliverInput(o: DeliveryOptions, read: InputRead): Promise<{ stop
   if (uncertainBefore === o.totals.uncertain && cp !== null && resumeEnd > cp.acked && !o.dryRun && !stoppedCleanly) {
     o.note(`${safeText(label)}: the previous run stopped without a clean shutdown; checking ${resumeEnd - cp.acked} bytes that were in flight`)
   }
+  /** Counts the file's figures into the totals and says what is uncertain; also after a failure,
+   *  which is often why (an API that stopped answering). */
+  const account = (stats: DeliveryStats): void => {
+    addStats(o.totals, stats)
+    o.onDone?.(read)
+    if (foundUncertain > 0) {
+      const why = stoppedCleanly
+        ? `the previous run stopped while ${foundUncertain} request(s) were unanswered`
+        : `${foundUncertain} event(s) were in flight when the previous run was killed`
+      const what = o.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'
+      o.note(`${safeText(label)}: ${why}; ${what}: see ${safeText(join(o.stateDir, 'uncertain.ndjson'))}`)
+    }
+    if (stats.uncertain > 0)
+      o.note(
+        `${safeText(label)}: ${stats.uncertain} request(s) got no answer in time (the API may have stored them); not sent again, to avoid duplicates: see ${safeText(join(o.stateDir, 'uncertain.ndjson'))}`,
+      )
+  }
+  /** The engine's figures (the same object at every report), for a delivery that fails. */
+  let live: DeliveryStats | undefined
   let result
   try {
     result = await deliver(items(), {
@@ -168,29 +187,20 @@ async function deliverInput(o: DeliveryOptions, read: InputRead): Promise<{ stop
       initial: { acked: cp?.acked ?? read.from, ackedLine: cp?.ackedLine ?? read.linesBefore },
       signal: o.signal,
       onProgress: (p, s) => {
+        live = s
         o.progress?.update(label, p.acked, o.totals.sent + s.sent)
         o.onProgress?.(read, p, s)
       },
     })
+  } catch (err) {
+    if (live) account(live)
+    throw err
   } finally {
     await tailHash?.settled()
     // Fold the journal into state.json once per file (also after a failure: the progress is valid).
     if (writes) await store.save()
   }
-  addStats(o.totals, result.stats)
-  o.onDone?.(read)
-  if (foundUncertain > 0) {
-    const why = stoppedCleanly
-      ? `the previous run stopped while ${foundUncertain} request(s) were unanswered`
-      : `${foundUncertain} event(s) were in flight when the previous run was killed`
-    const what = o.resendUncertain ? 'sent again (--resend-uncertain)' : 'not sent again, to avoid duplicates'
-    o.note(`${safeText(label)}: ${why}; ${what}: see ${safeText(join(o.stateDir, 'uncertain.ndjson'))}`)
-  }
-  const unanswered = result.stats.uncertain
-  if (unanswered > 0)
-    o.note(
-      `${safeText(label)}: ${unanswered} request(s) got no answer in time (the API may have stored them); not sent again, to avoid duplicates: see ${safeText(join(o.stateDir, 'uncertain.ndjson'))}`,
-    )
+  account(result.stats)
   if (!result.stopped && writes && read.completeWhenDone()) {
     store.set({ ...cp, complete: true, updatedAt: new Date(o.now()).toISOString() })
     await store.save()
