@@ -148,8 +148,11 @@ class TransientFailure extends Error {
 type Attempt = SendOutcome | TransientFailure
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
-/** The probe's headers: nothing an event would carry. */
-const PROBE_HEADERS: string[] = ['accept-encoding', 'identity']
+/** The probe: a POST to the event route whose body Swetrix refuses before anything is stored (no
+ *  pid: a 400 from its validation). It goes the way events go, so a proxy that answers other
+ *  requests itself, or an API that holds its event routes, does not pass for one that answers. */
+const PROBE_HEADERS: string[] = ['content-type', 'application/json', 'accept-encoding', 'identity']
+const PROBE_BODY = '{}'
 
 /** CA certificates for `--ca-file`: passing `ca` replaces Node's default store, so the bundled roots
  *  and NODE_EXTRA_CA_CERTS are added back (the private CA is trusted in addition, for the API only). */
@@ -230,11 +233,10 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
     maxDelayMs: maxDelay,
     // As many as the engine may have in flight: at most those are ever in doubt, plus one trial.
     maxInDoubt: o.connections ?? 16,
-    // OPTIONS: Swetrix answers it (CORS, 204) without storing anything.
     async probe(signal) {
       if (limiter) await limiter.take(signal).catch(() => undefined)
       if (signal.aborted) return false
-      const r = await dispatchAttempt(probeDispatcher, probeTarget, 'OPTIONS', PROBE_HEADERS, undefined, signal, watch, deadlines)
+      const r = await dispatchAttempt(probeDispatcher, probeTarget, 'POST', PROBE_HEADERS, PROBE_BODY, signal, watch, deadlines)
       return 'answer' in r
     },
   })
