@@ -7,6 +7,7 @@ import { createMapper, type MapperOptions } from './mapper/index.js'
 import type { Mapper } from './pipeline/classify.js'
 import { createSiteMap, parseSiteOption, type SiteEntry, type SiteMap } from './mapper/sites.js'
 import { UsageError } from './errors.js'
+import { singlePlainHost } from './mapper/site-host.js'
 import { DEFAULT_STREAM, type StreamChoice } from '../parsers/wrappers/index.js'
 
 export const PID_PATTERN = /^(?!.*--)[a-zA-Z0-9-]{12}$/
@@ -114,6 +115,8 @@ export interface PipelineParts {
   mapperFor(path: string): Mapper
   /** Container logs: the streams read (the other's lines are skipped). */
   stream: StreamChoice
+  /** The options name the site's host for every line (`--hostname`, or one plain `--host`). */
+  siteHostKnown: boolean
 }
 
 /** `projectId` null: no default project (-p not given). Then, without sites, it is an error unless
@@ -186,7 +189,15 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
     if (m === undefined) siteMappers.set(site, (m = createMapper({ ...mapperOptions, projectId: site.project, route: undefined })))
     return m
   }
-  return { format, candidates: builtinParsers(parserOptions), mapper, sites, mapperFor, stream: flags.stream ?? DEFAULT_STREAM }
+  return {
+    format,
+    candidates: builtinParsers(parserOptions),
+    mapper,
+    sites,
+    mapperFor,
+    stream: flags.stream ?? DEFAULT_STREAM,
+    siteHostKnown: flags.hostname !== undefined || singlePlainHost(flags.host ?? []) !== null,
+  }
 }
 
 async function loadConfigAsUsage(path: string) {

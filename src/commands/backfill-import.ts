@@ -17,6 +17,8 @@ import { ImportRows } from '../destinations/import-rows.js'
 import { deliveryDestination, emptyStats } from '../destinations/delivery.js'
 import { defaultThreads } from '../destinations/parallel-count.js'
 import { keepHttpParserOnBaseline } from '../sink/http-parser-tier.js'
+import { createReferrerTally, selfReferrerHint } from '../mapper/referrer-hint.js'
+import { safeText } from '../output/safe-text.js'
 import { emptyCounters } from '../types.js'
 import { printImportSummary, type ImportReport } from '../output/import-summary.js'
 import { buildPipeline, parseByteSize, parsePositiveInt, PLACEHOLDER_PID, validateProjectId, type PipelineFlags } from '../options.js'
@@ -78,7 +80,8 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   const state = await openStateDir(flags.stateDir, { dryRun })
   const ledger = dryRun ? null : await ImportLedger.open(flags.stateDir)
   const stop = stopOnSignals('stopping (signal again to stop at once)', note)
-  const env: SessionEnv = { parts, signal: stop.signal, verbose: flags.verbose === true, now: io.now, note }
+  const referrers = createReferrerTally()
+  const env: SessionEnv = { parts, signal: stop.signal, verbose: flags.verbose === true, now: io.now, note, referrers }
   const stamp = new Date(startedAt)
     .toISOString()
     .replace(/[-:]/g, '')
@@ -190,6 +193,8 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     { outDir, dryRun, reports, written, sessions: rows.stats, perDay: rows.perDay, errorsViaApi: errorStats, upload, uploaded, stateDir: flags.stateDir },
     flags.json === true,
   )
+  const hint = selfReferrerHint(referrers, 'backfill')
+  if (hint !== null) note(safeText(hint))
   return 0
 }
 

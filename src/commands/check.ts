@@ -5,6 +5,8 @@ import { noter } from '../runtime/io.js'
 import { printSummary } from '../runtime/summary.js'
 import { buildPipeline, parsePositiveInt, projectIdOf, type PipelineFlags } from '../options.js'
 import { UsageError } from '../errors.js'
+import { createReferrerTally, selfReferrerHint } from '../mapper/referrer-hint.js'
+import { safeText } from '../output/safe-text.js'
 import type { FileReport } from '../output/report.js'
 import { ProjectTally } from '../output/projects.js'
 import { LineWriter } from '../output/writer.js'
@@ -29,7 +31,8 @@ export async function runCheck(files: string[], flags: CheckFlags, io: CliIO): P
   const print = flags.records ? 'records' : flags.events ? 'events' : 'nothing'
   const writer = print === 'nothing' ? null : new LineWriter(io.stdout)
   const projects = parts.sites.active ? new ProjectTally(parts.sites.projects()) : null
-  const env: SessionEnv = { parts, signal: new AbortController().signal, verbose: flags.verbose === true, now: io.now, note: noter(io), projects }
+  const referrers = createReferrerTally()
+  const env: SessionEnv = { parts, signal: new AbortController().signal, verbose: flags.verbose === true, now: io.now, note: noter(io), projects, referrers }
   const destination = countingDestination({ print, writer })
   const reports: FileReport[] = []
   for (const file of files) {
@@ -43,5 +46,7 @@ export async function runCheck(files: string[], flags: CheckFlags, io: CliIO): P
   }
   // With NDJSON on stdout, the human summary goes to stderr so pipes stay clean.
   printSummary(writer ? io.stderr : io.stdout, { reports, projects, sites: parts.sites }, { json: flags.json === true, files: 'each' })
+  const hint = selfReferrerHint(referrers, 'check')
+  if (hint !== null) env.note(safeText(hint))
   return 0
 }

@@ -63,6 +63,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
       { reports, delivery: s.totals, projects: s.projects, sites: s.parts.sites },
       { json: flags.json === true, files: 'each', dryRun: s.settings.dryRun },
     )
+    s.referrerHint(mode)
   }
   return 0
 }

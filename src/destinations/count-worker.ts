@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { buildPipeline } from '../options.js'
 import { ProjectTally } from '../output/projects.js'
+import { createReferrerTally } from '../mapper/referrer-hint.js'
 import { runSession } from '../pipeline/session.js'
 import { countingDestination } from './counting.js'
 import type { PartCounts, PartTask } from './parallel-count.js'
@@ -12,9 +13,10 @@ const task = workerData as PartTask
 try {
   const parts = await buildPipeline(task.flags, task.projectId, task.now, false)
   const projects = parts.sites.active ? new ProjectTally() : null
-  const env = { parts, signal: new AbortController().signal, verbose: false, now: () => task.now, note: () => {}, projects }
+  const referrers = createReferrerTally()
+  const env = { parts, signal: new AbortController().signal, verbose: false, now: () => task.now, note: () => {}, projects, referrers }
   const r = await runSession(env, { path: task.path, range: { from: task.from, to: task.to } }, countingDestination({ print: 'nothing', writer: null }))
-  const counts: PartCounts = { counters: r.report!, firstRejected: r.report!.firstRejected }
+  const counts: PartCounts = { counters: r.report!, firstRejected: r.report!.firstRejected, referrers }
   if (projects) counts.projects = projects.toJSON(false)
   parentPort!.postMessage(counts)
 } catch (err) {

@@ -12,6 +12,7 @@ import { Sessionizer, DAY_MS } from '../import/sessions.js'
 import { createRowScanner, type RowBatch, type RowScannerOptions } from '../import/rows.js'
 import { RowPool, type RowPoolTask } from '../import/row-pool.js'
 import { addCounters } from '../types.js'
+import { mergeReferrerTally } from '../mapper/referrer-hint.js'
 import { READ_CHUNK_BYTES, type Destination, type InputRead } from '../pipeline/session.js'
 import type { SessionBatch } from '../pipeline/line-loop.js'
 import type { ProgressHooks } from './delivery.js'
@@ -133,6 +134,7 @@ export class ImportRows {
     let line = read.linesBefore
     const take = (rows: RowBatch, b: SessionBatch): void => {
       addCounters(read.tally.counters, rows.counters)
+      if (read.tally.referrers) mergeReferrerTally(read.tally.referrers, rows.referrers)
       counts.noTime += rows.noTime
       const n = rows.times.length
       counts.rows += n

@@ -9,6 +9,7 @@ import type { PipelineFlags } from '../options.js'
 import { addCounters, emptyCounters, type LineCounters } from '../types.js'
 import type { FileReport } from '../output/report.js'
 import type { ProjectCounts } from '../output/projects.js'
+import { mergeReferrerTally, type ReferrerTally } from '../mapper/referrer-hint.js'
 import { runSession, type SessionEnv } from '../pipeline/session.js'
 import { countingDestination } from './counting.js'
 
@@ -23,6 +24,7 @@ export interface PartCounts {
   counters: LineCounters
   firstRejected: Record<string, number[]>
   projects?: Record<string, Omit<ProjectCounts, 'delivery'>>
+  referrers?: ReferrerTally
 }
 
 /** What a worker rebuilds its pipeline from. */
@@ -91,6 +93,7 @@ export async function countInParts(env: SessionEnv, path: string, points: number
     linesBefore += part.counters.lines
     addCounters(report, part.counters)
     if (part.projects) env.projects?.add(part.projects)
+    if (part.referrers && env.referrers) mergeReferrerTally(env.referrers, part.referrers)
   }
   return report
 }

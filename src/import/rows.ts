@@ -9,6 +9,7 @@ import type { LogParser } from '../../parsers/types.js'
 import type { Mapper } from '../pipeline/classify.js'
 import { linesIn, scanLines, type LineTally, type SessionBatch } from '../pipeline/line-loop.js'
 import type { LineBatch } from '../source/reader.js'
+import { createReferrerTally, type ReferrerTally } from '../mapper/referrer-hint.js'
 import { emptyCounters, type LineCounters } from '../types.js'
 import { createRowFormatter } from './row.js'
 import { DAY_MS, visitorHash } from './sessions.js'
@@ -27,6 +28,8 @@ export interface RowBatch {
   counters: LineCounters
   /** Lines scanned. */
   lines: number
+  /** Referrer hosts of rows whose site host was not known (the "most referrers are the site" hint). */
+  referrers: ReferrerTally
   /** Events without a logged time (not imported). */
   noTime: number
   /** The rows' text (each up to its country) as UTF-8, back to back; row i ends at textEnds[i]. */
@@ -93,7 +96,8 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
     let noTime = 0
     let rows = 0
     let bytes = 0
-    const tally: LineTally = { counters, firstRejected: {}, projects: null, projectOf: null }
+    const referrers = createReferrerTally()
+    const tally: LineTally = { counters, firstRejected: {}, projects: null, projectOf: null, referrers }
     scanLines(b, 'full', o.mapper, tally, (outcome) => {
       if (outcome.kind !== 'event' || outcome.event.kind === 'error') return
       const text = format(outcome.event, outcome.record)
@@ -119,6 +123,7 @@ export function createRowScanner(o: RowScannerOptions): RowScanner {
     return {
       counters,
       lines: n,
+      referrers,
       noTime,
       text: utf8(texts.join(''), bytes),
       textEnds: textEnds.subarray(0, rows),

@@ -37,6 +37,20 @@ export function observeReferrer(t: ReferrerTally, event: OutgoingEvent): void {
   else if (t.byHost.size < MAX_HOSTS) t.byHost.set(host, 1)
 }
 
+/** The same count from a parsed record, for counting without building the request (`check`):
+ *  `siteHostKnown` when the options name the site's host for every line. */
+export function observeRecordReferrer(t: ReferrerTally, record: { host: string | null; referrer: string | null }, siteHostKnown: boolean): void {
+  if (siteHostKnown || (record.host !== null && record.host !== '' && record.host !== '-')) return
+  const ref = record.referrer
+  if (ref === null) return
+  const host = urlHost(ref)
+  if (host === null) return
+  t.referrers++
+  const n = t.byHost.get(host)
+  if (n !== undefined) t.byHost.set(host, n + 1)
+  else if (t.byHost.size < MAX_HOSTS) t.byHost.set(host, 1)
+}
+
 export function mergeReferrerTally(into: ReferrerTally, from: ReferrerTally): void {
   into.referrers += from.referrers
   for (const [host, n] of from.byHost) {

@@ -19,7 +19,7 @@ export type LineOutcome =
   | { kind: 'skipped'; reason: string; record: RequestRecord; event?: undefined }
   | { kind: 'event'; event: OutgoingEvent; record: RequestRecord; reason?: undefined }
   /** Counting only: the mapper's decision, without building the request. */
-  | { kind: 'counted'; eventKind: EventKind; record?: undefined; event?: undefined; reason?: undefined }
+  | { kind: 'counted'; eventKind: EventKind; record: RequestRecord; event?: undefined; reason?: undefined }
 
 /** `full` builds each event (to send, write or print it); `count` only decides (check's counts). */
 export type ClassifyMode = 'full' | 'count'
@@ -36,9 +36,9 @@ export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, tr
   }
   if (mode === 'count' && mapper.classify) {
     const decision = mapper.classify(parsed)
-    if (typeof decision === 'string') return COUNTED[decision]
+    if (typeof decision === 'string') return { kind: 'counted', eventKind: decision, record: parsed }
     if ('skip' in decision) return { kind: 'skipped', reason: decision.skip, record: parsed }
-    return COUNTED[decision.event.kind]
+    return { kind: 'counted', eventKind: decision.event.kind, record: parsed }
   }
   const mapped = mapper(parsed)
   if ('skip' in mapped) return { kind: 'skipped', reason: mapped.skip, record: parsed }
@@ -86,8 +86,3 @@ export const TOO_LONG: LineOutcome = Object.freeze({ kind: 'rejected', reason: '
 const DIRECTIVE: LineOutcome = Object.freeze({ kind: 'passed', reason: DIRECTIVE_REASON })
 export const NOT_ACCESS: LineOutcome = Object.freeze({ kind: 'passed', reason: NOT_ACCESS_LOG })
 export const EMPTY: LineOutcome = Object.freeze({ kind: 'rejected', reason: EMPTY_LINE })
-const COUNTED: Record<EventKind, LineOutcome> = {
-  pageview: Object.freeze({ kind: 'counted', eventKind: 'pageview' }),
-  error: Object.freeze({ kind: 'counted', eventKind: 'error' }),
-  custom: Object.freeze({ kind: 'counted', eventKind: 'custom' }),
-}

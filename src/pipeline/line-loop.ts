@@ -6,6 +6,7 @@ import type { LogParser } from '../../parsers/types.js'
 import type { LineBatch } from '../source/reader.js'
 import type { LineCounters } from '../types.js'
 import type { ProjectOf, ProjectTally } from '../output/projects.js'
+import { observeRecordReferrer, observeReferrer, type ReferrerTally } from '../mapper/referrer-hint.js'
 import { classifyLine, countOutcome, EMPTY, NOT_ACCESS, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
 
 /** Lines unwrapped from a runtime wrapper (CRI, Docker json-file): per line its inner text and its
@@ -37,6 +38,10 @@ export interface LineTally {
   firstRejected: Record<string, number[]>
   projects: ProjectTally | null
   projectOf: ProjectOf | null
+  /** Referrer hosts of events whose site host is not known (the "most referrers are the site" hint). */
+  referrers?: ReferrerTally | null
+  /** The options name the site's host for every line (`--hostname`, one plain `--host`). */
+  siteHostKnown?: boolean
 }
 
 /** A line, classified: its outcome, its absolute start and end offsets, its 1-based number. */
@@ -91,6 +96,10 @@ export function scanLines(b: SessionBatch, mode: ClassifyMode, mapper: Mapper, t
       if (kept.length < FIRST_REJECTED_KEPT) kept.push(line)
     }
     if (tally.projects !== null) tally.projects.line(outcome, tally.projectOf!)
+    if (tally.referrers) {
+      if (outcome.kind === 'event') observeReferrer(tally.referrers, outcome.event)
+      else if (outcome.kind === 'counted') observeRecordReferrer(tally.referrers, outcome.record, tally.siteHostKnown === true)
+    }
     visit?.(outcome, start, end, line)
   }
   return n

@@ -13,6 +13,7 @@ import { UsageError } from '../errors.js'
 import { emptyCounters, type LineCounters } from '../types.js'
 import type { FileReport } from '../output/report.js'
 import type { ProjectTally } from '../output/projects.js'
+import type { ReferrerTally } from '../mapper/referrer-hint.js'
 import { safeText } from '../output/safe-text.js'
 import type { Mapper } from './classify.js'
 import { detectInput, sampleOf, SAMPLE_LINES } from './detect-input.js'
@@ -37,6 +38,8 @@ export interface SessionEnv {
   note(text: string): void
   /** With several sites: counts per project. */
   projects?: ProjectTally | null
+  /** Referrer hosts of events whose site host is not known (the "most referrers are the site" hint). */
+  referrers?: ReferrerTally | null
 }
 
 export interface FileInput {
@@ -253,6 +256,8 @@ function tallyFor(env: SessionEnv, path: string, o: SessionOptions): LineTally {
     firstRejected: {},
     projects,
     projectOf: projects === null ? null : env.parts.sites.routerFor(path),
+    referrers: env.referrers ?? null,
+    siteHostKnown: env.parts.siteHostKnown,
   }
 }
 

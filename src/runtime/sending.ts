@@ -6,6 +6,8 @@ import type { EventSink } from '../sink/contract.js'
 import { buildPipeline, projectIdOf, type PipelineFlags, type PipelineParts } from '../options.js'
 import { explainRefusedProject } from '../mapper/sites.js'
 import { ProjectTally } from '../output/projects.js'
+import { safeText } from '../output/safe-text.js'
+import { createReferrerTally, selfReferrerHint } from '../mapper/referrer-hint.js'
 import type { SessionEnv } from '../pipeline/session.js'
 import { deliveryDestination, emptyStats, type DeliveryOptions } from '../destinations/delivery.js'
 import type { Destination } from '../pipeline/session.js'
@@ -38,6 +40,8 @@ export interface Sending {
   note(text: string): void
   /** The delivery destination for this command's sessions. */
   destination(o: Pick<DeliveryOptions, 'fromStart'> & Partial<DeliveryOptions>): Destination
+  /** The "most referrers are the site" hint, once, at the end (null: nothing to say). */
+  referrerHint(command: 'run' | 'backfill' | 'follow'): void
   /** A refused project named by its site entry (several sites). */
   explain(err: unknown): unknown
   close(): Promise<void>
@@ -64,7 +68,8 @@ export async function startSending(flags: DeliveryFlags, io: CliIO, o: SendingOp
   const projects = new ProjectTally(parts.sites.projects())
   const sink = projects.wrapSink(await createEventSink(settings, { stdout: io.stdout, env: io.env, onRetry: () => totals.retries++ }))
   const logs = stateLogs(flags.stateDir)
-  const env: SessionEnv = { parts, signal: stop.signal, verbose: flags.verbose === true, now: io.now, note, projects }
+  const referrers = createReferrerTally()
+  const env: SessionEnv = { parts, signal: stop.signal, verbose: flags.verbose === true, now: io.now, note, projects, referrers }
   return {
     parts,
     settings,
@@ -92,6 +97,10 @@ export async function startSending(flags: DeliveryFlags, io: CliIO, o: SendingOp
         projects,
         ...d,
       }),
+    referrerHint(command) {
+      const hint = selfReferrerHint(referrers, command)
+      if (hint !== null) note(safeText(hint))
+    },
     explain(err) {
       const e = err as { name?: string; pid?: string; status?: number; message: string }
       if (e?.name === 'FatalApiError' && typeof e.pid === 'string') e.message = explainRefusedProject(parts.sites, e.pid, e.message, e.status)
