@@ -77,12 +77,15 @@ describe('follow on Kubernetes container logs', () => {
         await writeFile(`${p1.log}.20261207-120000.gz`, gzipSync(await readFile(`${p1.log}.20261207-120000`)))
         await unlink(`${p1.log}.20261207-120000`)
         await write(p1.log, 100)
-        // The pod goes away right after its last lines; a new pod comes.
+        await accepted(350)
+        // The pod's last lines, and the pod goes away right after them (its file is open: the
+        // follower finishes it before forgetting it); a new pod comes.
+        await write(p1.log, 30)
         await rm(p1.link)
         await rm(p1.dir, { recursive: true })
         const p2 = await pod('ingress-nginx-controller-bbb')
         await write(p2.log, 150)
-        await accepted(500)
+        await accepted(530)
         // Killed; lines, a rotation and more lines while it is down.
         f.child.kill('SIGKILL')
         await f.exited
