@@ -18,6 +18,9 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     env: io.env ?? process.env,
     now: io.now ?? Date.now,
   }
+  // An empty variable (`SWETRIX_API_URL=` in an env file) means unset, as in most tools; commander
+  // reads process.env and would take '' for the value.
+  for (const [name, value] of Object.entries(process.env)) if (name.startsWith('SWETRIX_') && value === '') delete process.env[name]
   // `swetrix-ingest check --records big.log | head` closes the pipe early: that is not an error.
   if (full.stdout === process.stdout) ignoreBrokenPipe(process.stdout)
   let code = 0
