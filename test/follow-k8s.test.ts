@@ -116,4 +116,47 @@ describe('follow on Kubernetes container logs', () => {
       await api.close()
     }
   })
+  it('a controller whose log starts with its version banner: auto-detection waits for the first access line (ingress_nginx)', { timeout: 30_000 }, async () => {
+    const api = await startTestApi({ projects: [PROJECT] })
+    try {
+      await withTempDir(async (dir) => {
+        const log = join(dir, '0.log')
+        const ts = '2026-12-07T12:00:00.000000001Z'
+        const banner = [
+          '-------------------------------------------------------------------------------',
+          'NGINX Ingress controller',
+          '  Release:       v1.11.2',
+        ]
+        await writeFile(log, banner.map((b) => `${ts} stderr F ${b}\n`).join(''))
+        const f = startFollow([
+          '-p',
+          PROJECT,
+          '--api-url',
+          api.url,
+          '--state-dir',
+          join(dir, 'state'),
+          '--stats-interval',
+          '0',
+          '--poll-interval',
+          '100ms',
+          log,
+        ])
+        await f.said(/starting at its end/, 20_000)
+        // upstreaminfo: combined, then request length, request time, upstream name, alternative, address, length, time, status, request id.
+        const access = `198.51.100.23 - - [07/Dec/2026:12:00:01 +0000] "GET /after-banner HTTP/1.1" 200 512 "-" "${UA}" 321 0.002 [default-web-80] [] 10.0.0.5:80 512 0.002 200 0123456789abcdef`
+        await appendFile(log, `${ts} stdout F ${access}\n`)
+        await until(() => api.accepted().length >= 1, 'the access line accepted', 20_000).catch((err: Error) => {
+          throw new Error(`${err.message}\n${f.stderr()}`)
+        })
+        f.child.kill('SIGTERM')
+        expect((await f.exited).code, f.stderr()).toBe(0)
+        const [event] = api.accepted()
+        expect(event?.body.pg).toBe('/after-banner')
+        expect(event?.ip).toBe('198.51.100.23')
+        expect(api.accepted()).toHaveLength(1)
+      })
+    } finally {
+      await api.close()
+    }
+  })
 })
