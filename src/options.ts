@@ -2,7 +2,7 @@
 // values a user types (project id, durations, times), with one-line messages.
 import { builtinParsers, resolveFormat } from '../parsers/registry.js'
 import { FormatError, type LogParser, type ParserOptions } from '../parsers/types.js'
-import { checkTimeZone } from '../parsers/util/wall-clock.js'
+import { checkTimeZone, localTimeZoneLabel } from '../parsers/util/wall-clock.js'
 import { createMapper, type MapperOptions } from './mapper/index.js'
 import type { Mapper } from './pipeline/classify.js'
 import { createSiteMap, parseSiteOption, type SiteEntry, type SiteMap } from './mapper/sites.js'
@@ -117,6 +117,8 @@ export interface PipelineParts {
   stream: StreamChoice
   /** The options name the site's host for every line (`--hostname`, or one plain `--host`). */
   siteHostKnown: boolean
+  /** How reports name the zone of times logged without an offset (`--timezone`, else the machine's). */
+  localZone: string
 }
 
 /** `projectId` null: no default project (-p not given). Then, without sites, it is an error unless
@@ -197,6 +199,7 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
     mapperFor,
     stream: flags.stream ?? DEFAULT_STREAM,
     siteHostKnown: flags.hostname !== undefined || singlePlainHost(flags.host ?? []) !== null,
+    localZone: localTimeZoneLabel(parserOptions.timeZone),
   }
 }
 

@@ -244,6 +244,19 @@ describe('check --timezone', () => {
     })
   })
 
+  it("says which zone it read local times in (the machine's, or --timezone), and nothing for logs with offsets", async () => {
+    await withTempDir(async (dir) => {
+      const haproxy = join(dir, 'haproxy.log')
+      await writeFile(haproxy, HAPROXY_LOCAL.join('\n') + '\n')
+      const machine = await runCli(['check', haproxy], { env: { TZ: 'America/New_York' } })
+      expect(machine.stdout).toContain("logged without an offset, read in America/New_York (the machine's zone); --timezone to change")
+      const given = await runCli(['check', '--json', '--timezone', 'europe/berlin', haproxy])
+      expect((JSON.parse(given.stdout) as { files: { timeZone?: string }[] }).files[0]?.timeZone).toBe('Europe/Berlin')
+      const withOffsets = await runCli(['check', '--json', join(repoRoot, 'fixtures/sample.access.log')])
+      expect((JSON.parse(withOffsets.stdout) as { files: { timeZone?: string }[] }).files[0]).not.toHaveProperty('timeZone')
+    })
+  })
+
   it('an unknown zone is a usage error (exit 2) with one line', async () => {
     const r = await runCli(['check', '--timezone', 'Mars/Olympus_Mons', join(repoRoot, 'fixtures/sample.access.log')])
     expect(r.code).toBe(2)

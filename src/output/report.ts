@@ -9,6 +9,8 @@ export interface FileReport extends LineCounters {
   format: string | null
   /** reason -> the first few 1-based line numbers rejected for it. */
   firstRejected: Record<string, number[]>
+  /** Set when the format logs times without an offset: the zone they were read in. */
+  timeZone?: string
 }
 
 export interface DeliveryTotals {
@@ -32,6 +34,7 @@ function counts(obj: Record<string, number>): string {
 
 export function formatFileReport(r: FileReport): string {
   const lines = [`${safeText(r.path)}${r.format ? `  (format: ${safeText(r.format)})` : ''}`]
+  if (r.timeZone !== undefined) lines.push(`  times     logged without an offset, read in ${safeText(r.timeZone)}; --timezone to change`)
   lines.push(`  lines     ${n(r.lines)}  parsed ${n(r.parsed)}  rejected ${n(r.rejected)}`)
   lines.push(`  events    pageview ${n(r.events.pageview)}, error ${n(r.events.error)}, custom ${n(r.events.custom)}`)
   lines.push(`  skipped   ${counts(r.skipped)}`)

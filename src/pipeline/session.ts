@@ -170,7 +170,7 @@ async function fileSession(env: SessionEnv, input: FileInput, fh: FileHandle, de
   const signal = env.signal
   const chunkSize = dest.chunkSize?.(ident.gzip ? ident.size * 8 : ident.size - start.offset) ?? READ_CHUNK_BYTES
   const source = input.tail && !final ? input.tail(start.offset, signal) : readLines({ handle: fh }, { from: start.offset, final, signal, chunkSize })
-  let format: string | null = null
+  const format: FormatSeen = { name: null, parser: null }
   const batches = sessionBatches(env, label, source, {
     from: start.offset,
     linesBefore: start.line,
@@ -179,12 +179,12 @@ async function fileSession(env: SessionEnv, input: FileInput, fh: FileHandle, de
     final,
     head: () => headSample({ handle: fh }, SAMPLE_LINES, chunkSize),
     onFormat: async (p, wrapper) => {
-      format = wrapper === null ? p.name : `${wrapper}/${p.name}`
+      Object.assign(format, { name: wrapper === null ? p.name : `${wrapper}/${p.name}`, parser: p })
       // A format with per-file state (W3C `#Fields:`) first reads the directives before the start.
       if (wrapper === null) await replayDirectives(p, { handle: fh }, start.offset, chunkSize)
     },
   })
-  return consume(env, dest, o, label, () => format, {
+  return consume(env, dest, o, label, format, {
     label,
     handle: fh,
     ident,
@@ -202,7 +202,7 @@ async function fileSession(env: SessionEnv, input: FileInput, fh: FileHandle, de
 
 async function streamSession(env: SessionEnv, input: StreamInput, dest: Destination, o: SessionOptions): Promise<SessionResult> {
   const source = readLines({ stream: input.stream }, { final: true, signal: env.signal, chunkSize: STREAM_CHUNK_BYTES })
-  let format: string | null = null
+  const format: FormatSeen = { name: null, parser: null }
   const batches = sessionBatches(env, input.label, source, {
     from: 0,
     linesBefore: 0,
@@ -210,10 +210,10 @@ async function streamSession(env: SessionEnv, input: StreamInput, dest: Destinat
     wholeInput: true,
     final: true,
     onFormat: (p, wrapper) => {
-      format = wrapper === null ? p.name : `${wrapper}/${p.name}`
+      Object.assign(format, { name: wrapper === null ? p.name : `${wrapper}/${p.name}`, parser: p })
     },
   })
-  return consume(env, dest, o, input.label, () => format, {
+  return consume(env, dest, o, input.label, format, {
     label: input.label,
     handle: null,
     ident: null,
@@ -229,14 +229,7 @@ async function streamSession(env: SessionEnv, input: StreamInput, dest: Destinat
   })
 }
 
-async function consume(
-  env: SessionEnv,
-  dest: Destination,
-  o: SessionOptions,
-  label: string,
-  format: () => string | null,
-  read: InputRead,
-): Promise<SessionResult> {
+async function consume(env: SessionEnv, dest: Destination, o: SessionOptions, label: string, format: FormatSeen, read: InputRead): Promise<SessionResult> {
   const firstRejected = read.tally.firstRejected
   try {
     const { stopped } = await dest.consume(read)
@@ -245,8 +238,17 @@ async function consume(
     o.reports?.push(reportOf())
   }
   function reportOf(): FileReport {
-    return { path: label, format: format(), ...read.tally.counters, firstRejected }
+    const report: FileReport = { path: label, format: format.name, ...read.tally.counters, firstRejected }
+    // Read after the lines: a format whose layout is in the file (W3C) knows only then.
+    if (format.parser?.localTime === true) report.timeZone = env.parts.localZone
+    return report
   }
+}
+
+/** The input's format, once detected: its name as reports print it, and the parser instance. */
+interface FormatSeen {
+  name: string | null
+  parser: LogParser | null
 }
 
 function tallyFor(env: SessionEnv, path: string, o: SessionOptions): LineTally {
