@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite and ends with the plain line `N passed, N failed`
-# (vitest's own summary is coloured and not last; see README "Testing").
+# (vitest's own summary is coloured and not last; see CONTRIBUTING.md "Before you push").
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p .vitest

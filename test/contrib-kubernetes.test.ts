@@ -16,7 +16,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe'
 import { repoRoot } from './helpers/cli.js'
 
 const dir = join(repoRoot, 'contrib/kubernetes')
-/** The delivery engine's grace for requests in flight after SIGTERM (README "Signals and exit codes"). */
+/** The delivery engine's grace for requests in flight after SIGTERM (docs/follow.md "Signals and exit codes"). */
 const FOLLOW_GRACE_SECONDS = 10
 
 interface Doc {

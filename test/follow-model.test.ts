@@ -113,7 +113,7 @@ async function interpret(actions: Action[], api: TestApi, dir: string): Promise<
         }
         break
       case 'copytruncate':
-        // At a quiet moment (the loss window of copytruncate is by nature, see the README).
+        // At a quiet moment (the loss window of copytruncate is by nature, see docs/follow.md, logrotate).
         await caughtUp()
         m.beforeRotation = m.written
         await shift(log)

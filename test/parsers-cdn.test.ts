@@ -132,7 +132,7 @@ describe('w3c', () => {
       user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
       outcome: 'pageview',
     })
-    // Encoded twice in the log: decoded once, the second level stays (see README, debatable cases).
+    // Encoded twice in the log: decoded once, the second level stays (see docs/formats.md, debatable cases).
     expect(r[3]).toMatchObject({ ip: '2001:db8::10', user_agent: 'Mozilla/5.0%20(double%20encoded)' })
   })
 
@@ -253,7 +253,7 @@ describe('aws_elb and aws_alb', () => {
 describe('haproxy', () => {
   it('with and without the syslog prefix; the captured Host and User-Agent read by their shape', async () => {
     const r = await records('haproxy', join(fixtures, 'haproxy.log'))
-    const local = (iso: string): number => new Date(iso).getTime() // HAProxy logs local time (see README)
+    const local = (iso: string): number => new Date(iso).getTime() // HAProxy logs local time, read in the machine's zone without --timezone (docs/formats.md)
     expect(r[0]).toMatchObject({
       ip: '203.0.113.5',
       method: 'GET',

@@ -1,6 +1,6 @@
 // One process per state dir: a pidfile `<dir>/lock` created exclusively. A lock whose
 // process is gone (crash, SIGKILL) is stale and taken over. For cron, `flock -n` around the command
-// is the kernel-level complement (see README).
+// is the kernel-level complement (see docs/delivery.md, "Reading logs and checkpoints").
 import { randomUUID } from 'node:crypto'
 import { readFileSync, unlinkSync } from 'node:fs'
 import { link, open, readFile, rename, unlink } from 'node:fs/promises'

@@ -1,5 +1,5 @@
-// Classification of one Events API answer (the statuses and messages of Swetrix's source, see the
-// README's Delivery guarantees) and of one failed attempt, as pure
+// Classification of one Events API answer (the statuses and messages of Swetrix's source, see
+// docs/delivery.md, "Answers of the API") and of one failed attempt, as pure
 // functions: the HTTP sink does the I/O and the retry loop, these decide what an answer means.
 import { safeText } from '../output/safe-text.js'
 import { REQUEST_TIMEOUT_CODE } from './http-attempt.js'

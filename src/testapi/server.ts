@@ -1,8 +1,8 @@
 // A Swetrix-compatible Events API on loopback for tests, the demo and the benchmark: plain node:http
 // (node:https with a test certificate when asked), the real DTO rules and status codes, a record of
 // what it accepted, and faults (5xx, 429, resets, hangs, slow bodies, portals, latency, outages) from
-// a seeded schedule. The contract it follows is the README's "What gets sent" and "Delivery
-// guarantees"; docs/testapi.md describes it. This module wires the parts: events.ts (the event
+// a seeded schedule. The contract it follows is docs/mapping.md (what gets sent) and docs/delivery.md
+// (the answers of the API); docs/testapi.md describes it. This module wires the parts: events.ts (the event
 // routes), fault-injection.ts, outage.ts (and the listener), admin.ts, recorder.ts, counters.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
