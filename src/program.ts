@@ -31,6 +31,7 @@ Examples:
 Environment: SWETRIX_PROJECT_ID, SWETRIX_API_URL, SWETRIX_INGEST_STATE_DIR, SWETRIX_CLIENT_IP_HEADER,
              SWETRIX_EMAIL, SWETRIX_PASSWORD or SWETRIX_TOKEN (backfill --upload).
 Exit codes: 0 done, 1 delivery failed (retry later), 2 usage or configuration error,
+            74 the state directory cannot be written now (full, read-only: retry later),
             75 another swetrix-ingest holds the state directory.`,
     )
 

@@ -348,9 +348,16 @@ describe('the image, built without a Docker engine', () => {
         `203.0.113.${n} - - [07/Dec/2026:12:00:0${n} +0000] "GET /pricing HTTP/2.0" 200 5120 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0" 412 0.003 [default-web-80] [] 192.0.2.12:8080 5120 0.003 200 0f6c1c6f3ae1d2e4b8f1c0e2a9d7b6c5\n`
       // As ingress-nginx's main() prints before anything else (version.String(), on stdout).
       const banner = `${'-'.repeat(79)}\nNGINX Ingress controller\n  Release:       v1.11.3\n  Build:         0106de6\n  Repository:    https://github.com/kubernetes/ingress-nginx\n  nginx version: nginx/1.25.5\n\n${'-'.repeat(79)}\n\n`
-      writeFileSync(target, banner + line(1))
+      // What the container prints, as the kubelet's CRI runtime writes it (timestamp, stream, F/P, text).
+      const cri = (text: string) =>
+        text
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => `2026-12-07T12:00:00.000000001Z stdout F ${l}\n`)
+          .join('')
+      writeFileSync(target, cri(banner + line(1)))
       symlinkSync(target, join(node, 'var/log/containers/ingress-nginx-controller-7d9f8-x2x4q_ingress-nginx_controller-0123abcd.log'))
-      appendFileSync(target, line(2))
+      appendFileSync(target, cri(line(2)))
       await until('two events accepted', 20_000, () => api!.stats().accepted >= 2)
       expect(api.accepted().map((e) => e.ip)).toEqual(['203.0.113.1', '203.0.113.2'])
 

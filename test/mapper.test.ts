@@ -148,6 +148,14 @@ describe('skip reasons in order', () => {
     expect(skipOf(lit(rec({ path: '/myblog/x' })))).toBe('filtered')
   })
 
+  it('paths whose last segment looks like flags are globs: /api/v1/users, /blog/*/comments, /docs/**/intro', () => {
+    const m = mapper({ excludePaths: ['/api/v1/users', '/blog/*/comments', '/docs/**/intro', '/a/b'] })
+    for (const path of ['/api/v1/users', '/blog/x/comments', '/docs/intro', '/docs/a/b/intro', '/a/b']) expect(skipOf(m(rec({ path }))), path).toBe('filtered')
+    for (const path of ['/api/v1/users/1', '/blog/comments', '/a/bb']) expect(ev(m(rec({ path }))).kind, path).toBe('pageview')
+    const ci = mapper({ excludePaths: ['/admin/i'] })
+    expect(skipOf(ci(rec({ path: '/ADMIN/x' })))).toBe('filtered')
+  })
+
   it('a global-flag regex gives the same answer every time (no lastIndex state)', () => {
     const m = mapper({ excludePaths: ['/x$/g'] })
     for (let i = 0; i < 3; i++) expect(skipOf(m(rec({ path: '/x' })))).toBe('filtered')

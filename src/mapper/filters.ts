@@ -6,16 +6,21 @@ import { boundedMemo } from '../util/memo.js'
  *  such as `/blog/` that merely starts and ends with a slash. */
 const REGEX_ONLY = /[\^$\\()[\]{}|+]/
 const REGEX_LITERAL = /^\/(.+)\/([a-z]*)$/s
+/** JavaScript's regular-expression flags, each at most once. */
+const REGEX_FLAGS = /^(?!.*(.).*\1)[dgimsuvy]*$/
+/** A `/` not escaped by a backslash: a regular-expression literal has none between its slashes. */
+const BARE_SLASH = /(^|[^\\])\//
 
-/** A path pattern: `/.../flags` is a regular expression (tested against the path, unanchored, when
- *  the text between the slashes contains one of `^ $ \ ( ) [ ] { } | +` or flags are given);
- *  anything else is a glob (picomatch, `/` the only separator, dot files included) matched against
+/** A path pattern: `/.../flags` is a regular expression (tested against the path, unanchored) when
+ *  the flags are regular-expression flags and the text between the slashes contains one of
+ *  `^ $ \ ( ) [ ] { } | +`, or flags are given and that text has no unescaped `/` (`/blog/i`;
+ *  `/api/v1/users` is a path); anything else is a glob (picomatch, `/` the only separator, dot files included) matched against
  *  the whole path: `*` within one segment, `**` across segments (`/blog/**` also matches `/blog`),
  *  `?` one character, `{a,b}` and `[...]`. A glob without a leading `/` matches at any depth
  *  (`*.php` matches `/a/b.php`). Throws on an invalid regex. */
 export function compilePathPattern(pattern: string): RegExp {
   const m = REGEX_LITERAL.exec(pattern)
-  if (m !== null && (m[2] !== '' || REGEX_ONLY.test(m[1]!))) {
+  if (m !== null && REGEX_FLAGS.test(m[2]!) && (REGEX_ONLY.test(m[1]!) || (m[2] !== '' && !BARE_SLASH.test(m[1]!)))) {
     // `g`/`y` make RegExp.test stateful (lastIndex): drop them.
     return new RegExp(m[1]!, m[2]!.replace(/[gy]/g, ''))
   }
