@@ -9,6 +9,8 @@ import { chmod, mkdir, mkdtemp, open, readdir, rm, unlink, writeFile } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { StateWriteError } from '../src/errors.js'
+import { lazyAppender } from '../src/runtime/appenders.js'
 import { startTestApi, type TestApi } from '../src/testapi/server.js'
 import { cliPath, collect, repoRoot, spawnCli, withTempDir, type CliResult } from './helpers/cli.js'
 
@@ -267,5 +269,20 @@ describe.skipIf(setprivProblem !== null)('a state directory this user may not wr
       await rm(dir, { recursive: true, force: true })
       await api.close()
     }
+  })
+})
+
+describe('the state directory NDJSON files (dead letters, uncertain events)', () => {
+  it('a failed append is a StateWriteError naming the directory and the file (exit 74 in the CLI), not an unexpected error', async () => {
+    await withTempDir(async (dir) => {
+      // A file where the directory should be: ENOTDIR, as root too (permissions would not bite).
+      await writeFile(join(dir, 'state'), '')
+      const log = lazyAppender(join(dir, 'state', 'uncertain.ndjson'))
+      const err = (await log.write({ why: 'test' }).catch((e: unknown) => e)) as StateWriteError
+      expect(err).toBeInstanceOf(StateWriteError)
+      expect(err.transient).toBe(true)
+      expect(err.message).toContain(join(dir, 'state'))
+      expect(err.message).toContain('writing uncertain.ndjson')
+    })
   })
 })

@@ -1,6 +1,7 @@
 // The NDJSON files a run keeps in its state directory (dead letters, uncertain events, retries
 // after an unanswered request), each created (0600) only when its first entry is written.
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
+import { asStateWriteError } from '../errors.js'
 import { openNdjsonAppender, type NdjsonAppender } from '../sink/ndjson.js'
 
 export interface NdjsonLog {
@@ -13,12 +14,22 @@ export function lazyAppender(path: string): NdjsonLog {
   let appender: NdjsonAppender | null = null
   return {
     path,
-    write(obj) {
+    // A full or read-only state directory ends the run as the checkpoint's own errors do (exit 74:
+    // retry later), naming the file, rather than as an unexpected error.
+    async write(obj) {
       appender ??= openNdjsonAppender(path)
-      return appender.write(obj)
+      try {
+        await appender.write(obj)
+      } catch (err) {
+        throw asStateWriteError(err, dirname(path), 'run', `writing ${basename(path)}`)
+      }
     },
     async close() {
-      await appender?.close()
+      try {
+        await appender?.close()
+      } catch (err) {
+        throw asStateWriteError(err, dirname(path), 'run', `closing ${basename(path)}`)
+      }
     },
   }
 }
