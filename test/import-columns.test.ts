@@ -144,29 +144,32 @@ describe('country column', () => {
     expect(lookup('not-an-ip')).toBe('')
   })
 
-  it("equals the reader's lookup on the addresses of real logs (read in place, not copied)", async () => {
-    const dir = join(corpusDir, 'elastic-examples-apache_logs')
-    if (!existsSync(dir)) return // the corpus is beside the clone on developer machines and CI
-    const lookup = await openCountryLookup()
-    const text = readdirSync(dir)
-      .filter((f) => !f.endsWith('.md'))
-      .map((f) => readFileSync(join(dir, f), 'utf8').slice(0, 200_000))
-      .join('\n')
-    const ips = [
-      ...new Set(
-        text
-          .split('\n')
-          .map((l) => l.split(' ')[0]!)
-          .filter((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)),
-      ),
-    ].slice(0, 300)
-    expect(ips.length).toBeGreaterThan(10)
-    let withCountry = 0
-    for (const ip of ips) {
-      const rec = reader.get(ip) as { country_code?: string } | null
-      expect(lookup(ip)).toBe(rec?.country_code ?? '')
-      if (lookup(ip) !== '') withCountry++
-    }
-    expect(withCountry).toBeGreaterThan(ips.length / 2)
-  })
+  // The corpus is beside the clone on developer machines and CI; without it the test is skipped, visibly.
+  it.skipIf(!existsSync(join(corpusDir, 'elastic-examples-apache_logs')))(
+    "equals the reader's lookup on the addresses of real logs (read in place, not copied)",
+    async () => {
+      const dir = join(corpusDir, 'elastic-examples-apache_logs')
+      const lookup = await openCountryLookup()
+      const text = readdirSync(dir)
+        .filter((f) => !f.endsWith('.md'))
+        .map((f) => readFileSync(join(dir, f), 'utf8').slice(0, 200_000))
+        .join('\n')
+      const ips = [
+        ...new Set(
+          text
+            .split('\n')
+            .map((l) => l.split(' ')[0]!)
+            .filter((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)),
+        ),
+      ].slice(0, 300)
+      expect(ips.length).toBeGreaterThan(10)
+      let withCountry = 0
+      for (const ip of ips) {
+        const rec = reader.get(ip) as { country_code?: string } | null
+        expect(lookup(ip)).toBe(rec?.country_code ?? '')
+        if (lookup(ip) !== '') withCountry++
+      }
+      expect(withCountry).toBeGreaterThan(ips.length / 2)
+    },
+  )
 })
