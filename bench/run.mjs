@@ -1,8 +1,9 @@
 // `npm run bench`: figures and ratios against peers run side by side, in the same run.
-//   1. parsing: `swetrix-ingest check` on a deterministic 1,000,000-line combined log, lines/s and
-//      peak RSS (also at 250k and 500k lines, to show RSS stays flat), beside GoAccess on the same file.
-//   1b. import: `swetrix-ingest backfill --via import` (Data Import CSV files) on the same file, lines/s
-//      and peak RSS.
+//   1. parsing: `swetrix-ingest check` on a deterministic 1,000,000-line combined log at --threads 1
+//      and --threads 2, lines/s and peak RSS, each beside GoAccess on the same file in the same pair
+//      (also at 250k and 500k lines, to show RSS stays flat).
+//   1b. import: `swetrix-ingest backfill --via import` (Data Import CSV files) on the same file at
+//      --threads auto and 1, lines/s and peak RSS.
 //   2. sending: `swetrix-ingest run` events/s against the bundled test API on loopback, beside
 //      autocannon (a keep-alive HTTP load generator) against the same endpoint, 5 s before and 5 s
 //      after the run (the ratio is against the mean of the two), and peak RSS.
@@ -10,12 +11,13 @@
 //      the physical rate --concurrency ÷ round trip (start-up of the process included).
 // Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (16,64),
 //          --latency-ms N (40; 0 skips part 3), --latency-seconds S (about 15 s of sending per level),
-//          --skip-parse, --skip-send. Nothing here asserts; it reports.
+//          --skip-parse, --skip-import, --skip-send, --pairs N (parts 1 and 1b N times, with medians).
+//          The core count and the load average are printed beside the figures. Nothing here asserts; it reports.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -34,6 +36,7 @@ const { values: opt } = parseArgs({
     'skip-import': { type: 'boolean', default: false },
     'latency-ms': { type: 'string', default: '40' },
     'latency-seconds': { type: 'string', default: '15' },
+    pairs: { type: 'string', default: '1' },
   },
 })
 const work = await mkdtemp(join(tmpdir(), 'swetrix-ingest-bench-'))
@@ -55,47 +58,86 @@ function timed(cmd, args, { env = {}, stdout = 'ignore' } = {}) {
   })
 }
 
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+/** The 1-minute load average, printed beside each figure (the machine may be shared). */
+const load = () => `load ${loadavg()[0].toFixed(2)}`
+
+async function check(file, threads) {
+  const r = await timed(process.execPath, ['--import', rssPreload, cli, 'check', '--json', '--threads', String(threads), file])
+  if (r.code !== 0) throw new Error(`check failed: ${r.stderr}`)
+  return r
+}
+
 async function parseBench() {
   const total = Number(opt.lines)
+  const pairs = Number(opt.pairs)
   console.log(`\n== Parsing: check on a ${fmt(total)}-line combined log ==`)
-  const sizes = [Math.round(total / 4), Math.round(total / 2), total]
-  const rows = []
-  for (const n of sizes) {
+  for (const n of [Math.round(total / 4), Math.round(total / 2)]) {
     const file = join(work, `combined-${n}.log`)
     await writeLog(file, n, { seed: 42 })
-    const r = await timed(process.execPath, ['--import', rssPreload, cli, 'check', '--json', file])
-    if (r.code !== 0) throw new Error(`check failed: ${r.stderr}`)
-    rows.push({ lines: n, secs: r.secs, rate: n / r.secs, rssMB: r.rssMB })
-    console.log(`swetrix-ingest check  ${fmt(n).padStart(9)} lines  ${r.secs.toFixed(2)} s  ${fmt(n / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB`)
+    const r = await check(file, 'auto')
+    console.log(
+      `swetrix-ingest check  ${fmt(n).padStart(9)} lines  ${r.secs.toFixed(2)} s  ${fmt(n / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB  (${load()})`,
+    )
   }
   const big = join(work, `combined-${total}.log`)
-  const mb = (await stat(big)).size / 1e6
-  console.log(`(file: ${mb.toFixed(0)} MB)`)
+  await writeLog(big, total, { seed: 42 })
+  console.log(`(file: ${((await stat(big)).size / 1e6).toFixed(0)} MB)`)
   const goaccess = spawnSync('sh', ['-c', 'command -v goaccess'], { encoding: 'utf8' }).stdout.trim()
-  if (!goaccess) {
-    console.log('GoAccess is not installed (apt-get install goaccess): no side-by-side ratio this run.')
-    return
+  if (!goaccess) console.log('GoAccess is not installed (apt-get install goaccess): no side-by-side ratio this run.')
+  // Each pair runs check at one and two threads and GoAccess back to back, so each ratio compares
+  // runs made in the same minute.
+  const ratios = { 1: [], 2: [] }
+  const rates = { 1: [], 2: [] }
+  const rss = { 1: [], 2: [] }
+  const goRates = []
+  for (let k = 1; k <= pairs; k++) {
+    const ours = {}
+    for (const t of [1, 2]) {
+      const r = await check(big, t)
+      ours[t] = total / r.secs
+      rates[t].push(ours[t])
+      rss[t].push(r.rssMB)
+      console.log(
+        `pair ${k}: swetrix-ingest check --threads ${t}  ${r.secs.toFixed(2)} s  ${fmt(ours[t])} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB  (${load()})`,
+      )
+    }
+    if (!goaccess) continue
+    const g = await timed(goaccess, [big, '--log-format=COMBINED', '--no-global-config', '-o', join(work, 'goaccess.json')])
+    if (g.code !== 0) {
+      console.log(`GoAccess failed (exit ${g.code}): ${g.stderr.slice(0, 200)}`)
+      continue
+    }
+    const goRate = total / g.secs
+    goRates.push(goRate)
+    for (const t of [1, 2]) ratios[t].push(ours[t] / goRate)
+    console.log(
+      `pair ${k}: goaccess  ${g.secs.toFixed(2)} s  ${fmt(goRate)} lines/s  (${load()}); ratio --threads 1 ${(ours[1] / goRate).toFixed(1)}x, --threads 2 ${(ours[2] / goRate).toFixed(1)}x`,
+    )
   }
-  const g = await timed(goaccess, [big, '--log-format=COMBINED', '--no-global-config', '-o', join(work, 'goaccess.json')])
-  if (g.code !== 0) {
-    console.log(`GoAccess failed (exit ${g.code}): ${g.stderr.slice(0, 200)}`)
-    return
-  }
-  const ours = rows.at(-1)
-  console.log(`goaccess              ${fmt(total).padStart(9)} lines  ${g.secs.toFixed(2)} s  ${fmt(total / g.secs)} lines/s`)
-  console.log(`ratio: swetrix-ingest check is ${(ours.rate / (total / g.secs)).toFixed(1)}x GoAccess's lines/s on the same file`)
+  for (const t of [1, 2])
+    console.log(
+      `check --threads ${t}: median of ${pairs}: ${fmt(median(rates[t]))} lines/s, peak RSS ${median(rss[t]).toFixed(1)} MB` +
+        (ratios[t].length > 0 ? `, ${median(ratios[t]).toFixed(1)}x GoAccess (median of the pairs' ratios)` : ''),
+    )
+  if (goRates.length > 0) console.log(`goaccess: median ${fmt(median(goRates))} lines/s`)
 }
 
 async function importBench() {
   const total = Number(opt.lines)
+  const pairs = Number(opt.pairs)
   console.log(`\n== Import files: backfill --via import on a ${fmt(total)}-line combined log ==`)
   const file = join(work, `combined-${total}.log`)
   if (!existsSync(file)) await writeLog(file, total, { seed: 42 })
-  for (const geo of [[], ['--no-geoip']]) {
-    const out = join(work, `import-out${geo.length}`)
-    const r = await timed(
-      process.execPath,
-      [
+  const runs = { auto: { rates: [], rss: [] }, 1: { rates: [], rss: [] } }
+  for (let k = 1; k <= pairs; k++) {
+    for (const threads of ['auto', '1']) {
+      const out = join(work, 'import-out')
+      const state = join(work, 'state-import')
+      const args = [
         '--import',
         rssPreload,
         cli,
@@ -104,21 +146,29 @@ async function importBench() {
         'import',
         '--no-progress',
         '--json',
-        ...geo,
+        '--threads',
+        threads,
         '--out',
         out,
         '--state-dir',
-        join(work, `state-import${geo.length}`),
+        state,
         file,
-      ],
-      { stdout: 'ignore' },
-    )
-    if (r.code !== 0) throw new Error(`backfill --via import failed (${r.code}): ${r.stderr}`)
-    console.log(
-      `swetrix-ingest backfill --via import${geo.length ? ' --no-geoip' : ''}  ${fmt(total)} lines  ${r.secs.toFixed(2)} s  ${fmt(total / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB`,
-    )
-    await rm(out, { recursive: true, force: true })
+      ]
+      const r = await timed(process.execPath, args, { stdout: 'ignore' })
+      if (r.code !== 0) throw new Error(`backfill --via import failed (${r.code}): ${r.stderr}`)
+      runs[threads].rates.push(total / r.secs)
+      runs[threads].rss.push(r.rssMB)
+      console.log(
+        `pair ${k}: swetrix-ingest backfill --via import --threads ${threads}  ${r.secs.toFixed(2)} s  ${fmt(total / r.secs)} lines/s  peak RSS ${r.rssMB?.toFixed(1)} MB  (${load()})`,
+      )
+      await rm(out, { recursive: true, force: true })
+      await rm(state, { recursive: true, force: true })
+    }
   }
+  for (const threads of ['auto', '1'])
+    console.log(
+      `backfill --via import --threads ${threads}: median of ${pairs}: ${fmt(median(runs[threads].rates))} lines/s, peak RSS ${median(runs[threads].rss).toFixed(1)} MB`,
+    )
 }
 
 async function startApi(extra = []) {
@@ -264,6 +314,7 @@ async function latencyBench() {
 try {
   if (!existsSync(join(root, 'dist/src/cli.js'))) throw new Error('build first: npm run build')
   await mkdir(work, { recursive: true })
+  console.log(`cores: ${availableParallelism()} (os.availableParallelism()), Node ${process.version}, ${load()}`)
   if (!opt['skip-parse']) await parseBench()
   if (!opt['skip-import']) await importBench()
   if (!opt['skip-send']) {

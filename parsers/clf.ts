@@ -15,7 +15,7 @@
 import { isRejection, type LogParser, type ParseResult, type RequestRecord } from './types.js'
 import { CLF_TIME_LENGTH, ClfTimeReader, twoDigits } from './util/clf-time.js'
 import { addressListEntries, closingQuote, dashToNull, digitsValue, looksLikeAddressList, pickClientAddress, splitHostPort } from './util/fields.js'
-import { decodeLine } from './util/decode.js'
+import { decodeLine, decodeRange } from './util/decode.js'
 import { fillRequest } from './util/request-line.js'
 
 type Tail = 'common' | 'combined' | 'traefik'
@@ -119,6 +119,14 @@ class ClfParser implements LogParser {
       return this.parseText(decodeLine(line))
     } catch {
       // Safety net only: the scanner is written not to throw (property-tested).
+      return INTERNAL
+    }
+  }
+
+  parseRange(buf: Buffer, start: number, end: number): ParseResult {
+    try {
+      return this.parseText(decodeRange(buf, start, end))
+    } catch {
       return INTERNAL
     }
   }

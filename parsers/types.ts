@@ -85,6 +85,9 @@ export interface LogParser {
   detect(sample: readonly Buffer[]): number
   /** `line` is the line's bytes without the `\n` and without a trailing `\r`. */
   parse(line: Buffer): ParseResult
+  /** Optional: the same result as `parse(buf.subarray(start, end))`, for a line inside a larger
+   *  buffer (the reader's batch), without a view object per line. */
+  parseRange?(buf: Buffer, start: number, end: number): ParseResult
   /** Only for formats whose layout is declared inside the file (W3C `#Fields:`, which may change
    *  half-way): a fresh instance with its own per-file state. The pipeline calls it once for each
    *  input file or stream and feeds that instance the file's lines in order; when it starts

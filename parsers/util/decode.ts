@@ -57,3 +57,10 @@ export function decodeLine(line: Buffer): string {
   if (s.indexOf('\uFFFD') === -1 || isUtf8(line)) return s
   return utf8WithByteEscapes(line)
 }
+
+/** `decodeLine(buf.subarray(start, end))`, without making the view unless the text needs a second look. */
+export function decodeRange(buf: Buffer, start: number, end: number): string {
+  const s = buf.toString('utf8', start, end)
+  if (s.indexOf('\uFFFD') === -1) return s
+  return decodeLine(buf.subarray(start, end))
+}

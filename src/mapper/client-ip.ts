@@ -33,6 +33,33 @@ export function normaliseIp(text: string): string | null {
   return null
 }
 
+/** True exactly when `s` is an IPv4 address as `isIP` reads one: four decimal parts of 0-255,
+ *  without leading zeros, signs or spaces. */
+export function isDottedQuad(s: string): boolean {
+  const len = s.length
+  if (len < 7 || len > 15) return false
+  let parts = 0
+  let i = 0
+  while (i < len) {
+    const start = i
+    let v = 0
+    while (i < len && i - start < 4) {
+      const d = s.charCodeAt(i) - 48
+      if (d < 0 || d > 9) break
+      v = v * 10 + d
+      i++
+    }
+    const digits = i - start
+    if (digits === 0 || digits > 3 || v > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return false
+    parts++
+    if (i === len) break
+    if (s.charCodeAt(i) !== 0x2e || parts === 4) return false
+    i++
+    if (i === len) return false
+  }
+  return parts === 4
+}
+
 /** `10.0.0.0/8`, `2001:db8::/32`, or a single address (`/32` or `/128`). Throws a message naming
  *  the bad entry. */
 export function createTrustedProxyList(cidrs: readonly string[]): BlockList {
@@ -93,7 +120,9 @@ export function createClientIpResolver(options: ClientIpOptions): (record: IpFie
     const ip = normaliseIp(text)
     return { ip, trusted: ip !== null && list !== null && isTrusted(list, ip) }
   }, 10_000)
-  if (!xff) return (record) => (record.ip === null ? null : address(record.ip).ip)
+  // A dotted quad is its own normal form; checking it costs less than a lookup in a memo that a log
+  // with many distinct clients keeps refilling.
+  if (!xff) return (record) => (record.ip === null ? null : isDottedQuad(record.ip) ? record.ip : address(record.ip).ip)
   return (record) => {
     if (record.ip === null) return null
     let a = address(record.ip)

@@ -1,5 +1,5 @@
 // The pure per-line core of every command: bytes -> record -> event or skip, and the counters.
-import { DIRECTIVE_REASON, isRejection, type LogParser, type RequestRecord } from '../../parsers/types.js'
+import { DIRECTIVE_REASON, isRejection, type LogParser, type ParseResult, type RequestRecord } from '../../parsers/types.js'
 import type { EventKind, LineCounters, OutgoingEvent } from '../types.js'
 import type { Mapper } from '../mapper/index.js'
 
@@ -28,7 +28,16 @@ export type ClassifyMode = 'full' | 'count'
  *  `wrapped` lines (inside a runtime wrapper) that do not parse are passed over, not rejected. */
 export function classifyLine(parser: LogParser, mapper: Mapper, line: Buffer, truncated = false, wrapped = false, mode: ClassifyMode = 'full'): LineOutcome {
   if (truncated) return TOO_LONG
-  const parsed = parser.parse(line)
+  return classifyParsed(parser.parse(line), mapper, wrapped, mode)
+}
+
+/** `classifyLine` for the line `buf[start, end)` of a batch, read with the parser's `parseRange` when it has one. */
+export function classifyRange(parser: LogParser, mapper: Mapper, buf: Buffer, start: number, end: number, truncated: boolean, mode: ClassifyMode): LineOutcome {
+  if (truncated) return TOO_LONG
+  return classifyParsed(parser.parseRange !== undefined ? parser.parseRange(buf, start, end) : parser.parse(buf.subarray(start, end)), mapper, false, mode)
+}
+
+function classifyParsed(parsed: ParseResult, mapper: Mapper, wrapped: boolean, mode: ClassifyMode): LineOutcome {
   if (isRejection(parsed)) {
     if (parsed.rejected === DIRECTIVE_REASON) return DIRECTIVE
     if (wrapped) return NOT_ACCESS

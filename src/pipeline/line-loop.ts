@@ -7,7 +7,7 @@ import type { LineBatch } from '../source/reader.js'
 import type { LineCounters } from '../types.js'
 import type { ProjectOf, ProjectTally } from '../output/projects.js'
 import { observeRecordReferrer, observeReferrer, type ReferrerTally } from '../mapper/referrer-hint.js'
-import { classifyLine, countOutcome, EMPTY, NOT_ACCESS, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
+import { classifyLine, classifyRange, countOutcome, EMPTY, NOT_ACCESS, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
 
 /** Lines unwrapped from a runtime wrapper (CRI, Docker json-file): per line its inner text and its
  *  absolute offsets in the runtime's file (a joined partial run spans several physical lines). */
@@ -51,9 +51,9 @@ const FIRST_REJECTED_KEPT = 5
 const COMMENT: LineOutcome = Object.freeze({ kind: 'passed', reason: 'comment' })
 
 /** Before the format is known every line is blank, a `#` comment or over-long (detection waits for
- *  another). */
-function beforeFormat(line: Buffer, truncated: boolean): LineOutcome {
-  return truncated ? TOO_LONG : line[0] === 0x23 ? COMMENT : EMPTY
+ *  another). `first` is the line's first byte (undefined when it is empty). */
+function beforeFormat(first: number | undefined, truncated: boolean): LineOutcome {
+  return truncated ? TOO_LONG : first === 0x23 ? COMMENT : EMPTY
 }
 
 export function linesIn(b: SessionBatch): number {
@@ -86,9 +86,11 @@ export function scanLines(b: SessionBatch, mode: ClassifyMode, mapper: Mapper, t
       const { raw } = b
       start = raw.base + raw.starts[i]!
       end = raw.base + raw.ends[i]!
-      const content = raw.buf.subarray(raw.starts[i], raw.contentEnds[i])
+      const from = raw.starts[i]!
+      const to = raw.contentEnds[i]!
       const truncated = raw.truncated?.[i] === true
-      outcome = parser === null ? beforeFormat(content, truncated) : classifyLine(parser, mapper, content, truncated, false, mode)
+      outcome =
+        parser === null ? beforeFormat(from < to ? raw.buf[from] : undefined, truncated) : classifyRange(parser, mapper, raw.buf, from, to, truncated, mode)
     }
     countOutcome(tally.counters, outcome)
     if (outcome.kind === 'rejected') {
