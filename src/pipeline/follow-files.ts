@@ -76,7 +76,7 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
       const input = {
         path: gen.path,
         fromStart: gen.fromStart,
-        shrunkInPlace: gen.shrunk === true,
+        ...(gen.shrunkTo === undefined ? {} : { shrunkTo: gen.shrunkTo }),
         handle: gen.fh,
         ident: gen.ident,
         tail: (from: number, s: AbortSignal) => gen.tail.lines(from, s),
