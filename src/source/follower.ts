@@ -13,6 +13,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { identifyHandle, idOfHead, ID_HEAD_BYTES, type FileIdentity } from './fingerprint.js'
 import { linkTarget } from './paths.js'
+import { QuietWatch } from './quiet.js'
 import { readLines, type LineBatch } from './reader.js'
 import type { ChangeNotifier } from './watcher.js'
 
@@ -51,6 +52,7 @@ export class FileTail {
     let pos = from
     this.position = pos
     let notified = false
+    const quiet = new QuietWatch(this.o.rotateWaitMs)
     for (;;) {
       if (signal.aborted) return this.finish('stopped')
       // Truncation is checked before reading: bytes written after a copytruncate must not be read
@@ -78,8 +80,8 @@ export class FileTail {
           this.o.onReplaced?.()
         }
         // Quiet = not written to for rotateWaitMs (the mtime says so also for a file that was
-        // rotated long ago, e.g. a sibling finished after a restart).
-        const left = this.o.rotateWaitMs - (Date.now() - st.mtimeMs)
+        // rotated long ago, e.g. a sibling finished after a restart, unless the clock was stepped).
+        const left = quiet.left(st.size, st.mtimeMs)
         if (left <= 0) {
           // A last line without '\n' in a file nobody writes to any more is a line.
           for await (const batch of readLines({ handle: this.fh }, { from: pos, final: true, chunkSize: this.o.chunkSize })) {
