@@ -45,8 +45,8 @@ const pagesSince = (before: number) =>
 const send = (dir: string, log: string, extra: string[] = []) =>
   runCli(['run', '--json', '--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), ...extra, log])
 
-/** The peak RSS (MB) the preload in test/helpers/peak-rss.cjs recorded for a child. */
-const peakEnv = (file: string) => ({ NODE_OPTIONS: `--require ${join(repoRoot, 'test/helpers/peak-rss.cjs')}`, PEAK_RSS_FILE: file })
+/** The peak RSS (MB) the preload in test/helpers/peak-rss.mjs recorded for a child. */
+const peakEnv = (file: string) => ({ NODE_OPTIONS: `--import ${join(repoRoot, 'test/helpers/peak-rss.mjs')}`, PEAK_RSS_FILE: file })
 const peakMb = async (file: string) => {
   const mb = Number(await readFile(file, 'utf8')) / 1024
   if (process.env.SHOW_PEAK_RSS) console.log(`${file}: peak RSS ${mb.toFixed(0)} MB`)

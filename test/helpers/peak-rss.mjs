@@ -1,7 +1,7 @@
-// Preloaded into a CLI child (NODE_OPTIONS=--require) by tests that bound its memory: at exit it
+// Preloaded into a CLI child (NODE_OPTIONS=--import) by tests that bound its memory: at exit it
 // writes the process's peak resident set (VmHWM of /proc/self/status, in kB) to $PEAK_RSS_FILE.
-'use strict'
-const { readFileSync, writeFileSync } = require('node:fs')
+import { readFileSync, writeFileSync } from 'node:fs'
+
 const out = process.env.PEAK_RSS_FILE
 if (out) {
   process.on('exit', () => {
