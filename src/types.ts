@@ -32,6 +32,9 @@ export interface LineCounters {
   events: { pageview: number; error: number; custom: number }
   skipped: Record<string, number>
   rejectedReasons: Record<string, number>
+  /** Lines read after removing damage around them (`nul-bytes`: a block of NULs before the line),
+   *  counted besides their outcome; absent when there was none. */
+  repaired?: Record<string, number>
 }
 
 export function emptyCounters(): LineCounters {
@@ -54,4 +57,5 @@ export function addCounters(into: LineCounters, from: LineCounters): void {
   into.events.custom += from.events.custom
   for (const [k, v] of Object.entries(from.skipped)) into.skipped[k] = (into.skipped[k] ?? 0) + v
   for (const [k, v] of Object.entries(from.rejectedReasons)) into.rejectedReasons[k] = (into.rejectedReasons[k] ?? 0) + v
+  if (from.repaired) for (const [k, v] of Object.entries(from.repaired)) (into.repaired ??= {})[k] = (into.repaired[k] ?? 0) + v
 }

@@ -12,6 +12,7 @@ import { runSession, type InputRead } from '../pipeline/session.js'
 import { addStats } from '../destinations/delivery.js'
 import { parseDuration } from '../options.js'
 import { UsageError } from '../errors.js'
+import { unreadError } from '../source/unreadable.js'
 import type { CliIO } from '../runtime/io.js'
 import { printSummary } from '../runtime/summary.js'
 import { startSending, type DeliveryFlags } from '../runtime/sending.js'
@@ -104,6 +105,8 @@ export async function runFollow(inputs: string[], flags: FollowFlags, io: CliIO)
     },
   )
   if (failure) throw (failure as { error: unknown }).error
+  const unread = files?.unread() ?? []
+  if (unread.length > 0) throw unreadError(unread)
   return 0
 }
 

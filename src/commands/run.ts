@@ -5,6 +5,7 @@ import type { CheckpointStore } from '../checkpoint/store.js'
 import { keepHttpParserOnBaseline, OPTIMIZED_PARSER_FROM_BYTES } from '../sink/http-parser-tier.js'
 import { expandInputs, parseRotation, rotatedSiblings } from '../source/paths.js'
 import { identify } from '../source/fingerprint.js'
+import { unreadError, unreadNote, unreadRest, type UnreadFile } from '../source/unreadable.js'
 import { assertReadableFile, runSession } from '../pipeline/session.js'
 import type { ProgressView } from '../output/progress.js'
 import type { FileReport } from '../output/report.js'
@@ -34,8 +35,10 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   try {
     const store = s.state.store
     if (mode === 'backfill') s.note('backfill --via api: the Events API stamps every event with the time it arrives, not the time in the log')
+    const unread: UnreadFile[] = []
     const plan: FilePlan[] =
-      mode === 'run' ? await planRun(paths, store) : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
+      mode === 'run' ? await planRun(paths, store, unread) : paths.map((path) => ({ path, finished: parseRotation(basename(path)).rotation.kind !== 'live' }))
+    for (const u of unread) s.note(unreadNote(u))
     // [sites] a file claimed by two sites stops before anything is sent
     for (const item of plan) s.parts.mapperFor(item.path)
     if (mode === 'backfill' && flags.progress !== false && !s.settings.dryRun) {
@@ -53,6 +56,7 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
       if (s.stop.signal.aborted) break
       await runSession(s.env, { path: item.path, finished: item.finished, fromStart: item.successor === true }, destination, { reports })
     }
+    if (unread.length > 0 && !s.stop.signal.aborted) throw unreadError(unread)
   } catch (err) {
     throw s.explain(err)
   } finally {
@@ -68,12 +72,17 @@ export async function runDelivery(mode: 'run' | 'backfill', files: string[], fla
   return 0
 }
 
-/** For each live file: rotated siblings that still hold unread lines of a known file, oldest first, then the file. */
-async function planRun(paths: string[], store: CheckpointStore | null): Promise<FilePlan[]> {
+/** For each live file: rotated siblings that still hold unread lines of a known file, oldest first,
+ *  then the file. Such a sibling that cannot be opened goes to `unread`. */
+async function planRun(paths: string[], store: CheckpointStore | null, unread: UnreadFile[]): Promise<FilePlan[]> {
   const plan: FilePlan[] = []
   for (const path of paths) {
     for (const sibling of await rotatedSiblings(path)) {
-      const id = await identify(sibling).catch(() => null)
+      const id = await identify(sibling).catch(async (err: unknown) => {
+        const rest = store ? await unreadRest(sibling, err, store.all()) : null
+        if (rest) unread.push(rest)
+        return null
+      })
       const cp = id?.id ? store?.get(id.id) : undefined
       if (cp && !cp.complete) plan.push({ path: sibling, finished: true })
     }

@@ -1,14 +1,16 @@
 // Backfill progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
 import { open } from 'node:fs/promises'
 import { SingleBar, Presets } from 'cli-progress'
+import { systemClock } from '../util/clock.js'
 
 /** What the bar's rate counts: events sent (`run`, `backfill --via api`) or bytes read (the import). */
 export type RateUnit = 'events' | 'bytes'
 
 export class ProgressView {
   private done = new Map<string, number>()
-  private started = Date.now()
-  private lastDraw = 0
+  // Elapsed time on the monotonic clock: a step of the system clock must not skew the rate.
+  private started = systemClock.monotonic()
+  private lastDraw = -Infinity
   private constructor(
     private bar: SingleBar,
     private sizes: Map<string, number>,
@@ -39,7 +41,7 @@ export class ProgressView {
   file(path: string, offset: number): void {
     this.done.set(path, Math.min(offset, this.sizes.get(path) ?? offset))
     if (this.unit !== 'bytes') return
-    const now = Date.now()
+    const now = systemClock.monotonic()
     if (now - this.lastDraw < 100) return
     this.lastDraw = now
     this.draw((secs, value) => (value / 1e6 / secs).toFixed(1))
@@ -53,7 +55,7 @@ export class ProgressView {
 
   private draw(rate: (secs: number, value: number) => string | number): void {
     const value = this.total()
-    const secs = Math.max((Date.now() - this.started) / 1000, 0.001)
+    const secs = Math.max((systemClock.monotonic() - this.started) / 1000, 0.001)
     this.bar.update(value, { doneMB: (value / 1e6).toFixed(1), rate: rate(secs, value) })
   }
 

@@ -38,6 +38,7 @@ export function formatFileReport(r: FileReport): string {
   lines.push(`  lines     ${n(r.lines)}  parsed ${n(r.parsed)}  rejected ${n(r.rejected)}`)
   lines.push(`  events    pageview ${n(r.events.pageview)}, error ${n(r.events.error)}, custom ${n(r.events.custom)}`)
   lines.push(`  skipped   ${counts(r.skipped)}`)
+  if (r.repaired) lines.push(`  repaired  ${counts(r.repaired)} (lines read after dropping the NUL bytes before them)`)
   if (r.rejected > 0) {
     const rej = Object.entries(r.rejectedReasons).map(([reason, count]) => {
       const first = r.firstRejected[reason]

@@ -8,6 +8,7 @@ import { parserForInput, type LogParser } from '../../parsers/types.js'
 import type { LineBatch } from '../source/reader.js'
 import { UsageError } from '../errors.js'
 import { safeText } from '../output/safe-text.js'
+import { nulRepair } from './nul-bytes.js'
 
 export const SAMPLE_LINES = 200
 
@@ -27,11 +28,17 @@ export interface DetectOptions {
 }
 
 /** The sample lines of a batch (blank lines kept, so its line numbers are the input's; an
- *  over-long line stands as a blank one: it is rejected unseen, it does not tell the format). */
+ *  over-long line stands as a blank one: it is rejected unseen, it does not tell the format; so does
+ *  a line damaged by NUL bytes, and a line after a NUL block is judged without it, as it is read). */
 export function sampleOf(batch: Pick<LineBatch, 'buf' | 'starts' | 'contentEnds' | 'truncated'>, count = SAMPLE_LINES): Buffer[] {
   const sample: Buffer[] = []
   for (let i = 0; i < batch.starts.length && sample.length < count; i++) {
-    sample.push(batch.truncated?.[i] ? EMPTY_BUF : Buffer.from(batch.buf.subarray(batch.starts[i], batch.contentEnds[i])))
+    if (batch.truncated?.[i]) {
+      sample.push(EMPTY_BUF)
+      continue
+    }
+    const repair = nulRepair(batch.buf.subarray(batch.starts[i], batch.contentEnds[i]))
+    sample.push(repair.outcome ? EMPTY_BUF : Buffer.from(repair.line))
   }
   return sample
 }

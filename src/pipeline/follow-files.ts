@@ -12,6 +12,7 @@ import { parseRotation, rotatedSiblings } from '../source/paths.js'
 import type { ChangeNotifier } from '../source/watcher.js'
 import type { LineCounters } from '../types.js'
 import { safeText } from '../output/safe-text.js'
+import { isPermissionError, unreadNote, unreadRest, type UnreadFile } from '../source/unreadable.js'
 import { READ_CHUNK_BYTES, runSession, type Destination, type SessionEnv } from './session.js'
 
 export interface FollowFilesOptions {
@@ -34,12 +35,27 @@ export interface FollowFiles {
   done: Promise<void>
   /** SIGHUP: look for new files matching the globs now. */
   rescan(): void
+  /** Rotated files holding unread lines of ours that could not be opened (permissions), as of now. */
+  unread(): UnreadFile[]
 }
 
 export function followFiles(o: FollowFilesOptions): FollowFiles {
   const { env, notifier, store } = o
   const signal = env.signal
   const activeIds = new Set<string>()
+  /** By `dev:ino`: each is noted once, and forgotten once it could be opened. */
+  const unread = new Map<string, UnreadFile>()
+  const cannotOpen = async (path: string, err: unknown): Promise<null> => {
+    const rest = await unreadRest(path, err, store?.all() ?? [])
+    if (rest === null) {
+      if (isPermissionError(err)) return null // history that is not ours to read
+      throw err
+    }
+    const key = `${rest.dev}:${rest.ino}`
+    if (!unread.has(key)) env.note(unreadNote(rest))
+    unread.set(key, rest)
+    return null
+  }
 
   const followGeneration = async (gen: Generation): Promise<void> => {
     if (gen.ident.id && activeIds.has(gen.ident.id)) return
@@ -60,6 +76,7 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
       const input = {
         path: gen.path,
         fromStart: gen.fromStart,
+        ...(gen.shrunkTo === undefined ? {} : { shrunkTo: gen.shrunkTo }),
         handle: gen.fh,
         ident: gen.ident,
         tail: (from: number, s: AbortSignal) => gen.tail.lines(from, s),
@@ -104,8 +121,10 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
     const moved = new Set<string>()
     const found: { path: string; id: string; ino: number; gzip: boolean; mtimeMs: number }[] = []
     for (const sibling of await rotatedSiblings(path)) {
-      const id = await identify(sibling).catch(() => null)
-      if (id?.id) found.push({ path: sibling, id: id.id, ino: id.ino, gzip: id.gzip, mtimeMs: id.mtimeMs })
+      const id = await identify(sibling).catch((err: unknown) => cannotOpen(sibling, err).catch(() => null))
+      if (id === null) continue
+      unread.delete(`${id.dev}:${id.ino}`)
+      if (id.id) found.push({ path: sibling, id: id.id, ino: id.ino, gzip: id.gzip, mtimeMs: id.mtimeMs })
     }
     // At start (seen === null) a sibling without a checkpoint is history, unless it came and went
     // while the process was down: it is younger than a generation we checkpointed, or a plain file
@@ -131,9 +150,10 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
       const missed = !cp && (seen === null ? (youngestKnown >= 0 && i > youngestKnown) || (!f.gzip && f.mtimeMs > newestCheckpointMs) : !seen.has(f.id))
       if (!cp && !missed) continue
       const fh = await open(f.path, 'r').catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err
-        return null
+        if (err.code === 'ENOENT') return null
+        return cannotOpen(f.path, err).then(() => 'unreadable' as const)
       })
+      if (fh === 'unreadable') continue
       // Rotated on between the listing and the open (renamed to the next name, or compressed and
       // removed; reading the generations before it can take seconds): not seen, so the next pass
       // looks for it under its new name. The name may hold another generation by now.
@@ -236,5 +256,6 @@ export function followFiles(o: FollowFilesOptions): FollowFiles {
       notifier.wakeAll()
       rescanNow?.()
     },
+    unread: () => [...unread.values()],
   }
 }

@@ -8,6 +8,7 @@ import type { LineCounters } from '../types.js'
 import type { ProjectOf, ProjectTally } from '../output/projects.js'
 import { observeRecordReferrer, observeReferrer, type ReferrerTally } from '../mapper/referrer-hint.js'
 import { classifyLine, classifyRange, countOutcome, EMPTY, NOT_ACCESS, TOO_LONG, type ClassifyMode, type LineOutcome, type Mapper } from './classify.js'
+import { hasNul, NUL_BYTES, nulRepair } from './nul-bytes.js'
 
 /** Lines unwrapped from a runtime wrapper (CRI, Docker json-file): per line its inner text and its
  *  absolute offsets in the runtime's file (a joined partial run spans several physical lines). */
@@ -65,6 +66,7 @@ export function scanLines(b: SessionBatch, mode: ClassifyMode, mapper: Mapper, t
   const { parser, framed } = b
   const n = linesIn(b)
   let line = b.linesBefore
+  const nulsIn = framed === null && hasNul(b.raw.buf)
   for (let i = 0; i < n; i++) {
     line++
     let outcome: LineOutcome
@@ -89,8 +91,23 @@ export function scanLines(b: SessionBatch, mode: ClassifyMode, mapper: Mapper, t
       const from = raw.starts[i]!
       const to = raw.contentEnds[i]!
       const truncated = raw.truncated?.[i] === true
-      outcome =
-        parser === null ? beforeFormat(from < to ? raw.buf[from] : undefined, truncated) : classifyRange(parser, mapper, raw.buf, from, to, truncated, mode)
+      if (!nulsIn) {
+        outcome =
+          parser === null ? beforeFormat(from < to ? raw.buf[from] : undefined, truncated) : classifyRange(parser, mapper, raw.buf, from, to, truncated, mode)
+      } else {
+        // A batch with NUL bytes (power loss): lines are judged one by one, NULs before a line dropped.
+        let content = raw.buf.subarray(from, to)
+        const repair = truncated ? null : nulRepair(content)
+        if (repair?.outcome) outcome = repair.outcome
+        else {
+          if (repair?.stripped) {
+            content = repair.line
+            const repaired = (tally.counters.repaired ??= {})
+            repaired[NUL_BYTES] = (repaired[NUL_BYTES] ?? 0) + 1
+          }
+          outcome = parser === null ? beforeFormat(content[0], truncated) : classifyLine(parser, mapper, content, truncated, false, mode)
+        }
+      }
     }
     countOutcome(tally.counters, outcome)
     if (outcome.kind === 'rejected') {

@@ -54,6 +54,8 @@ export interface FileInput {
   /** Without a checkpoint, read from the start, not the end (the next generation of a known path, a
    *  file that appeared after `follow` started). */
   fromStart?: boolean
+  /** follow: this file was cut back in place to this size while it was read (its checkpoint is past it). */
+  shrunkTo?: number
   /** Only the lines that start in [from, to) (one part of a parallel `check`). */
   range?: { from: number; to: number }
   /** follow: a tailing source over the handle; default: read to the current end once. */
@@ -147,7 +149,10 @@ async function fileSession(env: SessionEnv, input: FileInput, fh: FileHandle, de
     const key = dest.checkpoints.keyOf(ident.id)
     const known = dest.checkpoints.store.get(key)
     if (known?.complete) return { report: null, stopped: false, ident, alreadyComplete: true }
-    start = await chooseStart(fh, ident, known, { fromStart: dest.fromStart || input.finished === true || input.fromStart === true })
+    start = await chooseStart(fh, ident, known, {
+      fromStart: dest.fromStart || input.finished === true || input.fromStart === true,
+      ...(input.shrunkTo === undefined ? {} : { shrunkTo: input.shrunkTo }),
+    })
     if (start.note) env.note(`${safeText(label)}: ${start.note}`)
     checkpoint =
       known && known.acked === start.offset

@@ -13,10 +13,11 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { identifyHandle, idOfHead, ID_HEAD_BYTES, type FileIdentity } from './fingerprint.js'
 import { linkTarget } from './paths.js'
+import { QuietWatch } from './quiet.js'
 import { readLines, type LineBatch } from './reader.js'
 import type { ChangeNotifier } from './watcher.js'
 
-export type TailEnd = 'rotated' | 'deleted' | 'truncated' | 'stopped'
+export type TailEnd = 'rotated' | 'deleted' | 'truncated' | 'shrunk' | 'stopped'
 
 export interface TailOptions {
   notifier: ChangeNotifier
@@ -35,6 +36,8 @@ export class FileTail {
   end: TailEnd | null = null
   size = 0
   position = 0
+  /** With end 'shrunk': the size it was cut back to, when that was seen. */
+  shrunkTo = 0
 
   constructor(
     private readonly fh: FileHandle,
@@ -49,11 +52,13 @@ export class FileTail {
     let pos = from
     this.position = pos
     let notified = false
+    const quiet = new QuietWatch(this.o.rotateWaitMs)
     for (;;) {
       if (signal.aborted) return this.finish('stopped')
       // Truncation is checked before reading: bytes written after a copytruncate must not be read
       // as the continuation of the old content.
-      if ((await this.fh.stat()).size < pos || (await this.headChanged())) return this.finish('truncated')
+      const cut = await this.cutBack(pos, (await this.fh.stat()).size)
+      if (cut) return this.finish(cut)
       for await (const batch of readLines({ handle: this.fh }, { from: pos, final: false, chunkSize: this.o.chunkSize })) {
         // Checked after each read: while reading paused (backpressure) the file may have been
         // truncated and regrown past our position; such bytes are new content, not ours.
@@ -65,7 +70,8 @@ export class FileTail {
       }
       const st = await this.fh.stat()
       this.size = st.size
-      if (st.size < pos || (await this.headChanged())) return this.finish('truncated')
+      const cutNow = await this.cutBack(pos, st.size)
+      if (cutNow) return this.finish(cutNow)
       const atPath = this.o.rotated ? st : await stat(this.path).catch(() => null)
       const replaced = this.o.rotated === true || atPath === null || atPath.ino !== st.ino || atPath.dev !== st.dev
       if (replaced) {
@@ -74,8 +80,8 @@ export class FileTail {
           this.o.onReplaced?.()
         }
         // Quiet = not written to for rotateWaitMs (the mtime says so also for a file that was
-        // rotated long ago, e.g. a sibling finished after a restart).
-        const left = this.o.rotateWaitMs - (Date.now() - st.mtimeMs)
+        // rotated long ago, e.g. a sibling finished after a restart, unless the clock was stepped).
+        const left = quiet.left(st.size, st.mtimeMs)
         if (left <= 0) {
           // A last line without '\n' in a file nobody writes to any more is a line.
           for await (const batch of readLines({ handle: this.fh }, { from: pos, final: true, chunkSize: this.o.chunkSize })) {
@@ -99,11 +105,25 @@ export class FileTail {
   /** copytruncate followed by new writes beyond our position within one poll: the size alone does
    *  not show it, the first line does. */
   private async headChanged(): Promise<boolean> {
-    if (this.ident.id === null) return false
+    const id = await this.headId()
+    return this.ident.id !== null && id !== null && id !== this.ident.id
+  }
+
+  private async headId(): Promise<string | null> {
     const buf = Buffer.alloc(ID_HEAD_BYTES)
     const { bytesRead } = await this.fh.read(buf, 0, ID_HEAD_BYTES, 0)
-    const id = idOfHead(buf.subarray(0, bytesRead))
-    return id !== null && id !== this.ident.id
+    return idOfHead(buf.subarray(0, bytesRead))
+  }
+
+  /** How the file at our position was cut: 'truncated' (emptied or new content: copytruncate),
+   *  'shrunk' (cut back in place to `size`, its first line unchanged: the bytes before `size` were
+   *  read already), or null. */
+  private async cutBack(pos: number, size: number): Promise<TailEnd | null> {
+    if (size >= pos) return (await this.headChanged()) ? 'truncated' : null
+    const id = await this.headId()
+    if (id === null || id !== this.ident.id) return 'truncated'
+    this.shrunkTo = size
+    return 'shrunk'
   }
 }
 
@@ -114,6 +134,9 @@ export interface Generation {
   ident: FileIdentity
   /** No checkpoint: read it from 0 (a later generation, or a file that appeared after start). */
   fromStart: boolean
+  /** The same file, cut back in place while it was read, to this size: the bytes before it were
+   *  read already (its checkpoint is past it); bytes after it are new. */
+  shrunkTo?: number
   tail: FileTail
 }
 
@@ -154,6 +177,7 @@ export class PathFollower {
     if (dirname(target) !== dirname(this.path)) notifier.watchDir(dirname(target))
     let waitingSaid = false
     let laterGeneration = this.appearedLater
+    let shrunkTo: number | undefined
     /** Identities of this path's generations known so far (followed, or history at start). */
     const seen = new Set<string>()
     try {
@@ -203,7 +227,8 @@ export class PathFollower {
           chunkSize: this.h.chunkSize,
           onReplaced: () => replaced(),
         })
-        const reading = this.h.follow({ path: this.path, fh, ident, fromStart, tail }).finally(() => fh.close().catch(() => {}))
+        const reading = this.h.follow({ path: this.path, fh, ident, fromStart, shrunkTo, tail }).finally(() => fh.close().catch(() => {}))
+        shrunkTo = undefined
         const ended = await Promise.race([reading.then(() => true), replacedNow.then(() => false)])
         if (!ended) {
           // Renamed or deleted: the old handle drains in the background, the new file starts now,
@@ -216,7 +241,8 @@ export class PathFollower {
           for (const id of await this.h.drainSiblings(this.path, new Set(this.draining.keys()), seen)) seen.add(id)
           continue
         }
-        if (tail.end === 'truncated') {
+        if (tail.end === 'shrunk') shrunkTo = tail.shrunkTo
+        else if (tail.end === 'truncated') {
           this.h.note(`${this.path}: truncated or replaced in place (copytruncate?); finishing the copy if there is one, then reading it again from the start`)
           for (const id of await this.h.drainSiblings(this.path, new Set(this.draining.keys()), seen)) seen.add(id)
         } else if (tail.end === null) {
