@@ -89,7 +89,7 @@ export class CheckpointStore {
       r.file,
       fs,
       new ProgressJournal(r.journal.file, fs, r.journal.slotSeqs, undefined, bootId === null),
-      bootId === null ? null : new ProgressJournal(r.leaseJournal.file, fs, r.leaseJournal.slotSeqs),
+      bootId === null ? null : new ProgressJournal(r.leaseJournal.file, fs, r.leaseJournal.slotSeqs, undefined, true, true),
       bootId,
     )
     for (const [id, cp] of r.files) store.files.set(id, cp)
