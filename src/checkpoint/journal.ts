@@ -240,7 +240,14 @@ export class ProgressJournal {
     this.blockStart = loop
   }
 
+  /** Opens the file (creating it when it does not exist) in the background, so that the first
+   *  record does not wait for it; a failure is left for that record to report. */
+  prepare(): void {
+    if (this.fh === null) (this.opening ??= this.openHandle()).catch(() => {})
+  }
+
   async close(): Promise<void> {
+    if (this.opening) await this.opening.catch(() => {})
     const fh = this.fh
     this.fh = null
     await fh?.close()

@@ -99,6 +99,13 @@ export class CheckpointStore {
     return store
   }
 
+  /** Opens (creating them if needed) the progress and lease journals in the background, while the
+   *  command starts: their creation is synced, and the first reservation would wait for it. */
+  prepareJournals(): void {
+    this.journal.prepare()
+    this.leaseJournal?.prepare()
+  }
+
   /** saveProgress calls that may run at once, each with its own durable write. */
   get progressConcurrency(): number {
     return this.journal.maxConcurrent
