@@ -8,16 +8,20 @@
 //      autocannon (a keep-alive HTTP load generator) against the same endpoint, 5 s before and 5 s
 //      after the run (the ratio is against the mean of the two), and peak RSS.
 //   3. sending with latency: the test API answers every event after --latency-ms (default 40), beside
-//      the physical rate --concurrency ÷ round trip (start-up of the process included).
-// Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (16,64),
-//          --latency-ms N (40; 0 skips part 3), --latency-seconds S (about 15 s of sending per level),
-//          --skip-parse, --skip-import, --skip-send, --pairs N (parts 1 and 1b N times, with medians).
-//          The core count and the load average are printed beside the figures. Nothing here asserts; it reports.
+//      the physical rate concurrency ÷ latency and autocannon at the same connections: the ratio with
+//      the start-up and tail of the process included and without them (spawn to the first request,
+//      last answer to the exit: bench/report-send-times.mjs), peak RSS per level; medians of --repeat.
+// Options: --lines N (default 1000000), --send-lines N (default 1000000), --concurrency LIST (part 2:
+//          16,64; also part 3's when --latency-concurrency is not given), --latency-concurrency LIST
+//          (16,64,256), --latency-ms N (40; 0 skips part 3), --latency-seconds S (about 15 s of sending
+//          per level), --repeat N (pairs per level in part 3, default 1), --skip-parse, --skip-import,
+//          --skip-send, --pairs N (parts 1 and 1b N times, with medians). The core count and the load
+//          average are printed beside the figures. Nothing here asserts; it reports.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -26,17 +30,20 @@ import { writeLog } from './generate-log.mjs'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'bin/swetrix-ingest.js')
 const rssPreload = join(root, 'bench/report-rss.mjs')
+const sendTimesPreload = join(root, 'bench/report-send-times.mjs')
 const { values: opt } = parseArgs({
   options: {
     lines: { type: 'string', default: '1000000' },
     'send-lines': { type: 'string', default: '1000000' },
-    concurrency: { type: 'string', default: '16,64' },
+    concurrency: { type: 'string' },
     'skip-parse': { type: 'boolean', default: false },
     'skip-send': { type: 'boolean', default: false },
     'skip-import': { type: 'boolean', default: false },
     'latency-ms': { type: 'string', default: '40' },
     'latency-seconds': { type: 'string', default: '15' },
     pairs: { type: 'string', default: '1' },
+    'latency-concurrency': { type: 'string' },
+    repeat: { type: 'string', default: '1' },
   },
 })
 const work = await mkdtemp(join(tmpdir(), 'swetrix-ingest-bench-'))
@@ -198,7 +205,7 @@ const HEADERS = {
 async function sendBench() {
   const lines = Number(opt['send-lines'])
   if (lines === 0) return
-  const levels = opt.concurrency.split(',').map(Number)
+  const levels = (opt.concurrency ?? '16,64').split(',').map(Number)
   console.log(`\n== Sending: run against the test API on loopback (${fmt(lines)} lines, every one an event) ==`)
   const file = join(work, `unique-${lines}.log`)
   await writeLog(file, lines, { seed: 7, uniquePaths: true })
@@ -252,63 +259,104 @@ async function sendBench() {
   }
 }
 
+const pct = (x) => `${(x * 100).toFixed(1)}%`
+
+/** One `run` against the API; rates with and without its start-up (spawn to the first request
+ *  written) and its tail (the last answer to the exit), from bench/report-send-times.mjs. */
+async function timedRun(apiUrl, file, lines, c, state) {
+  const spawnedAt = performance.timeOrigin + performance.now()
+  const r = await timed(
+    process.execPath,
+    [
+      '--import',
+      rssPreload,
+      '--import',
+      sendTimesPreload,
+      cli,
+      'run',
+      '--from-beginning',
+      '--json',
+      '-p',
+      'BENCHPROJECT',
+      '--api-url',
+      apiUrl,
+      '--state-dir',
+      state,
+      '--concurrency',
+      String(c),
+      file,
+    ],
+    { stdout: 'pipe' },
+  )
+  if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
+  const m = /bench-first-request-at=([\d.]+) bench-last-answer-at=([\d.]+)/.exec(r.stderr)
+  const first = m ? Number(m[1]) : NaN
+  const last = m ? Number(m[2]) : NaN
+  return { ...r, rate: lines / r.secs, sendingRate: lines / ((last - first) / 1000), startupMs: first - spawnedAt, tailMs: spawnedAt + r.secs * 1000 - last }
+}
+
 async function latencyBench() {
   const latency = Number(opt['latency-ms'])
   if (!(latency > 0)) return
-  const levels = opt.concurrency.split(',').map(Number)
-  console.log(`\n== Sending with ${latency} ms added latency: run beside the physical rate (concurrency ÷ round trip) ==`)
+  const levels = (opt['latency-concurrency'] ?? opt.concurrency ?? '16,64,256').split(',').map(Number)
+  const repeat = Math.max(1, Number(opt.repeat))
+  console.log(`\n== Sending with ${latency} ms added latency: run beside the physical rate (concurrency ÷ round trip) and autocannon ==`)
+  console.log(`(${cpus().length} cores; ${repeat} pair(s) per level, each autocannon 5 s then run; load average beside each)`)
   const api = await startApi(['--latency-ms', String(latency)])
   const autocannon = (await import('autocannon')).default
+  const summary = []
   try {
     for (const c of levels) {
-      // The physical rate: c requests in flight, each taking the added latency plus loopback time.
+      // The physical rate: c requests in flight, each taking the added latency.
       const physical = (c * 1000) / latency
       const lines = Math.round(physical * Number(opt['latency-seconds']))
       const file = join(work, `latency-${lines}.log`)
       await writeLog(file, lines, { seed: 9, uniquePaths: true })
-      // autocannon at the same connections and latency: what this machine reaches right now (timers
-      // fire late on a loaded machine, so even a load generator stays below the physical rate).
-      const ac = await autocannon({ url: api.url, method: 'POST', body: BODY, headers: HEADERS, connections: c, pipelining: 1, duration: 5 })
-      // The round trip as it is here: the added latency plus the test API's own time and timer lateness.
-      const roundTripMs = ac.latency.mean
-      console.log(
-        `autocannon            ${String(c).padStart(3)} connections, ${latency} ms, 5 s: ${fmt(ac.requests.average)} requests/s (physical ${fmt(physical)}/s), mean round trip ${roundTripMs.toFixed(2)} ms`,
-      )
-      const state = join(work, `state-latency-${c}`)
-      const r = await timed(
-        process.execPath,
-        [
-          '--import',
-          rssPreload,
-          cli,
-          'run',
-          '--from-beginning',
-          '--json',
-          '-p',
-          'BENCHPROJECT',
-          '--api-url',
-          api.url,
-          '--state-dir',
-          state,
-          '--concurrency',
-          String(c),
-          file,
-        ],
-        { stdout: 'pipe' },
-      )
-      if (r.code !== 0) throw new Error(`run failed (${r.code}): ${r.stderr}`)
-      const rate = lines / r.secs
-      console.log(
-        `swetrix-ingest run    --concurrency ${c}, ${latency} ms: ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(rate)} events/s (physical ${fmt(physical)}/s), peak RSS ${r.rssMB?.toFixed(1)} MB`,
-      )
-      const measured = (c * 1000) / roundTripMs
-      console.log(
-        `ratio (${c} in flight, ${latency} ms): run reaches ${((rate / physical) * 100).toFixed(0)}% of concurrency ÷ ${latency} ms, ${((rate / measured) * 100).toFixed(0)}% of concurrency ÷ the measured round trip (${roundTripMs.toFixed(1)} ms), start-up included (autocannon: ${((ac.requests.average / physical) * 100).toFixed(0)}%)`,
-      )
+      const pairs = []
+      for (let k = 0; k < repeat; k++) {
+        // autocannon at the same connections and latency: what this machine reaches right now (timers
+        // fire late on a loaded machine, so even a load generator stays below the physical rate).
+        const ac = await autocannon({ url: api.url, method: 'POST', body: BODY, headers: HEADERS, connections: c, pipelining: 1, duration: 5 })
+        const acLoad = load()
+        const r = await timedRun(api.url, file, lines, c, join(work, `state-latency-${c}-${k}`))
+        const pair = {
+          ac: ac.requests.average / physical,
+          acRtt: ac.latency.mean,
+          incl: r.rate / physical,
+          excl: r.sendingRate / physical,
+          startupMs: r.startupMs,
+          tailMs: r.tailMs,
+          rssMB: r.rssMB,
+          load: load(),
+        }
+        pairs.push(pair)
+        console.log(
+          `  c=${String(c).padStart(3)} #${k + 1}: autocannon ${fmt(ac.requests.average)} req/s = ${pct(pair.ac)} (mean round trip ${pair.acRtt.toFixed(2)} ms, ${acLoad}); ` +
+            `run ${fmt(lines)} events in ${r.secs.toFixed(2)} s = ${fmt(r.rate)}/s = ${pct(pair.incl)} start-up included, ${pct(pair.excl)} excluded ` +
+            `(start-up ${pair.startupMs.toFixed(0)} ms, tail ${pair.tailMs.toFixed(0)} ms), peak RSS ${r.rssMB?.toFixed(1)} MB, ${pair.load}`,
+        )
+      }
+      const m = (k) => median(pairs.map((p) => p[k]))
+      summary.push({
+        c,
+        physical,
+        ac: m('ac'),
+        incl: m('incl'),
+        excl: m('excl'),
+        startupMs: m('startupMs'),
+        tailMs: m('tailMs'),
+        rssMB: m('rssMB'),
+        loads: pairs.map((p) => p.load),
+      })
     }
   } finally {
     api.child.kill('SIGTERM')
   }
+  console.log(`\nmedians (of concurrency ÷ ${latency} ms):`)
+  for (const s of summary)
+    console.log(
+      `ratio (${s.c} in flight, ${latency} ms): run ${pct(s.incl)} start-up included, ${pct(s.excl)} excluded (start-up ${s.startupMs.toFixed(0)} ms, tail ${s.tailMs.toFixed(0)} ms); autocannon ${pct(s.ac)}; run ÷ autocannon ${pct(s.incl / s.ac)}; peak RSS ${s.rssMB?.toFixed(1)} MB; ${s.loads.join(', ')}`,
+    )
 }
 
 try {

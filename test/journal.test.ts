@@ -590,6 +590,30 @@ describe('progress journal on a real directory', () => {
     expect(readSlots(await readFile(file)).newest).toMatchObject({ seq, payload: JSON.stringify({ seq }) })
   })
 
+  it('prepareJournals() creates both journals before the first record; a journal that cannot be created fails that record', async () => {
+    const store = await CheckpointStore.open(dir)
+    store.prepareJournals()
+    await store.close() // waits for the creation
+    expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(JOURNAL_SIZE)
+    expect((await stat(join(dir, LEASE_FILE))).size).toBe(JOURNAL_SIZE)
+    const missing = new ProgressJournal(join(dir, 'gone', JOURNAL_FILE), nodeFs, [])
+    missing.prepare()
+    await expect(missing.append(1, '{}')).rejects.toThrow(/ENOENT/)
+    await missing.close()
+  })
+
+  it('a lease journal writes every synced record through the thread pool (renewals never block the loop), and they are valid', async () => {
+    let timed = 0
+    const clock = { now: () => ++timed, loop: () => ({ active: 0, idle: 1 }) }
+    const file = join(dir, 'progress.lease')
+    const journal = new ProgressJournal(file, nodeFs, [], clock, true, true)
+    for (let seq = 1; seq <= 8; seq++) expect(await journal.append(seq, JSON.stringify({ seq }))).toBe(true)
+    expect(journal.writesOnCallingThread).toBe(false)
+    expect(timed).toBe(0) // no write was timed on the calling thread
+    await journal.close()
+    expect(readSlots(await readFile(file)).newest).toMatchObject({ seq: 8, payload: JSON.stringify({ seq: 8 }) })
+  })
+
   it('a process SIGKILLed while it saves progress leaves a state at or after its last completed save', { timeout: 60_000 }, async () => {
     // The child runs the current sources, transpiled next to it (dist/ may be stale), in the same
     // layout as src/ and with the repository's node_modules (zod) reachable.

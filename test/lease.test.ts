@@ -70,6 +70,19 @@ describe('leases', () => {
     expect(s.counts.leaseSyncs).toBe(s.counts.leaseWrites)
   })
 
+  it('a lease is renewed only when reading went beyond it: reservations creeping up to the end of one read batch cost one synced write', async () => {
+    const s = setup()
+    const store = await s.open(BOOT)
+    // One batch read up to byte 64,000 (the furthest a lease may reach), reserved 100 bytes at a time.
+    for (let i = 1; i <= 640; i++) await store.saveProgress(cp({ acked: Math.max(0, i * 100 - 6400), dispatched: i * 100 }), 64_000)
+    expect(s.counts.leaseWrites).toBe(1)
+    // The next batch is read: the lease is renewed once, in the background, before it runs out.
+    for (let i = 641; i <= 1280; i++) await store.saveProgress(cp({ acked: i * 100 - 6400, dispatched: i * 100 }), 128_000)
+    await store.close()
+    expect(s.counts.leaseWrites).toBe(2)
+    expect(s.counts.leaseSyncs).toBe(s.counts.leaseWrites)
+  })
+
   it('the same boot (the process was killed): the newest record is exact, the lease is not applied', async () => {
     const s = setup()
     const store = await s.open(BOOT)

@@ -49,7 +49,7 @@ export function machineTimeZone(): string {
 /** A clock for `timeZone` (an IANA name; throws `FormatError` for an unknown one), or for the
  *  machine's zone when it is undefined. */
 export function createWallClock(timeZone?: string): WallClock {
-  if (timeZone === undefined) return new CachedWallClock(machineTimeZone(), true, machineInstant)
+  if (timeZone === undefined) return new CachedWallClock(undefined, true, machineInstant)
   const canonical = checkTimeZone(timeZone)
   return new CachedWallClock(canonical, false, zoneInstant(offsetFinder(canonical)))
 }
@@ -66,10 +66,15 @@ class CachedWallClock implements WallClock {
   private lastOffset = Number.NaN
 
   constructor(
-    readonly timeZone: string,
+    /** undefined: the machine's, named when first asked (Intl's first use costs 10-90 ms of start-up). */
+    private zone: string | undefined,
     readonly isMachineZone: boolean,
     private readonly instantOf: (wallMs: number) => number,
   ) {}
+
+  get timeZone(): string {
+    return (this.zone ??= machineTimeZone())
+  }
 
   fromWall(wallMs: number): number {
     const hour = Math.floor(wallMs / HOUR_MS)

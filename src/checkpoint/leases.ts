@@ -9,7 +9,7 @@ export type LeaseStanding =
   | 'released'
   /** Within the durable lease. */
   | 'covered'
-  /** Within it, and past its midpoint: renew it in the background. */
+  /** Within it, past its midpoint, and more was read beyond it: renew it in the background. */
   | 'renew'
   /** Beyond it: a lease record must be written first. */
   | 'uncovered'
@@ -63,11 +63,14 @@ export class LeaseBook {
       return 'released'
     }
     this.released.delete(id)
-    this.wanted.set(id, Math.max(leaseTo, cp.dispatched, this.wanted.get(id) ?? 0))
+    const wanted = Math.max(leaseTo, cp.dispatched, this.wanted.get(id) ?? 0)
+    this.wanted.set(id, wanted)
     if (!this.covers(id, cp.dispatched)) return 'uncovered'
     const lease = this.held.get(id)!
     const from = this.heldFrom.get(id) ?? 0
-    return cp.dispatched - from > (lease - from) / 2 ? 'renew' : 'covered'
+    // Only a renewal that reaches further is worth a synced write: while reading has not gone past
+    // the lease (the end of a read batch), rewriting it would only halve the distance to its end again.
+    return wanted > lease && cp.dispatched - from > (lease - from) / 2 ? 'renew' : 'covered'
   }
 
   /** Whether a completed lease record covers `dispatched` for file `id`. */

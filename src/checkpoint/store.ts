@@ -89,7 +89,7 @@ export class CheckpointStore {
       r.file,
       fs,
       new ProgressJournal(r.journal.file, fs, r.journal.slotSeqs, undefined, bootId === null),
-      bootId === null ? null : new ProgressJournal(r.leaseJournal.file, fs, r.leaseJournal.slotSeqs),
+      bootId === null ? null : new ProgressJournal(r.leaseJournal.file, fs, r.leaseJournal.slotSeqs, undefined, true, true),
       bootId,
     )
     for (const [id, cp] of r.files) store.files.set(id, cp)
@@ -97,6 +97,13 @@ export class CheckpointStore {
     for (const [id, { at, from }] of r.leases) store.leases.carry(id, at, from)
     store.seq = r.seq
     return store
+  }
+
+  /** Opens (creating them if needed) the progress and lease journals in the background, while the
+   *  command starts: their creation is synced, and the first reservation would wait for it. */
+  prepareJournals(): void {
+    this.journal.prepare()
+    this.leaseJournal?.prepare()
   }
 
   /** saveProgress calls that may run at once, each with its own durable write. */

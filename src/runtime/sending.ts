@@ -63,6 +63,7 @@ export async function startSending(flags: DeliveryFlags, io: CliIO, o: SendingOp
   const state: StateDir = o.stateless
     ? { dir: flags.stateDir, store: null, close: async () => {} }
     : await openStateDir(flags.stateDir, { dryRun: settings.dryRun })
+  if (!settings.dryRun) state.store?.prepareJournals()
   const stop = stopOnSignals(o.stopMessage, note, o.onHup)
   const totals = emptyStats()
   const projects = new ProjectTally(parts.sites.projects())
