@@ -36,7 +36,7 @@ export class RowPool {
     this.workers = Array.from({ length: workers }, () => {
       // A small young generation keeps each worker's share of peak RSS low: its allocations are
       // short-lived (a batch's records).
-      const w = new Worker(new URL('../commands/import-worker.js', import.meta.url), {
+      const w = new Worker(new URL('./row-worker.js', import.meta.url), {
         workerData: task,
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 },
       })

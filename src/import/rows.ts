@@ -1,7 +1,7 @@
 // The per-line work of an import, one batch of lines at a time: parse, map, format each line to its
 // row (CSV up to the country) and count it, with the same decisions as `check`; each row's visitor
 // hash (sessions.ts visitorHash) and country. Every result depends on the line alone, so this runs
-// in worker threads (import-worker.ts) as well as in the main thread; the sessions and the files
+// in worker threads (row-worker.ts) as well as in the main thread; the sessions and the files
 // stay in the main thread, which takes the batches back in file order.
 // A batch's rows are packed (UTF-8 bytes, typed arrays, each visitor string once) so that passing
 // them between threads is a few copies, not one object per row.

@@ -1,12 +1,12 @@
 // A worker thread of `backfill --via import`: turns batches of lines into packed import rows
-// (import/rows.ts) with a pipeline rebuilt from the same flags, and posts each back
-// (see import/row-pool.ts). Sessions and files stay in the main thread.
+// (rows.ts) with a pipeline rebuilt from the same flags, and posts each back
+// (see row-pool.ts). Sessions and files stay in the main thread.
 import { parentPort, workerData } from 'node:worker_threads'
 import { buildPipeline } from '../options.js'
 import type { LogParser } from '../../parsers/types.js'
-import { countryLookupOf } from '../import/geo.js'
-import { batchOfLines, createRowScanner, rowBatchTransfers } from '../import/rows.js'
-import type { RowJob, RowPoolTask } from '../import/row-pool.js'
+import { countryLookupOf } from './geo.js'
+import { batchOfLines, createRowScanner, rowBatchTransfers } from './rows.js'
+import type { RowJob, RowPoolTask } from './row-pool.js'
 
 const task = workerData as RowPoolTask
 const parts = await buildPipeline(task.flags, task.projectId, task.now, false)
