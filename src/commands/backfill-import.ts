@@ -1,111 +1,73 @@
 // `backfill --via import` (the default): historical logs become Swetrix Data Import files with the
-// original dates (Simple Analytics CSV), optionally uploaded. Each input, oldest first, is one
-// session into the import-rows destination. The files are written (fsync'd, renamed) before any
-// checkpoint moves; a backfill stopped before that writes nothing a rerun would repeat. With
-// `--errors-via-api` each input is read once more, into event delivery for its error events only
-// (Data Import takes none), with checkpoints of their own.
-import { basename, resolve } from 'node:path'
-import { ImportCsvSink, syncDir, UPLOAD_LIMIT_BYTES, type ImportFileInfo } from '../sink/import-csv.js'
-import { createDiscardSink } from '../sink/discard.js'
-import { expandInputs, parseRotation } from '../source/paths.js'
+// original dates (Simple Analytics CSV), optionally uploaded; with several sites one file set per
+// project. Each input, oldest first, is one session into the import-rows destination; the files are
+// made durable before any checkpoint moves (import/commit.ts), so a backfill stopped before that
+// writes nothing a rerun would repeat. Then, with `--errors-via-api`, the error events go live
+// (import/errors-pass.ts), and with `--upload` each project's files go to it (import/upload-step.ts).
+import { resolve } from 'node:path'
+import { expandInputs } from '../source/paths.js'
 import { ImportLedger } from '../import/ledger.js'
 import { countryLookupOf, loadCountryDatabase } from '../import/geo.js'
 import { loadSalt, randomSalt } from '../import/salt.js'
-import { firstRecordTime } from '../pipeline/first-time.js'
+import { importSettings, type ImportFlags } from '../import/settings.js'
+import { oldestFirst } from '../import/plan.js'
+import { outDirOf, outFiles } from '../import/out-files.js'
+import { commitImport } from '../import/commit.js'
 import { runSession, type SessionEnv } from '../pipeline/session.js'
-import { ImportRows } from '../destinations/import-rows.js'
-import { deliveryDestination, emptyStats } from '../destinations/delivery.js'
-import { defaultThreads } from '../destinations/parallel-count.js'
+import { ImportRows, type GroupResult } from '../destinations/import-rows.js'
 import { keepHttpParserOnBaseline } from '../sink/http-parser-tier.js'
 import { createReferrerTally, selfReferrerHint } from '../mapper/referrer-hint.js'
 import { safeText } from '../output/safe-text.js'
 import { emptyCounters } from '../types.js'
 import { printImportSummary, type ImportReport } from '../output/import-summary.js'
-import { buildPipeline, parseByteSize, parsePositiveInt, PLACEHOLDER_PID, validateProjectId, type PipelineFlags } from '../options.js'
-import { asUsage, UsageError } from '../errors.js'
+import type { ProgressView } from '../output/progress.js'
+import type { DeliveryStats } from '../delivery/engine.js'
+import { buildPipeline, validateProjectId } from '../options.js'
+import { asUsage } from '../errors.js'
 import { noter, type CliIO } from '../runtime/io.js'
 import { stopOnSignals } from '../runtime/signals.js'
 import { openStateDir } from '../runtime/state-dir.js'
-import { stateLogs } from '../runtime/appenders.js'
-import { createEventSink, sendSettings, type SendFlags } from '../runtime/event-sink.js'
 
-export interface ImportFlags extends PipelineFlags, Partial<SendFlags> {
-  project?: string
-  apiUrl: string
-  stateDir: string
-  out?: string
-  hostname?: string
-  /** undefined: the bundled database; a path: the user's; false: no country (`--no-geoip`). */
-  geoip?: string | boolean
-  upload?: boolean
-  json?: boolean
-  progress?: boolean
-  maxFileSize?: string
-  /** Send the error events live to the Events API (Data Import takes none). */
-  errorsViaApi?: boolean
-  /** `--undo-import ID`: delete that import instead of importing. */
-  undoImport?: string
-  threads?: string
-}
+export type { ImportFlags }
 
 export async function runBackfillImport(files: string[], flags: ImportFlags, io: CliIO): Promise<number> {
   // Its HTTP answers are few (an upload, error events): the optimizing compile would only delay the exit.
   keepHttpParserOnBaseline()
   if (flags.undoImport !== undefined) return (await import('../import/undo.js')).runUndoImport(files, { ...flags, undoImport: flags.undoImport }, io)
-  const upload = flags.upload === true
-  const dryRun = flags.dryRun === true
-  if (upload && dryRun) throw new UsageError('choose one of --upload and --dry-run')
-  const errorsViaApi = flags.errorsViaApi === true
-  const pid = validateProjectId(flags.project, upload || (errorsViaApi && !dryRun))
-  // The API is only asked with --upload or --errors-via-api: its flags are checked then.
-  const send = upload || errorsViaApi ? sendSettings({ concurrency: '16', maxRetryTime: '10m', ...flags }) : null
-  // The HTTP side (undici) loads only when it is used: less memory for writing the files.
-  const credentials = upload ? (await import('../import/upload.js')).credentialsFromEnv(io.env) : null
-  if (upload && credentials === null) throw new UsageError('--upload needs SWETRIX_TOKEN, or SWETRIX_EMAIL and SWETRIX_PASSWORD, in the environment')
-  const maxBytes = flags.maxFileSize === undefined ? UPLOAD_LIMIT_BYTES : parseByteSize(flags.maxFileSize, '--max-file-size')
-  if (maxBytes > UPLOAD_LIMIT_BYTES) throw new UsageError(`--max-file-size ${flags.maxFileSize}: Swetrix accepts at most 100 MB per file`)
-  if (maxBytes < 1000) throw new UsageError(`--max-file-size ${flags.maxFileSize}: at least 1000 bytes`)
-  const threads = flags.threads === undefined || flags.threads === 'auto' ? defaultThreads() : parsePositiveInt(flags.threads, '--threads')
+  const s = await importSettings(flags, io.env)
   const startedAt = io.now()
-  const parts = await buildPipeline(flags, pid, startedAt)
-  // Data Import files belong to one project (each upload goes to one).
-  if (parts.sites.active)
-    throw new UsageError(
-      'backfill --via import writes the files of one project: give -p and select its lines with --host, instead of sites (--site or config sites)',
-    )
+  const parts = await buildPipeline(flags, s.projectId, startedAt, false)
+  const sites = parts.sites.active ? parts.sites : null
+  if (sites === null && s.projectId === null && s.needsProject) validateProjectId(undefined, true)
   const paths = await expandInputs(files).catch(asUsage)
   const countryDb = flags.geoip === false ? null : await loadCountryDatabase(typeof flags.geoip === 'string' ? flags.geoip : undefined)
   const outDir = resolve(flags.out ?? '.')
   const note = noter(io)
-  const state = await openStateDir(flags.stateDir, { dryRun })
-  const ledger = dryRun ? null : await ImportLedger.open(flags.stateDir)
+  const state = await openStateDir(flags.stateDir, { dryRun: s.dryRun })
+  const ledger = s.dryRun ? null : await ImportLedger.open(flags.stateDir)
   const stop = stopOnSignals('stopping (signal again to stop at once)', note)
   const referrers = createReferrerTally()
   const env: SessionEnv = { parts, signal: stop.signal, verbose: flags.verbose === true, now: io.now, note, referrers }
-  const stamp = new Date(startedAt)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')
-  const sink = new ImportCsvSink({ dir: outDir, prefix: `swetrix-import-${stamp}`, maxBytes, dryRun })
-  const salt = dryRun ? randomSalt() : await loadSalt(flags.stateDir)
   const reports: ImportReport[] = []
-  let written: ImportFileInfo[]
-  let uploaded = 0
-  let progress: import('../output/progress.js').ProgressView | null = null
+  let groups: GroupResult[]
+  let uploaded = new Map<string, number>()
+  let errorStats: DeliveryStats | undefined
+  let progress: ProgressView | null = null
   const rows = new ImportRows({
     store: state.store,
-    sink,
+    openSink: outFiles({ outDir, startedAt, maxBytes: s.maxFileBytes, dryRun: s.dryRun }),
+    sites,
     mapper: parts.mapper,
-    salt,
+    salt: s.dryRun ? randomSalt() : await loadSalt(flags.stateDir),
     country: countryDb === null ? null : countryLookupOf(countryDb),
-    threads,
-    poolTask: { flags: { ...flags }, projectId: pid || PLACEHOLDER_PID, now: startedAt, countryDb },
+    threads: s.threads,
+    poolTask: { flags: { ...flags }, projectId: s.projectId, now: startedAt, countryDb },
     now: io.now,
   })
-  const errorStats = errorsViaApi ? emptyStats() : undefined
   try {
     const plan = await oldestFirst(paths, parts)
-    if (flags.progress !== false && !dryRun) {
+    for (const item of plan) parts.mapperFor(item.path) // [sites] a file two sites claim stops before anything is written
+    if (flags.progress !== false && !s.dryRun) {
       const { ProgressView } = await import('../output/progress.js')
       progress = await ProgressView.start(
         plan.map((p) => p.path),
@@ -117,70 +79,36 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     for (const item of plan) {
       if (stop.signal.aborted) break
       const r = await runSession(env, item, rows.destination)
-      const counts = rows.countsOf(item.path)
       const report = r.report ?? { path: item.path, format: null, ...emptyCounters(), firstRejected: {} }
-      reports.push({ ...report, ...counts, skippedAsDone: r.alreadyComplete === true })
+      reports.push({ ...report, ...rows.countsOf(item.path), skippedAsDone: r.alreadyComplete === true })
       if (r.alreadyComplete) progress?.file(item.path, Infinity)
     }
     if (stop.signal.aborted) {
-      sink.abort()
+      rows.abort()
       note('stopped: no import file or checkpoint was written; run the same command again')
       return 0
     }
-    written = rows.finish()
+    groups = rows.finish()
     progress?.stop()
     progress = null
-    if (ledger && state.store) {
-      if (written.length > 0) syncDir(outDir)
-      const at = new Date(io.now()).toISOString()
-      for (const f of written)
-        ledger.add({ name: f.name, path: f.path, sha256: f.sha256, bytes: f.bytes, rows: f.rows, from: iso(f.firstMs), to: iso(f.lastMs), writtenAt: at })
-      await ledger.save()
-      for (const cp of rows.checkpoints()) state.store.set(cp)
-      await state.store.save()
-    }
-    if (errorStats) {
-      // After the import files and checkpoints are durable: each input's error events, live.
-      const logs = stateLogs(flags.stateDir)
-      const errorSink = dryRun ? createDiscardSink() : await createEventSink(send!, { stdout: io.stdout, env: io.env, onRetry: () => errorStats.retries++ })
-      const destination = deliveryDestination({
-        store: state.store,
-        keyOf: (id) => `errors:${id}`,
-        fromStart: true,
-        only: 'error',
-        sink: errorSink,
-        concurrency: send!.concurrency,
-        signal: stop.signal,
-        totals: errorStats,
-        logs,
-        stateDir: flags.stateDir,
-        dryRun,
-        resendUncertain: false,
-        now: io.now,
-        note,
-      })
-      try {
-        for (const item of plan) if (!stop.signal.aborted) await runSession(env, item, destination)
-      } finally {
-        await errorSink.close().catch(() => {})
-        await logs.close()
-      }
-    }
-    if (upload && ledger) {
-      const { apiBaseFromLogUrl, Uploader } = await import('../import/upload.js')
-      const uploader = new Uploader({
-        apiBase: apiBaseFromLogUrl(send!.apiUrl),
-        projectId: pid,
-        credentials: credentials!,
-        ledger,
-        pollMs: Number(io.env.SWETRIX_INGEST_POLL_MS) || undefined,
-        onStatus: (f, status) => note(`${f.name}: ${status}`),
-        onNote: note,
-      })
-      uploaded = await uploader.uploadAll(stop.signal)
+    const sets = groups.map((g) => ({ dir: outDirOf(outDir, g.project), files: g.files, ...(g.project === null ? {} : { project: g.project }) }))
+    if (ledger && state.store) await commitImport({ sets, ledger, store: state.store, checkpoints: rows.checkpoints(), now: io.now })
+    if (s.errorsViaApi)
+      errorStats = await (
+        await import('../import/errors-pass.js')
+      ).sendErrorsViaApi({ env, plan, store: state.store, stateDir: flags.stateDir, send: s.send!, dryRun: s.dryRun, io })
+    if (s.upload && ledger) {
+      // Without sites, the files of no particular project go to -p; with sites, each project's own.
+      const projects =
+        sites === null
+          ? [{ projectId: s.projectId! }]
+          : sites.projects().map((projectId) => ({ projectId, select: (f: { project?: string }) => f.project === projectId }))
+      uploaded = await (
+        await import('../import/upload-step.js')
+      ).uploadPending({ send: s.send!, credentials: s.credentials!, ledger, projects, env: io.env, note, signal: stop.signal })
     }
   } catch (err) {
-    sink.abort()
+    rows.abort()
     throw err
   } finally {
     await rows.close()
@@ -190,24 +118,21 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
   }
   printImportSummary(
     io.stdout,
-    { outDir, dryRun, reports, written, sessions: rows.stats, perDay: rows.perDay, errorsViaApi: errorStats, upload, uploaded, stateDir: flags.stateDir },
+    {
+      outDir,
+      dryRun: s.dryRun,
+      reports,
+      groups,
+      perDay: rows.perDay,
+      errorsViaApi: errorStats,
+      upload: s.upload,
+      uploaded: sites === null ? new Map([['', [...uploaded.values()].reduce((a, b) => a + b, 0)]]) : uploaded,
+      stateDir: flags.stateDir,
+      projects: sites === null ? null : { tally: rows.projects!, sites },
+    },
     flags.json === true,
   )
   const hint = selfReferrerHint(referrers, 'backfill')
   if (hint !== null) note(safeText(hint))
   return 0
 }
-
-/** Inputs oldest first by content: the time of each file's first line; names (natural rotation
- *  order from expandInputs) break ties and place files without a readable time. Rotated files are
- *  finished: read to their end. */
-async function oldestFirst(paths: string[], parts: Parameters<typeof firstRecordTime>[1]): Promise<{ path: string; finished: boolean }[]> {
-  const plan = []
-  for (const [index, path] of paths.entries()) {
-    plan.push({ path, index, finished: parseRotation(basename(path)).rotation.kind !== 'live', first: await firstRecordTime(path, parts) })
-  }
-  plan.sort((a, b) => (a.first !== null && b.first !== null && a.first !== b.first ? a.first - b.first : a.index - b.index))
-  return plan.map(({ path, finished }) => ({ path, finished }))
-}
-
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z')

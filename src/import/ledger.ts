@@ -27,6 +27,9 @@ export interface LedgerFile {
   from: string
   to: string
   writtenAt: string
+  /** The project the file was written for, when each project has its own files (sites); absent:
+   *  the project of the upload (`-p`). */
+  project?: string
   upload?: UploadRecord
 }
 
@@ -66,9 +69,9 @@ export class ImportLedger {
     return this.state.files
   }
 
-  /** Adds a file unless one with the same content is known; returns the entry. */
+  /** Adds a file unless one with the same content for the same project is known; returns the entry. */
   add(f: LedgerFile): LedgerFile {
-    const known = this.state.files.find((x) => x.sha256 === f.sha256)
+    const known = this.state.files.find((x) => x.sha256 === f.sha256 && x.project === f.project)
     if (known) {
       known.path = f.path
       return known

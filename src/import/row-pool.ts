@@ -21,6 +21,8 @@ export interface RowJob extends LinesIn {
   id: number
   /** The parser's name (a format without per-file state). */
   parser: string
+  /** The input the lines are from (several sites: its site decides their project). */
+  path: string
 }
 
 type Reply = { id: number; rows: RowBatch } | { id: number; error: string }
@@ -36,7 +38,7 @@ export class RowPool {
     this.workers = Array.from({ length: workers }, () => {
       // A small young generation keeps each worker's share of peak RSS low: its allocations are
       // short-lived (a batch's records).
-      const w = new Worker(new URL('../commands/import-worker.js', import.meta.url), {
+      const w = new Worker(new URL('./row-worker.js', import.meta.url), {
         workerData: task,
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 },
       })
@@ -64,7 +66,7 @@ export class RowPool {
 
   /** Sends a batch's lines to the next worker. The bytes move to it when `lines.buf` is the whole
    *  of its own memory (the reader's batches are: each owns its buffer), else they are copied. */
-  scan(parser: string, lines: LinesIn): Promise<RowBatch> {
+  scan(parser: string, path: string, lines: LinesIn): Promise<RowBatch> {
     if (this.failed) return Promise.reject(this.failed)
     const id = this.nextId++
     const src = lines.buf
@@ -74,7 +76,7 @@ export class RowPool {
     const starts = Int32Array.from(lines.starts)
     const contentEnds = Int32Array.from(lines.contentEnds)
     const truncated = lines.truncated === undefined ? undefined : Array.from(lines.truncated)
-    const job: RowJob = { id, parser, buf, starts, contentEnds, truncated }
+    const job: RowJob = { id, parser, path, buf, starts, contentEnds, truncated }
     const p = new Promise<RowBatch>((resolve, reject) => this.waiting.set(id, { resolve, reject }))
     this.workers[id % this.workers.length]!.postMessage(job, [buf.buffer as ArrayBuffer, starts.buffer as ArrayBuffer, contentEnds.buffer as ArrayBuffer])
     return p

@@ -36,7 +36,11 @@ export async function undoImport(client: DataImportClient, id: number, ledger: I
   }
   if (ACTIVE_STATUSES.has(record.status)) throw new DataImportAnswerError(`import ${id} is still ${record.status}; undo it once it has finished`, 400, '')
   await client.delete(id)
-  const files = (ledger?.files ?? []).filter((f) => f.upload?.importId !== undefined && String(f.upload.importId) === String(id) && f.upload.state !== 'undone')
+  // Import ids are per project: a file written for another project is not this import.
+  const ours = (f: LedgerFile) => f.project === undefined || f.project === client.projectId
+  const files = (ledger?.files ?? []).filter(
+    (f) => ours(f) && f.upload?.importId !== undefined && String(f.upload.importId) === String(id) && f.upload.state !== 'undone',
+  )
   if (ledger !== null && files.length > 0) {
     const at = new Date(now()).toISOString()
     for (const f of files) f.upload = { ...f.upload!, state: 'undone', undoneAt: at }

@@ -17,6 +17,9 @@ export interface UploaderOptions {
   projectId: string
   credentials: Credentials
   ledger: ImportLedger
+  /** The ledger files that belong to this project (default: those written for it or for no
+   *  particular project). */
+  select?: (file: LedgerFile) => boolean
   /** First poll interval (doubles up to 5 s). */
   pollMs?: number
   /** How long to wait for an import to finish (default 6 h). */
@@ -50,7 +53,9 @@ export class Uploader {
 
   /** Uploads every ledger file not yet imported, oldest first. Returns how many were imported now. */
   async uploadAll(signal?: AbortSignal): Promise<number> {
-    const pending = pendingFiles(this.o.ledger.files)
+    const pid = this.o.projectId
+    const select = this.o.select ?? ((f: LedgerFile) => f.project === undefined || f.project === pid)
+    const pending = pendingFiles(this.o.ledger.files.filter(select))
     if (pending.length > 0 && !signal?.aborted) await this.preflight(pending)
     let n = 0
     for (const f of pending) {
