@@ -37,20 +37,14 @@ export const HEADER_SIZE = 32
 export const MAX_PAYLOAD = SLOT_SIZE - HEADER_SIZE
 const MAGIC = 0x4a585753 // 'SWXJ' read as little-endian u32
 /** Records are written on the calling thread while the disk is fast and the event loop has time to
- *  spare, through the thread pool otherwise. Measured on the 2-core VM:
- *  - against an API 40 ms away (the loop mostly waits): 0.56 ms per record on the main thread against
- *    1.0-1.5 ms through the thread pool (a write that is not back to back with another waits for the
- *    idle disk and for a thread), so a freed slot sends sooner (61.7 of 64 requests in flight
- *    instead of 60.7);
- *  - on loopback (the loop is the bottleneck): the main thread blocked 0.3-0.5 ms per record, ~20% of
- *    the run, and `run` sent 10-11k events/s against 12.5-13.5k through the thread pool.
- *  Both are judged per block of SYNC_WRITE_BLOCK writes. A block of writes on the calling thread
- *  averaging over SYNC_WRITE_LIMIT_MS (a slow disk: blocking would stall the network as long) moves
- *  every later record to the thread pool. Otherwise a block in which the loop was busy with other
- *  work for more than LOOP_BUSY_HIGH of the time moves the writes to the thread pool, and one busy
- *  less than LOOP_BUSY_LOW brings them back. A block is long enough to ride out the slow first writes
- *  of a run (1-10 ms each while the machine is busy starting, measured) and an occasional file-system
- *  commit. */
+ *  spare (a freed send slot is reused sooner than through the thread pool), through the thread pool
+ *  otherwise (a busy loop would block on every record). Judged per block of SYNC_WRITE_BLOCK writes:
+ *  a block averaging over SYNC_WRITE_LIMIT_MS on the calling thread (a slow disk: blocking would
+ *  stall the network as long) moves every later record to the thread pool; otherwise a block in
+ *  which the loop was busy for more than LOOP_BUSY_HIGH of the time moves the writes to the thread
+ *  pool, and one busy less than LOOP_BUSY_LOW brings them back. A block is long enough to ride out
+ *  the slow first writes of a run and an occasional file-system commit. The measurements behind
+ *  these numbers are in NOTES.md ("Benchmark history"). */
 export const SYNC_WRITE_LIMIT_MS = 2
 export const SYNC_WRITE_BLOCK = 256
 export const LOOP_BUSY_HIGH = 0.5
