@@ -11,7 +11,7 @@
 // before any event is sent beyond it, a *lease* is written synced to `progress.lease`: per file, an
 // offset up to which requests may have left, some hundreds of lines ahead of the reservations (all
 // bytes before it already read). One synced write then covers many reservations, and it is renewed in
-// the background once half of it is used, so sends do not wait for the disk. Loading trusts the
+// the background once half of it is used and reading went beyond it, so sends do not wait for the disk. Loading trusts the
 // newest record exactly when it names the current boot (nothing was lost since); after another boot
 // it raises each file's `dispatched` to its lease: events up to it are reported uncertain, never sent
 // twice. Without a boot id every progress record is written synced, as before leases.
