@@ -28,36 +28,32 @@ export function createReferrerTally(): ReferrerTally {
 export function observeReferrer(t: ReferrerTally, event: OutgoingEvent): void {
   if (event.headers.Origin !== undefined) return
   const ref = event.body.ref
-  if (typeof ref !== 'string') return
-  const host = urlHost(ref)
-  if (host === null) return
-  t.referrers++
-  const n = t.byHost.get(host)
-  if (n !== undefined) t.byHost.set(host, n + 1)
-  else if (t.byHost.size < MAX_HOSTS) t.byHost.set(host, 1)
+  if (typeof ref === 'string') countReferrer(t, ref)
 }
 
 /** The same count from a parsed record, for counting without building the request (`check`):
  *  `siteHostKnown` when the options name the site's host for every line. */
 export function observeRecordReferrer(t: ReferrerTally, record: { host: string | null; referrer: string | null }, siteHostKnown: boolean): void {
   if (siteHostKnown || (record.host !== null && record.host !== '' && record.host !== '-')) return
-  const ref = record.referrer
-  if (ref === null) return
+  if (record.referrer !== null) countReferrer(t, record.referrer)
+}
+
+function countReferrer(t: ReferrerTally, ref: string): void {
   const host = urlHost(ref)
   if (host === null) return
   t.referrers++
-  const n = t.byHost.get(host)
-  if (n !== undefined) t.byHost.set(host, n + 1)
-  else if (t.byHost.size < MAX_HOSTS) t.byHost.set(host, 1)
+  addHost(t, host, 1)
+}
+
+function addHost(t: ReferrerTally, host: string, n: number): void {
+  const known = t.byHost.get(host)
+  if (known !== undefined) t.byHost.set(host, known + n)
+  else if (t.byHost.size < MAX_HOSTS) t.byHost.set(host, n)
 }
 
 export function mergeReferrerTally(into: ReferrerTally, from: ReferrerTally): void {
   into.referrers += from.referrers
-  for (const [host, n] of from.byHost) {
-    const known = into.byHost.get(host)
-    if (known !== undefined) into.byHost.set(host, known + n)
-    else if (into.byHost.size < MAX_HOSTS) into.byHost.set(host, n)
-  }
+  for (const [host, n] of from.byHost) addHost(into, host, n)
 }
 
 /** One line when more than half of the referrers share one host, else null. `command` picks the
