@@ -13,6 +13,7 @@ import { importSettings, type ImportFlags } from '../import/settings.js'
 import { oldestFirst } from '../import/plan.js'
 import { outDirOf, outFiles } from '../import/out-files.js'
 import { commitImport } from '../import/commit.js'
+import { loadSessionSlot, MAX_CARRIED_SESSIONS, saveSessionSlot, sessionsOf, slotOf } from '../import/session-state.js'
 import { runSession, type SessionEnv } from '../pipeline/session.js'
 import { ImportRows, type GroupResult } from '../destinations/import-rows.js'
 import { keepHttpParserOnBaseline } from '../sink/http-parser-tier.js'
@@ -64,6 +65,9 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     poolTask: { flags: { ...flags }, projectId: s.projectId, now: startedAt, countryDb },
     now: io.now,
   })
+  // The sessions the previous backfill of these logs left open (import/session-state.ts).
+  const carried = state.store === null ? null : await loadSessionSlot(flags.stateDir, state.store)
+  rows.restoreSessions(sessionsOf(carried))
   try {
     const plan = await oldestFirst(paths, parts)
     for (const item of plan) parts.mapperFor(item.path) // [sites] a file two sites claim stops before anything is written
@@ -92,7 +96,9 @@ export async function runBackfillImport(files: string[], flags: ImportFlags, io:
     progress?.stop()
     progress = null
     const sets = groups.map((g) => ({ dir: outDirOf(outDir, g.project), files: g.files, ...(g.project === null ? {} : { project: g.project }) }))
-    if (ledger && state.store) await commitImport({ sets, ledger, store: state.store, checkpoints: rows.checkpoints(), now: io.now })
+    const next = slotOf(rows.checkpoints(), rows.carriedSessions(MAX_CARRIED_SESSIONS))
+    const beforeCheckpoints = () => saveSessionSlot(flags.stateDir, carried, next)
+    if (ledger && state.store) await commitImport({ sets, ledger, store: state.store, checkpoints: rows.checkpoints(), beforeCheckpoints, now: io.now })
     if (s.errorsViaApi)
       errorStats = await (
         await import('../import/errors-pass.js')

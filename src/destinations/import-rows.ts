@@ -9,7 +9,7 @@ import type { CheckpointStore, FileCheckpoint } from '../checkpoint/store.js'
 import { hashBefore } from '../source/fingerprint.js'
 import type { LineBatch } from '../source/reader.js'
 import type { ImportCsvSink, ImportFileInfo } from '../sink/import-csv.js'
-import { Sessionizer, DAY_MS, type SessionStats } from '../import/sessions.js'
+import { Sessionizer, DAY_MS, type CarriedSession, type SessionStats } from '../import/sessions.js'
 import { createRowScanner, type BatchSite, type RowBatch, type RowScannerOptions } from '../import/rows.js'
 import { RowPool, type RowPoolTask } from '../import/row-pool.js'
 import type { SiteMap } from '../mapper/sites.js'
@@ -123,6 +123,20 @@ export class ImportRows {
     if (this.o.sites !== null) for (const pid of this.o.sites.projects()) this.group(pid)
     for (const g of this.byProject.values()) g.sessions.flush()
     return [...this.byProject.values()].map((g) => ({ project: g.project, rows: g.rows, sessions: g.sessions.stats, files: g.sink?.close() ?? [] }))
+  }
+
+  /** Sessions an earlier backfill left open, per group ('' without sites, else the project id),
+   *  before the first line; a group of the other kind (sites then none, or the reverse) is left out. */
+  restoreSessions(groups: Record<string, readonly CarriedSession[]>): void {
+    for (const [key, sessions] of Object.entries(groups))
+      if (this.o.sites === null ? key === '' : this.o.sites.projects().includes(key)) this.group(key).sessions.restore(sessions)
+  }
+
+  /** The sessions the next backfill of these inputs may extend, per group, at most `limit` each. */
+  carriedSessions(limit: number): Record<string, CarriedSession[]> {
+    const out: Record<string, CarriedSession[]> = {}
+    for (const [key, g] of this.byProject) out[key] = g.sessions.carried(limit)
+    return out
   }
 
   /** Removes the half-written files (the command failed or was stopped). */

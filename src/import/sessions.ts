@@ -11,6 +11,11 @@
 // starts one.
 // `session_id` is a salted hash of the visitor and the day, plus the session's first second:
 // deterministic, no IP or User-Agent in any file.
+// The sessions the input can still extend are handed over to the next backfill of the same log
+// (`carried`, `restore`), so a visit spanning two runs keeps one session. A row joins a session when
+// it falls within 30 minutes of it on either side, the rule for late rows: for rows in time order it
+// is the same as "at most 30 minutes after its last row", and it keeps a carried session from taking
+// rows of an older log.
 // A row here is a number (the caller's handle for it): waiting rows sit in typed arrays, not as an
 // object each, so the 10,000 waiting rows add nothing for the garbage collector to move. The
 // caller says per handle who the visitor is and its hash for the row's day (visitorHash, computed
@@ -40,6 +45,14 @@ export interface SessionizerOptions {
 interface SessionState {
   id: string
   day: number
+  first: number
+  last: number
+}
+
+/** A session the next run may extend: its visitor key, id, and first and last row (epoch ms). */
+export interface CarriedSession {
+  key: string
+  id: string
   first: number
   last: number
 }
@@ -108,6 +121,21 @@ export class Sessionizer {
     return b < a || (b === a && this.heap.topSeq() < this.queue.firstSeq())
   }
 
+  /** Sessions the input can still extend (their last row at most 30 minutes before the newest row
+   *  assigned), most recent first, at most `limit`: what the next run of the same log restores. */
+  carried(limit: number): CarriedSession[] {
+    const since = this.watermark - SESSION_GAP_MS
+    const out: CarriedSession[] = []
+    for (const [key, s] of this.open) if (s.last >= since) out.push({ key, id: s.id, first: s.first, last: s.last })
+    out.sort((a, b) => b.last - a.last)
+    return out.length > limit ? out.slice(0, limit) : out
+  }
+
+  /** Remembers sessions an earlier run left open (before the first row; a visitor already known keeps its own). */
+  restore(sessions: readonly CarriedSession[]): void {
+    for (const c of sessions) if (!this.open.has(c.key)) this.open.set(c.key, { id: c.id, day: Math.floor(c.first / DAY_MS), first: c.first, last: c.last })
+  }
+
   /** Visitors currently remembered (for tests of the memory bound). */
   get remembered(): number {
     return this.open.size
@@ -121,8 +149,7 @@ export class Sessionizer {
     const day = Math.floor(time / DAY_MS)
     const key = this.o.visitorHash(row)
     let s = this.open.get(key)
-    const joins =
-      s !== undefined && s.day === day && (late ? time >= s.first - SESSION_GAP_MS && time <= s.last + SESSION_GAP_MS : time - s.last <= SESSION_GAP_MS)
+    const joins = s !== undefined && s.day === day && time >= s.first - SESSION_GAP_MS && time <= s.last + SESSION_GAP_MS
     if (joins) {
       if (time > s!.last) s!.last = time
       if (time < s!.first) s!.first = time
