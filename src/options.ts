@@ -117,8 +117,9 @@ export interface PipelineParts {
   stream: StreamChoice
   /** The options name the site's host for every line (`--hostname`, or one plain `--host`). */
   siteHostKnown: boolean
-  /** How reports name the zone of times logged without an offset (`--timezone`, else the machine's). */
-  localZone: string
+  /** How reports name the zone of times logged without an offset (`--timezone`, else the machine's);
+   *  a function because Intl's first use costs ~20 ms of start-up, paid only for such formats. */
+  localZone(): string
 }
 
 /** `projectId` null: no default project (-p not given). Then, without sites, it is an error unless
@@ -199,7 +200,7 @@ export async function buildPipeline(flags: PipelineFlags, projectId: string | nu
     mapperFor,
     stream: flags.stream ?? DEFAULT_STREAM,
     siteHostKnown: flags.hostname !== undefined || singlePlainHost(flags.host ?? []) !== null,
-    localZone: localTimeZoneLabel(parserOptions.timeZone),
+    localZone: () => localTimeZoneLabel(parserOptions.timeZone),
   }
 }
 

@@ -245,7 +245,7 @@ async function consume(env: SessionEnv, dest: Destination, o: SessionOptions, la
   function reportOf(): FileReport {
     const report: FileReport = { path: label, format: format.name, ...read.tally.counters, firstRejected }
     // Read after the lines: a format whose layout is in the file (W3C) knows only then.
-    if (format.parser?.localTime === true) report.timeZone = env.parts.localZone
+    if (format.parser?.localTime === true) report.timeZone = env.parts.localZone()
     return report
   }
 }
