@@ -6,8 +6,9 @@
 // attempt goes first (half-open); once an attempt is answered every other one goes. A timeout of
 // that first attempt opens the circuit again. Requests timed out since the last answer are in doubt
 // (reported uncertain, never retried): once that first attempt too ran out of time and as many are
-// in doubt as there are connections, no further attempt is made until the sends give up, so an API
-// that answers its probes but not its events does not turn the rest of the log into doubt.
+// in doubt as there are connections, trials pause for a cooldown (doubling, capped), so an API that
+// answers its probes but not its events gets one event in doubt per cooldown instead of the rest of
+// the log, and one whose hang ended (random hangs, a stalled database) is found again.
 import pRetry from 'p-retry'
 
 /** What a waiting attempt was told: go (`trial`: it is the one first attempt after the probe), or
@@ -21,8 +22,11 @@ export interface CircuitOptions {
   /** Backoff between probes that got no answer (p-retry: doubling, jittered, capped). */
   minDelayMs: number
   maxDelayMs: number
-  /** Requests in doubt (timed out since the last answer) past which no trial is made. */
+  /** Requests in doubt (timed out since the last answer) past which trials wait for a cooldown. */
   maxInDoubt: number
+  /** The cooldown before the next trial past `maxInDoubt`, doubling after each that times out. */
+  retrialMinDelayMs: number
+  retrialMaxDelayMs: number
 }
 
 interface Waiter {
@@ -44,8 +48,15 @@ export class Circuit {
   private inDoubt = 0
   /** A trial attempt timed out since the last answer. */
   private trialTimedOut = false
+  /** Past `maxInDoubt`: a cooldown ended, so one more trial may go after the next answered probe. */
+  private retrialDue = false
+  private retrialTimer: ReturnType<typeof setTimeout> | undefined
+  /** The next cooldown; reset by an answer. */
+  private retrialDelayMs: number
 
-  constructor(private readonly o: CircuitOptions) {}
+  constructor(private readonly o: CircuitOptions) {
+    this.retrialDelayMs = o.retrialMinDelayMs
+  }
 
   /** Waits until an attempt may start. Only call while `closed` is false. `deadline` is a
    *  performance.now() time. */
@@ -84,6 +95,9 @@ export class Circuit {
     this.trialOut = false
     this.inDoubt = 0
     this.trialTimedOut = false
+    this.retrialDue = false
+    this.retrialDelayMs = this.o.retrialMinDelayMs
+    this.stopRetrialTimer()
     this.stopProbing()
     for (const w of [...this.waiters]) w.done('go')
   }
@@ -94,10 +108,15 @@ export class Circuit {
     if (trial) {
       this.trialOut = false
       this.trialTimedOut = true
+      if (this.retrialDue) {
+        this.retrialDue = false
+        this.retrialDelayMs = Math.min(this.retrialDelayMs * 2, this.o.retrialMaxDelayMs)
+      }
     }
     this.closed = false
     this.state = OPEN
-    this.startProbing()
+    if (this.mayTry()) this.startProbing()
+    else this.startRetrialTimer()
   }
 
   /** An attempt ended otherwise (refused, reset, never written): if it was the half-open one, the
@@ -110,12 +129,32 @@ export class Circuit {
 
   /** Stops probing; waiting attempts are told to stop. */
   close(): void {
+    this.stopRetrialTimer()
     this.stopProbing()
     for (const w of [...this.waiters]) w.done('stopped')
   }
 
   private mayTry(): boolean {
-    return !this.trialTimedOut || this.inDoubt < this.o.maxInDoubt
+    return !this.trialTimedOut || this.inDoubt < this.o.maxInDoubt || this.retrialDue
+  }
+
+  /** Past the bound nothing is probed or tried until the cooldown ends; then probing resumes, and an
+   *  answered probe lets one trial go. */
+  private startRetrialTimer(): void {
+    if (this.retrialTimer !== undefined) return
+    this.retrialTimer = setTimeout(() => {
+      this.retrialTimer = undefined
+      if (this.closed) return
+      this.retrialDue = true
+      this.state = OPEN
+      this.startProbing()
+    }, this.retrialDelayMs)
+    this.retrialTimer.unref?.()
+  }
+
+  private stopRetrialTimer(): void {
+    clearTimeout(this.retrialTimer)
+    this.retrialTimer = undefined
   }
 
   private releaseTrial(): void {

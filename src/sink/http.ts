@@ -51,6 +51,9 @@ export interface HttpSinkOptions {
    *  Retry-After header replaces the backoff for that retry (at least the lower bound). */
   minRetryDelayMs?: number
   maxRetryDelayMs?: number
+  /** Past `connections` in doubt, the cooldown before one more trial (30 s, doubling to 5 min). */
+  retrialMinDelayMs?: number
+  retrialMaxDelayMs?: number
   onRetry?: (info: RetryInfo) => void
   /** PEM file with CA certificates trusted for the API (in addition to the system's). */
   caFile?: string
@@ -231,8 +234,11 @@ export function createHttpSink(o: HttpSinkOptions): EventSink {
   const circuit = new Circuit({
     minDelayMs: minDelay,
     maxDelayMs: maxDelay,
-    // As many as the engine may have in flight: at most those are ever in doubt, plus one trial.
+    // As many as the engine may have in flight: at most those are in doubt, plus one trial, plus one
+    // per cooldown while the API answers probes and never an event.
     maxInDoubt: o.connections ?? 16,
+    retrialMinDelayMs: o.retrialMinDelayMs ?? 30_000,
+    retrialMaxDelayMs: o.retrialMaxDelayMs ?? 300_000,
     async probe(signal) {
       if (limiter) await limiter.take(signal).catch(() => undefined)
       if (signal.aborted) return false
