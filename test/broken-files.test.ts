@@ -4,8 +4,8 @@
 // once, memory bounded, and the run's exit status as the README's table says.
 import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestApi, type TestApi } from '../src/testapi/server.js'
+import { describe, expect, it } from 'vitest'
+import { useTestApi } from './helpers/test-api.js'
 import { repoRoot, runCli, withTempDir } from './helpers/cli.js'
 import { exactlyOnce, startFollow, until } from './helpers/follow.js'
 
@@ -27,23 +27,11 @@ interface Summary {
   totals: { delivery?: { accepted: number; uncertain: number } }
 }
 
-let api: TestApi
-beforeAll(async () => {
-  api = await startTestApi({ projects: [PROJECT] })
-})
-afterAll(async () => {
-  await api.close()
-})
-
-/** Pages the API accepted since `before` requests. */
-const pagesSince = (before: number) =>
-  api
-    .accepted()
-    .slice(before)
-    .map((e) => String(e.body.pg))
+const shared = useTestApi([PROJECT])
+const { pagesSince } = shared
 
 const send = (dir: string, log: string, extra: string[] = []) =>
-  runCli(['run', '--json', '--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), ...extra, log])
+  runCli(['run', '--json', '--from-beginning', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', join(dir, 'state'), ...extra, log])
 
 /** The peak RSS (MB) the preload in test/helpers/peak-rss.mjs recorded for a child. */
 const peakEnv = (file: string) => ({ NODE_OPTIONS: `--import ${join(repoRoot, 'test/helpers/peak-rss.mjs')}`, PEAK_RSS_FILE: file })
@@ -71,7 +59,7 @@ describe('blocks of NUL bytes', () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
       await writeFile(log, damaged)
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const r = await send(dir, log)
       expect(r.code, r.stderr).toBe(0)
       const f = (JSON.parse(r.stdout) as Summary).files[0]!
@@ -100,13 +88,13 @@ describe('blocks of NUL bytes', () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
       await writeFile(log, bytes(line('/tail/1'), nuls(64 * 1024)))
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const f = startFollow([
         '--from-beginning',
         '-p',
         PROJECT,
         '--api-url',
-        api.url,
+        shared.api.url,
         '--state-dir',
         join(dir, 'state'),
         '--stats-interval',
@@ -136,8 +124,8 @@ describe('a line of 20 MB', () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
       await hugeFile(log)
-      const before = api.accepted().length
-      const r = await runCli(['run', '--json', '--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), log], {
+      const before = shared.api.accepted().length
+      const r = await runCli(['run', '--json', '--from-beginning', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', join(dir, 'state'), log], {
         env: peakEnv(join(dir, 'run.rss')),
       })
       expect(r.code, r.stderr).toBe(0)
@@ -171,10 +159,23 @@ describe('a line of 20 MB', () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'access.log')
       await writeFile(log, line('/live/1'))
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const rss = join(dir, 'follow.rss')
       const f = startFollow(
-        ['--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), '--stats-interval', '0', '--poll-interval', '50ms', log],
+        [
+          '--from-beginning',
+          '-p',
+          PROJECT,
+          '--api-url',
+          shared.api.url,
+          '--state-dir',
+          join(dir, 'state'),
+          '--stats-interval',
+          '0',
+          '--poll-interval',
+          '50ms',
+          log,
+        ],
         peakEnv(rss),
       )
       await until(() => pagesSince(before).includes('/live/1'), 'the first line', 15_000)
@@ -213,14 +214,14 @@ describe('lines cut inside a UTF-8 sequence, and invalid UTF-8 in fields', () =>
           line('/u/6'),
         ),
       )
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const r = await send(dir, log)
       expect(r.code, r.stderr).toBe(0)
       const f = (JSON.parse(r.stdout) as Summary).files[0]!
       expect(f.lines).toBe(6)
       // The cut line lacks its closing quote: rejected with a reason, not thrown on.
       expect(f.parsed + f.rejected).toBe(6)
-      const got = api.accepted().slice(before)
+      const got = shared.api.accepted().slice(before)
       expect(got.length).toBe(f.parsed)
       for (const e of got) {
         for (const v of [e.ua, ...Object.values(e.body)]) if (typeof v === 'string') expect(wellFormed(v), JSON.stringify(v)).toBe(true)

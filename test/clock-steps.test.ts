@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs'
 import { appendFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestApi, type TestApi } from '../src/testapi/server.js'
+import { describe, expect, it } from 'vitest'
+import { useTestApi } from './helpers/test-api.js'
 import { quietLeft, QuietWatch } from '../src/source/quiet.js'
 import { wallClockStep, type Clock } from '../src/util/clock.js'
 import { runCli, withTempDir } from './helpers/cli.js'
@@ -96,18 +96,8 @@ const lines = (tag: string, from: number, to: number) => {
 }
 
 describe.skipIf(!LIBFAKETIME)('clock steps against the CLI (libfaketime)', () => {
-  let api: TestApi
-  beforeAll(async () => {
-    api = await startTestApi({ projects: [PROJECT] })
-  })
-  afterAll(async () => {
-    await api.close()
-  })
-  const pagesSince = (before: number) =>
-    api
-      .accepted()
-      .slice(before)
-      .map((e) => String(e.body.pg))
+  const shared = useTestApi([PROJECT])
+  const { pagesSince } = shared
   const follow = (dir: string, log: string, rotateWait: string) =>
     startFollow(
       [
@@ -115,7 +105,7 @@ describe.skipIf(!LIBFAKETIME)('clock steps against the CLI (libfaketime)', () =>
         '-p',
         PROJECT,
         '--api-url',
-        api.url,
+        shared.api.url,
         '--state-dir',
         join(dir, 'state'),
         '--stats-interval',
@@ -134,7 +124,7 @@ describe.skipIf(!LIBFAKETIME)('clock steps against the CLI (libfaketime)', () =>
       const log = join(dir, 'access.log')
       await writeFile(join(dir, 'faketime'), '+0\n')
       await writeFile(log, lines('f', 0, 5))
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const f = follow(dir, log, '3s')
       await until(() => pagesSince(before).includes('/f/4'), 'the first lines', 15_000)
       await writeFile(join(dir, 'faketime'), '+86400\n')
@@ -155,7 +145,7 @@ describe.skipIf(!LIBFAKETIME)('clock steps against the CLI (libfaketime)', () =>
       const log = join(dir, 'access.log')
       await writeFile(join(dir, 'faketime'), '+0\n')
       await writeFile(log, lines('b', 0, 5))
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const f = follow(dir, log, '500ms')
       await until(() => pagesSince(before).includes('/b/4'), 'the first lines', 15_000)
       await writeFile(join(dir, 'faketime'), '-3600\n')
@@ -177,12 +167,12 @@ describe.skipIf(!LIBFAKETIME)('clock steps against the CLI (libfaketime)', () =>
       const clock = join(dir, 'faketime')
       const run = async (offset: string) => {
         await writeFile(clock, `${offset}\n`)
-        const r = await runCli(['run', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), log], { env: fakeTimeEnv(clock) })
+        const r = await runCli(['run', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', join(dir, 'state'), log], { env: fakeTimeEnv(clock) })
         expect(r.code, r.stderr).toBe(0)
       }
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       await writeFile(log, lines('r', 0, 5))
-      await runCli(['run', '--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', join(dir, 'state'), log])
+      await runCli(['run', '--from-beginning', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', join(dir, 'state'), log])
       await appendFile(log, lines('r', 5, 10))
       await rename(log, `${log}.1`)
       await writeFile(log, lines('r', 10, 15))

@@ -6,8 +6,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { appendFile, chmod, chown, mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestApi, type TestApi } from '../src/testapi/server.js'
+import { describe, expect, it } from 'vitest'
+import { useTestApi } from './helpers/test-api.js'
 import { cliPath, collect, repoRoot, withTempDir } from './helpers/cli.js'
 import { exactlyOnce, expected, startFollow, until } from './helpers/follow.js'
 
@@ -45,18 +45,8 @@ function spawnAsUser(args: string[]): ChildProcess {
   })
 }
 
-let api: TestApi
-beforeAll(async () => {
-  api = await startTestApi({ projects: [PROJECT] })
-})
-afterAll(async () => {
-  await api.close()
-})
-const pagesSince = (before: number) =>
-  api
-    .accepted()
-    .slice(before)
-    .map((e) => String(e.body.pg))
+const shared = useTestApi([PROJECT])
+const { pagesSince } = shared
 
 /** A log read up to line 10 by a first run, then 10 more lines, rotated to access.log.1 (made
  *  unreadable), and a new access.log with lines 20..24. */
@@ -67,7 +57,7 @@ async function rotatedUnreadable(dir: string, run: (args: string[]) => Promise<{
   await mkdir(state, { mode: 0o700 })
   if (asRoot) await chown(state, NOBODY, NOBODY)
   await writeFile(log, lines(0, 10), { mode: 0o644 })
-  const first = await run(['run', '--from-beginning', '-p', PROJECT, '--api-url', api.url, '--state-dir', state, log])
+  const first = await run(['run', '--from-beginning', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', state, log])
   expect(first.code, first.stderr).toBe(0)
   await appendFile(log, lines(10, 20))
   await rename(log, `${log}.1`)
@@ -81,9 +71,9 @@ const runAsUser = (args: string[]) => collect(spawnAsUser(args))
 describe.skipIf(problem !== null)('a rotated file made unreadable before it is drained', () => {
   it('run: one line naming it, the new file delivered, exit 2; readable again, the next run sends its rest once', { timeout: 30_000 }, async () => {
     await withTempDir(async (dir) => {
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const { log, state } = await rotatedUnreadable(dir, runAsUser)
-      const r = await runAsUser(['run', '-p', PROJECT, '--api-url', api.url, '--state-dir', state, log])
+      const r = await runAsUser(['run', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', state, log])
       expect(r.code, r.stderr).toBe(2)
       const said = r.stderr.split('\n').filter((l) => l.includes(`${log}.1`))
       expect(said[0]).toMatch(/access\.log\.1: cannot be read \(EACCES, permission denied\): its last \d+ bytes, from offset \d+, are not read/)
@@ -91,7 +81,7 @@ describe.skipIf(problem !== null)('a rotated file made unreadable before it is d
       expect(exactlyOnce(pagesSince(before), [...expected('r', 0, 10), ...expected('r', 20, 25)])).toEqual({ missing: [], duplicated: [], unexpected: [] })
 
       await chmod(`${log}.1`, 0o644)
-      const again = await runAsUser(['run', '-p', PROJECT, '--api-url', api.url, '--state-dir', state, log])
+      const again = await runAsUser(['run', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', state, log])
       expect(again.code, again.stderr).toBe(0)
       expect(exactlyOnce(pagesSince(before), expected('r', 0, 25))).toEqual({ missing: [], duplicated: [], unexpected: [] })
     })
@@ -99,10 +89,10 @@ describe.skipIf(problem !== null)('a rotated file made unreadable before it is d
 
   it('follow: one line naming it, keeps following the new file; exit 2 at its stop; a later run sends the rest once', { timeout: 30_000 }, async () => {
     await withTempDir(async (dir) => {
-      const before = api.accepted().length
+      const before = shared.api.accepted().length
       const { log, state } = await rotatedUnreadable(dir, runAsUser)
       const f = startFollow([], {}, () =>
-        spawnAsUser(['follow', '-p', PROJECT, '--api-url', api.url, '--state-dir', state, '--stats-interval', '0', '--poll-interval', '50ms', log]),
+        spawnAsUser(['follow', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', state, '--stats-interval', '0', '--poll-interval', '50ms', log]),
       )
       await f.said(/access\.log\.1: cannot be read \(EACCES/)
       await until(() => pagesSince(before).includes('/r/24'), 'the new file', 15_000)
@@ -115,7 +105,7 @@ describe.skipIf(problem !== null)('a rotated file made unreadable before it is d
       expect(f.stderr().trim().split('\n').at(-1)).toMatch(/access\.log\.1: permission denied: \d+ bytes of rotated log not read/)
 
       await chmod(`${log}.1`, 0o644)
-      const r = await runAsUser(['run', '-p', PROJECT, '--api-url', api.url, '--state-dir', state, log])
+      const r = await runAsUser(['run', '-p', PROJECT, '--api-url', shared.api.url, '--state-dir', state, log])
       expect(r.code, r.stderr).toBe(0)
       expect(exactlyOnce(pagesSince(before), expected('r', 0, 30))).toEqual({ missing: [], duplicated: [], unexpected: [] })
     })
